@@ -1,0 +1,247 @@
+/* conffile.c - INI parsing on top of inih.
+ *
+ * inih does the lexing; a reader callback feeds it one line at a time so
+ * we know the line number of every key, can see section headers (also empty
+ * sections), join indented continuation lines into the previous value and
+ * refuse lines longer than inih's buffer instead of silently cutting them.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conffile.h"
+#include "util.h"
+
+#ifndef INI_MAX_LINE
+#define INI_MAX_LINE 200
+#endif
+#define AE_MAX_CONFIG_SIZE (1u << 20)
+
+struct parse_state {
+	const char *text;
+	size_t len, pos;
+	int line;
+	int continuation; /* the current line continues the previous key */
+	int error_line;
+	char error[256];
+	struct ae_ini *ini;
+	struct ae_ini_entry *last; /* for continuation lines */
+	struct ae_ini_section *cur;
+};
+
+static struct ae_ini_section *section_get(struct ae_ini *ini, const char *name,
+					  int line)
+{
+	size_t i;
+
+	for (i = 0; i < ini->n_sections; i++)
+		if (!strcmp(ini->sections[i].name, name))
+			return &ini->sections[i];
+	ini->sections = ae_xrealloc(ini->sections,
+				    (ini->n_sections + 1) * sizeof *ini->sections);
+	struct ae_ini_section *s = &ini->sections[ini->n_sections++];
+	memset(s, 0, sizeof *s);
+	s->name = ae_xstrdup(name);
+	s->file = ini->file;
+	s->line = line;
+	return s;
+}
+
+static void set_error(struct parse_state *ps, const char *fmt, const char *arg)
+	__attribute__((format(printf, 2, 0)));
+static void set_error(struct parse_state *ps, const char *fmt, const char *arg)
+{
+	if (ps->error_line)
+		return;
+	ps->error_line = ps->line;
+	snprintf(ps->error, sizeof ps->error, fmt, arg);
+}
+
+/* Look at a raw line before inih does: track section headers. */
+static void inspect_line(struct parse_state *ps, const char *l, size_t n)
+{
+	size_t i = 0;
+	int indented = n > 0 && (l[0] == ' ' || l[0] == '\t');
+
+	while (i < n && isspace((unsigned char)l[i]))
+		i++;
+	ps->continuation = indented && i < n && l[i] != ';' && l[i] != '#' &&
+			   ps->last != NULL;
+	if (i < n && l[i] == '[') {
+		const char *end = memchr(l + i, ']', n - i);
+		char name[INI_MAX_LINE];
+		size_t m;
+
+		ps->last = NULL;
+		if (!end)
+			return; /* inih reports it */
+		m = (size_t)(end - (l + i + 1));
+		if (m >= sizeof name)
+			m = sizeof name - 1;
+		memcpy(name, l + i + 1, m);
+		name[m] = '\0';
+		/* inih trims nothing inside brackets; neither do we */
+		ps->cur = section_get(ps->ini, name, ps->line + 1);
+	}
+}
+
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse_state *ps = stream;
+	const char *start, *nl;
+	size_t n, rest;
+
+	if (ps->pos >= ps->len)
+		return NULL;
+	start = ps->text + ps->pos;
+	rest = ps->len - ps->pos;
+	nl = memchr(start, '\n', rest);
+	n = nl ? (size_t)(nl - start) + 1 : rest;
+	ps->pos += n;
+	inspect_line(ps, start, n);
+	ps->line++;
+	if (memchr(start, '\0', n)) {
+		set_error(ps, "NUL byte in line%s", "");
+		n = 0;
+	}
+	if (n >= (size_t)num) {
+		char msg[64];
+		snprintf(msg, sizeof msg, "%d", num - 2);
+		set_error(ps, "line longer than %s characters: split the value "
+			      "over indented continuation lines", msg);
+		n = (size_t)num - 1;
+	}
+	memcpy(str, start, n);
+	str[n] = '\0';
+	return str;
+}
+
+static int handler(void *user, const char *section, const char *name,
+		   const char *value)
+{
+	struct parse_state *ps = user;
+	struct ae_ini_section *s;
+	struct ae_ini_entry *e;
+
+	if (ps->continuation && ps->last) {
+		char *v = ae_xasprintf("%s %s", ps->last->value, value);
+		free(ps->last->value);
+		ps->last->value = v;
+		return 1;
+	}
+	if (!section[0]) {
+		set_error(ps, "key '%s' outside of a [section]", name);
+		return 0;
+	}
+	s = section_get(ps->ini, section, ps->line);
+	s->entries = ae_xrealloc(s->entries,
+				 (s->n_entries + 1) * sizeof *s->entries);
+	e = &s->entries[s->n_entries++];
+	e->key = ae_xstrdup(name);
+	e->value = ae_xstrdup(value);
+	e->file = ps->ini->file;
+	e->line = ps->line;
+	ps->last = e;
+	return 1;
+}
+
+int ae_ini_parse_text(const char *text, size_t len, const char *origin,
+		      struct ae_ini **out, char *err, size_t errlen)
+{
+	struct parse_state ps;
+	int rc;
+
+	memset(&ps, 0, sizeof ps);
+	ps.text = text;
+	ps.len = len;
+	ps.ini = ae_xcalloc(1, sizeof *ps.ini);
+	ps.ini->file = ae_xstrdup(origin);
+	rc = ini_parse_stream(reader, &ps, handler, &ps);
+	if (ps.error_line) {
+		ae_seterr(err, errlen, EINVAL, "%s:%d: %s", origin,
+			  ps.error_line, ps.error);
+		ae_ini_free(ps.ini);
+		return -EINVAL;
+	}
+	if (rc != 0) {
+		ae_seterr(err, errlen, EINVAL,
+			  "%s:%d: syntax error (expected [section], "
+			  "key = value or a comment)",
+			  origin, rc);
+		ae_ini_free(ps.ini);
+		return -EINVAL;
+	}
+	*out = ps.ini;
+	return 0;
+}
+
+int ae_ini_parse_file(const char *path, struct ae_ini **out, char *err,
+		      size_t errlen)
+{
+	char *text;
+	size_t len;
+	int rc;
+
+	rc = ae_read_file(path, &text, &len, AE_MAX_CONFIG_SIZE);
+	if (rc == -EFBIG)
+		return ae_seterr(err, errlen, EFBIG,
+				 "%s: larger than %u bytes", path,
+				 AE_MAX_CONFIG_SIZE);
+	if (rc < 0)
+		return ae_seterr(err, errlen, -rc, "%s: %s", path,
+				 strerror(-rc));
+	rc = ae_ini_parse_text(text, len, path, out, err, errlen);
+	free(text);
+	return rc;
+}
+
+void ae_ini_free(struct ae_ini *ini)
+{
+	size_t i, j;
+
+	if (!ini)
+		return;
+	for (i = 0; i < ini->n_sections; i++) {
+		struct ae_ini_section *s = &ini->sections[i];
+		for (j = 0; j < s->n_entries; j++) {
+			free(s->entries[j].key);
+			free(s->entries[j].value);
+		}
+		free(s->entries);
+		free(s->name);
+	}
+	free(ini->sections);
+	free(ini->file);
+	free(ini);
+}
+
+const struct ae_ini_section *ae_ini_find(const struct ae_ini *ini,
+					 const char *section)
+{
+	size_t i;
+
+	if (!ini)
+		return NULL;
+	for (i = 0; i < ini->n_sections; i++)
+		if (!strcmp(ini->sections[i].name, section))
+			return &ini->sections[i];
+	return NULL;
+}
+
+const struct ae_ini_entry *ae_ini_get(const struct ae_ini_section *s,
+				      const char *key)
+{
+	size_t i;
+
+	if (!s)
+		return NULL;
+	for (i = s->n_entries; i-- > 0;)
+		if (!strcmp(s->entries[i].key, key))
+			return &s->entries[i];
+	return NULL;
+}

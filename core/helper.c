@@ -1,0 +1,229 @@
+/* helper.c - spawning and stopping helper processes, without a shell. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helper.h"
+#include "util.h"
+
+extern char **environ;
+
+char *ae_find_program(const char *name)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save = NULL, *found = NULL;
+
+	if (!name || !*name)
+		return NULL;
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0 ? ae_xstrdup(name) : NULL;
+	copy = ae_xstrdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	for (dir = strtok_r(copy, ":", &save); dir && !found;
+	     dir = strtok_r(NULL, ":", &save)) {
+		char *p = ae_xasprintf("%s/%s", *dir ? dir : ".", name);
+		struct stat st;
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(p, X_OK) == 0)
+			found = p;
+		else
+			free(p);
+	}
+	free(copy);
+	return found;
+}
+
+int ae_spawn(const char *const *argv, const char *const *envp,
+	     const char *log_path, int setsid_, const int *keep_fds,
+	     size_t n_keep, pid_t *pid_out, char *err, size_t errlen)
+{
+	int errpipe[2], logfd = -1, nullfd, e = 0;
+	char *prog;
+	pid_t pid;
+	ssize_t r;
+
+	prog = ae_find_program(argv[0]);
+	if (!prog)
+		return ae_seterr(err, errlen, ENOENT,
+				 "%s: program not found in PATH", argv[0]);
+	if (log_path) {
+		logfd = open(log_path,
+			     O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
+			     0600);
+		if (logfd < 0) {
+			e = errno;
+			free(prog);
+			return ae_seterr(err, errlen, e, "%s: %s", log_path,
+					 strerror(e));
+		}
+	}
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nullfd < 0 || pipe2(errpipe, O_CLOEXEC) < 0) {
+		e = errno;
+		if (nullfd >= 0)
+			close(nullfd);
+		if (logfd >= 0)
+			close(logfd);
+		free(prog);
+		return ae_seterr(err, errlen, e, "spawn %s: %s", argv[0],
+				 strerror(e));
+	}
+	pid = fork();
+	if (pid == 0) {
+		sigset_t all;
+		size_t i;
+		int sig;
+
+		/* Only async-signal-safe calls from here on. */
+		for (sig = 1; sig < NSIG; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				signal(sig, SIG_DFL);
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		if (setsid_)
+			setsid();
+		else
+			setpgid(0, 0);
+		dup2(nullfd, 0);
+		if (logfd >= 0) {
+			dup2(logfd, 1);
+			dup2(logfd, 2);
+		}
+		for (i = 0; i < n_keep; i++) {
+			int fl = fcntl(keep_fds[i], F_GETFD);
+			if (fl >= 0)
+				fcntl(keep_fds[i], F_SETFD, fl & ~FD_CLOEXEC);
+		}
+		execve(prog, (char *const *)argv,
+		       (char *const *)(envp ? envp : (const char *const *)environ));
+		e = errno;
+		r = write(errpipe[1], &e, sizeof e);
+		(void)r;
+		_exit(127);
+	}
+	e = errno;
+	close(errpipe[1]);
+	close(nullfd);
+	if (logfd >= 0)
+		close(logfd);
+	if (pid < 0) {
+		close(errpipe[0]);
+		free(prog);
+		return ae_seterr(err, errlen, e, "fork for %s: %s", argv[0],
+				 strerror(e));
+	}
+	/* The pipe closes on exec: a read of 0 bytes means exec worked. */
+	do
+		r = read(errpipe[0], &e, sizeof e);
+	while (r < 0 && errno == EINTR);
+	close(errpipe[0]);
+	if (r == (ssize_t)sizeof e) {
+		waitpid(pid, NULL, 0);
+		ae_seterr(err, errlen, e, "cannot execute %s: %s", prog,
+			  strerror(e));
+		free(prog);
+		return -e;
+	}
+	free(prog);
+	*pid_out = pid;
+	return 0;
+}
+
+int ae_wait_pid(pid_t pid, int timeout_ms, int *status)
+{
+	uint64_t end = ae_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	struct timespec ts = {0, 5 * 1000000};
+	int st = 0;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid) {
+			if (status)
+				*status = st;
+			return 1;
+		}
+		if (r < 0 && errno == ECHILD) {
+			/* not our child: poll for existence */
+			if (kill(pid, 0) < 0 && errno == ESRCH) {
+				if (status)
+					*status = 0;
+				return 1;
+			}
+		}
+		if (ae_now_ns() >= end)
+			return 0;
+		nanosleep(&ts, NULL);
+	}
+}
+
+int ae_helper_start(const struct aether_helper_spec *spec,
+		    struct aether_helper **out, char *err, size_t errlen)
+{
+	struct aether_helper *h;
+	pid_t pid;
+	int rc;
+
+	if (!spec || spec->struct_size < offsetof(struct aether_helper_spec,
+						   stop_timeout_ms) +
+						  sizeof spec->stop_timeout_ms)
+		return ae_seterr(err, errlen, EINVAL, "helper spec too small");
+	if (!spec->argv || !spec->argv[0])
+		return ae_seterr(err, errlen, EINVAL, "helper without argv");
+	if (spec->flags & ~AETHER_HELPER_DETACHED)
+		return ae_seterr(err, errlen, EINVAL,
+				 "helper flags 0x%x unknown", spec->flags);
+	rc = ae_spawn(spec->argv, spec->envp, spec->log_path,
+		      !!(spec->flags & AETHER_HELPER_DETACHED), NULL, 0, &pid,
+		      err, errlen);
+	if (rc < 0)
+		return rc;
+	h = ae_xcalloc(1, sizeof *h);
+	h->pid = pid;
+	h->flags = spec->flags;
+	h->stop_signal = spec->stop_signal ? spec->stop_signal : SIGTERM;
+	h->stop_timeout_ms = spec->stop_timeout_ms > 0 ? spec->stop_timeout_ms
+						       : 5000;
+	*out = h;
+	return 0;
+}
+
+int ae_helper_alive(struct aether_helper *h)
+{
+	int st;
+
+	if (h->exited)
+		return 0;
+	if (ae_wait_pid(h->pid, 0, &st)) {
+		h->exited = 1;
+		h->status = st;
+		return 0;
+	}
+	return 1;
+}
+
+int ae_helper_stop(struct aether_helper *h)
+{
+	int st;
+
+	if (!ae_helper_alive(h))
+		return 0;
+	kill(h->pid, h->stop_signal);
+	if (!ae_wait_pid(h->pid, h->stop_timeout_ms, &st)) {
+		ae_warn("helper pid %ld did not stop within %d ms: killing it",
+			(long)h->pid, h->stop_timeout_ms);
+		kill(h->pid, SIGKILL);
+		ae_wait_pid(h->pid, 2000, &st);
+	}
+	h->exited = 1;
+	h->status = st;
+	return 0;
+}

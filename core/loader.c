@@ -1,0 +1,333 @@
+/* loader.c - find, load and validate plugins with libltdl.
+ *
+ * Every refusal names the file and the reason; a bad descriptor is never
+ * called into.  libltdl's own messages ("file not found") say too little,
+ * so we write ours and append lt_dlerror() only where it adds something.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <ltdl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "loader.h"
+#include "options.h"
+#include "util.h"
+
+static int ltdl_users;
+
+static int ltdl_up(char *err, size_t errlen)
+{
+	if (ltdl_users++ == 0 && lt_dlinit() != 0) {
+		ltdl_users = 0;
+		return ae_seterr(err, errlen, EIO, "libltdl: %s", lt_dlerror());
+	}
+	return 0;
+}
+
+static void ltdl_down(void)
+{
+	if (ltdl_users > 0 && --ltdl_users == 0)
+		lt_dlexit();
+}
+
+char *ae_plugin_search_path(const char *plugin_dir)
+{
+	const char *env = getenv("AETHER_PLUGIN_PATH");
+
+	return ae_xasprintf("%s%s%s%s%s", env && *env ? env : "",
+			    env && *env ? ":" : "",
+			    plugin_dir && *plugin_dir ? plugin_dir : "",
+			    plugin_dir && *plugin_dir ? ":" : "", AE_PLUGINDIR);
+}
+
+void ae_caps_format(uint64_t caps, char *buf, size_t len)
+{
+	static const char *const names[] = {
+		"tap", "vde", "user", "stream", "vhost-user",
+		"needs-net-admin", "helpers", "multiqueue",
+	};
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < 64 && n < len; i++) {
+		if (!(caps & (1ull << i)))
+			continue;
+		if (i < AE_ARRAY_SIZE(names))
+			n += (size_t)snprintf(buf + n, len - n, "%s%s",
+					      n ? "," : "", names[i]);
+		else
+			n += (size_t)snprintf(buf + n, len - n, "%sbit%zu",
+					      n ? "," : "", i);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "none");
+}
+
+static int validate_options(const struct aether_option *t, const char *where,
+			    char *err, size_t errlen)
+{
+	char msg[256];
+	size_t i, j;
+
+	for (i = 0; t && t[i].key; i++) {
+		if (!ae_valid_backend_name(t[i].key))
+			return ae_seterr(err, errlen, EINVAL,
+					 "%s: option %zu has an invalid key "
+					 "'%s'", where, i, t[i].key);
+		if (t[i].type < AETHER_OPT_STRING || t[i].type > AETHER_OPT_IFNAME)
+			return ae_seterr(err, errlen, EINVAL,
+					 "%s: option '%s' has unknown type %u",
+					 where, t[i].key, t[i].type);
+		if (t[i].flags & ~(AETHER_OPTF_REQUIRED | AETHER_OPTF_REPEAT))
+			return ae_seterr(err, errlen, EINVAL,
+					 "%s: option '%s' has unknown flags "
+					 "0x%x", where, t[i].key, t[i].flags);
+		if (t[i].def &&
+		    ae_option_check_value(&t[i], t[i].def, msg, sizeof msg) < 0)
+			return ae_seterr(err, errlen, EINVAL,
+					 "%s: option '%s' has a bad default: %s",
+					 where, t[i].key, msg);
+		for (j = 0; j < i; j++)
+			if (!strcmp(t[i].key, t[j].key))
+				return ae_seterr(err, errlen, EINVAL,
+						 "%s: option '%s' is declared "
+						 "twice", where, t[i].key);
+	}
+	return 0;
+}
+
+/* Bytes of the descriptor the host needs (everything up to reserved[]). */
+#define AE_DESC_MIN_SIZE offsetof(struct aether_plugin, reserved)
+
+int ae_plugin_validate(const struct aether_plugin *d, const char *where,
+		       char *err, size_t errlen)
+{
+	size_t i;
+
+	if (d->magic != AETHER_PLUGIN_MAGIC)
+		return ae_seterr(err, errlen, EPROTO,
+				 "%s: not an aether plugin (bad magic 0x%08x)",
+				 where, d->magic);
+	if (d->abi_major != AETHER_ABI_MAJOR)
+		return ae_seterr(err, errlen, EPROTO,
+				 "%s: built for plugin ABI %u.%u, this aether "
+				 "speaks ABI %u.x: rebuild the plugin",
+				 where, d->abi_major, d->abi_minor,
+				 AETHER_ABI_MAJOR);
+	if (d->struct_size < AE_DESC_MIN_SIZE)
+		return ae_seterr(err, errlen, EPROTO,
+				 "%s: descriptor is %u bytes, ABI %u.%u needs "
+				 "at least %zu",
+				 where, d->struct_size, d->abi_major,
+				 d->abi_minor, AE_DESC_MIN_SIZE);
+	if (d->reserved0)
+		return ae_seterr(err, errlen, EPROTO,
+				 "%s: reserved field reserved0 is not zero",
+				 where);
+	for (i = 0; i < AE_ARRAY_SIZE(d->reserved); i++) {
+		size_t end = offsetof(struct aether_plugin, reserved) +
+			     (i + 1) * sizeof d->reserved[0];
+		if (end <= d->struct_size && d->reserved[i])
+			return ae_seterr(err, errlen, EPROTO,
+					 "%s: reserved field reserved[%zu] is "
+					 "not zero", where, i);
+	}
+	if (d->caps & ~AETHER_CAP_KNOWN_1_0)
+		return ae_seterr(err, errlen, EPROTO,
+				 "%s: needs capabilities unknown to this "
+				 "aether (bits 0x%llx): upgrade aether",
+				 where,
+				 (unsigned long long)(d->caps & ~AETHER_CAP_KNOWN_1_0));
+	if (!ae_valid_backend_name(d->name))
+		return ae_seterr(err, errlen, EPROTO,
+				 "%s: invalid plugin name (want [a-z0-9_], "
+				 "1-31 characters)", where);
+	if (!d->version || !d->description)
+		return ae_seterr(err, errlen, EPROTO,
+				 "%s: version or description missing", where);
+	if (!d->init || !d->attach || !d->detach)
+		return ae_seterr(err, errlen, EPROTO,
+				 "%s: required verb missing (%s)", where,
+				 !d->init ? "init" : !d->attach ? "attach"
+								: "detach");
+	return validate_options(d->options, where, err, errlen);
+}
+
+static int open_file(const char *path, struct ae_plugin **out, char *err,
+		     size_t errlen)
+{
+	const struct aether_plugin *d;
+	const lt_dlinfo *info;
+	struct ae_plugin *p;
+	lt_dlhandle h;
+	int rc;
+
+	rc = ltdl_up(err, errlen);
+	if (rc < 0)
+		return rc;
+	h = lt_dlopenext(path);
+	if (!h) {
+		rc = ae_seterr(err, errlen, ENOEXEC, "%s: cannot load: %s", path,
+			       lt_dlerror());
+		ltdl_down();
+		return rc;
+	}
+	info = lt_dlgetinfo(h);
+	d = lt_dlsym(h, AETHER_PLUGIN_SYMBOL);
+	if (!d) {
+		rc = ae_seterr(err, errlen, ENOEXEC,
+			       "%s: no '%s' symbol (nor NAME_LTX_%s): not an "
+			       "aether plugin",
+			       info && info->filename ? info->filename : path,
+			       AETHER_PLUGIN_SYMBOL, AETHER_PLUGIN_SYMBOL);
+		goto fail;
+	}
+	rc = ae_plugin_validate(d, info && info->filename ? info->filename : path,
+				err, errlen);
+	if (rc < 0)
+		goto fail;
+	p = ae_xcalloc(1, sizeof *p);
+	p->handle = h;
+	p->desc = d;
+	p->path = ae_xstrdup(info && info->filename ? info->filename : path);
+	p->name = ae_xstrdup(d->name);
+	*out = p;
+	return 0;
+fail:
+	lt_dlclose(h);
+	ltdl_down();
+	return rc;
+}
+
+int ae_plugin_load_file(const char *path, struct ae_plugin **out, char *err,
+			size_t errlen)
+{
+	return open_file(path, out, err, errlen);
+}
+
+static int file_exists(const char *dir, const char *name, const char *ext)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(buf, sizeof buf, "%s/%s%s", dir, name, ext) >= (int)sizeof buf)
+		return 0;
+	return stat(buf, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int ae_plugin_load(const char *name, const char *plugin_dir,
+		   struct ae_plugin **out, char *err, size_t errlen)
+{
+	char *path, *save = NULL, *dir;
+	char full[PATH_MAX];
+	int rc = 0;
+
+	if (!ae_valid_backend_name(name))
+		return ae_seterr(err, errlen, EINVAL,
+				 "invalid backend name '%s' (want [a-z0-9_], "
+				 "1-31 characters)", name);
+	path = ae_plugin_search_path(plugin_dir);
+	for (dir = strtok_r(path, ":", &save); dir;
+	     dir = strtok_r(NULL, ":", &save)) {
+		if (!file_exists(dir, name, ".la") &&
+		    !file_exists(dir, name, ".so"))
+			continue;
+		snprintf(full, sizeof full, "%s/%s", dir, name);
+		rc = open_file(full, out, err, errlen);
+		if (rc == 0 && strcmp((*out)->desc->name, name)) {
+			rc = ae_seterr(err, errlen, EPROTO,
+				       "%s: file is named '%s' but the plugin "
+				       "calls itself '%s'",
+				       (*out)->path, name, (*out)->desc->name);
+			ae_plugin_unload(*out);
+			*out = NULL;
+		}
+		free(path);
+		return rc;
+	}
+	free(path);
+	path = ae_plugin_search_path(plugin_dir);
+	rc = ae_seterr(err, errlen, ENOENT,
+		       "backend '%s' not found: no %s.so or %s.la in %s "
+		       "(see `aether plugins`)",
+		       name, name, name, path);
+	free(path);
+	return rc;
+}
+
+void ae_plugin_unload(struct ae_plugin *p)
+{
+	if (!p)
+		return;
+	lt_dlclose((lt_dlhandle)p->handle);
+	ltdl_down();
+	free(p->path);
+	free(p->name);
+	free(p);
+}
+
+struct found {
+	char *name, *path;
+};
+
+static int cmp_found(const void *a, const void *b)
+{
+	return strcmp(((const struct found *)a)->name,
+		      ((const struct found *)b)->name);
+}
+
+void ae_plugin_foreach(const char *plugin_dir, ae_plugin_visit_fn fn, void *ctx)
+{
+	char *path = ae_plugin_search_path(plugin_dir), *save = NULL, *dir;
+	struct found *f = NULL;
+	size_t n = 0, i, j;
+
+	for (dir = strtok_r(path, ":", &save); dir;
+	     dir = strtok_r(NULL, ":", &save)) {
+		DIR *d = opendir(dir);
+		struct dirent *e;
+
+		if (!d)
+			continue;
+		while ((e = readdir(d))) {
+			size_t len = strlen(e->d_name);
+			char *base;
+
+			if (len > 3 && (!strcmp(e->d_name + len - 3, ".la") ||
+					!strcmp(e->d_name + len - 3, ".so")))
+				base = strndup(e->d_name, len - 3);
+			else
+				continue;
+			if (!base || !ae_valid_backend_name(base)) {
+				free(base);
+				continue;
+			}
+			for (j = 0; j < n && strcmp(f[j].name, base); j++)
+				;
+			if (j < n) {
+				free(base);
+				continue;
+			}
+			f = ae_xrealloc(f, (n + 1) * sizeof *f);
+			f[n].name = base;
+			f[n].path = ae_xasprintf("%s/%s", dir, base);
+			n++;
+		}
+		closedir(d);
+	}
+	qsort(f, n, sizeof *f, cmp_found);
+	for (i = 0; i < n; i++) {
+		fn(f[i].name, f[i].path, ctx);
+		free(f[i].name);
+		free(f[i].path);
+	}
+	free(f);
+	free(path);
+}

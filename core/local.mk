@@ -1,0 +1,21 @@
+# core/local.mk - the launcher and the core library tests link against.
+noinst_LTLIBRARIES += libaether-core.la
+libaether_core_la_SOURCES = \
+	core/util.c core/util.h \
+	core/conffile.c core/conffile.h \
+	core/options.c core/options.h \
+	core/loader.c core/loader.h \
+	core/helper.c core/helper.h \
+	core/instance.c core/instance.h \
+	core/mac.c core/mac.h \
+	core/runtime.c core/runtime.h \
+	core/vmconf.c core/vmconf.h \
+	core/qemu-argv.c core/qemu-argv.h \
+	core/qmp.c core/qmp.h \
+	core/supervisor.c core/supervisor.h
+libaether_core_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
+libaether_core_la_LIBADD = $(LTDL_LIBS) $(INIH_LIBS)
+
+bin_PROGRAMS += aether
+aether_SOURCES = core/main.c
+aether_LDADD = libaether-core.la

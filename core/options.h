@@ -1,0 +1,28 @@
+/* options.h - a plugin's options: the config section checked against the
+ * plugin's option table, with the lookups the host services expose. */
+#ifndef AE_OPTIONS_H
+#define AE_OPTIONS_H
+
+#include <aether/plugin.h>
+#include "conffile.h"
+
+struct ae_optset;
+
+/* Validate every entry of `section` (may be NULL) against `table`.
+ * `backend` names the plugin in messages. */
+int ae_optset_new(const char *backend, const struct aether_option *table,
+		  const struct ae_ini_section *section,
+		  struct ae_optset **out, char *err, size_t errlen);
+void ae_optset_free(struct ae_optset *o);
+
+const char *ae_optset_get(const struct ae_optset *o, const char *key,
+			  unsigned idx);
+int ae_optset_bool(const struct ae_optset *o, const char *key, int *out);
+int ae_optset_int(const struct ae_optset *o, const char *key, int64_t *out);
+
+/* Check a value against an option's type; message without location. */
+int ae_option_check_value(const struct aether_option *opt, const char *value,
+			  char *err, size_t errlen);
+const char *ae_option_type_name(uint32_t type);
+
+#endif

@@ -1,0 +1,354 @@
+/* qemu-argv.c - QEMU's argv from the VM model and the attachment. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qemu-argv.h"
+#include "util.h"
+
+void ae_argv_add(struct ae_argv *a, const char *s)
+{
+	if (a->n + 2 > a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 32;
+		a->v = ae_xrealloc(a->v, a->cap * sizeof *a->v);
+	}
+	a->v[a->n++] = ae_xstrdup(s);
+	a->v[a->n] = NULL;
+}
+
+void ae_argv_addf(struct ae_argv *a, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (!s)
+		abort();
+	ae_argv_add(a, s);
+	free(s);
+}
+
+void ae_argv_free(struct ae_argv *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	memset(a, 0, sizeof *a);
+}
+
+char *ae_qemu_escape(const char *s)
+{
+	size_t n = 0;
+	const char *p;
+	char *out, *q;
+
+	for (p = s; *p; p++)
+		n += (*p == ',') ? 2 : 1;
+	out = q = ae_xmalloc(n + 1);
+	for (p = s; *p; p++) {
+		*q++ = *p;
+		if (*p == ',')
+			*q++ = ',';
+	}
+	*q = '\0';
+	return out;
+}
+
+/* Append ",key=value" with the value escaped. */
+static void opt(char **buf, const char *key, const char *value)
+{
+	char *esc, *n;
+
+	if (!value)
+		return;
+	esc = ae_qemu_escape(value);
+	n = ae_xasprintf("%s,%s=%s", *buf, key, esc);
+	free(esc);
+	free(*buf);
+	*buf = n;
+}
+
+static void optu(char **buf, const char *key, unsigned long v)
+{
+	char tmp[32];
+
+	snprintf(tmp, sizeof tmp, "%lu", v);
+	opt(buf, key, tmp);
+}
+
+static int keep_fd(struct ae_argv *a, int fd, char *err, size_t errlen)
+{
+	if (fd < 0)
+		return ae_seterr(err, errlen, EINVAL,
+				 "attachment is missing a file descriptor");
+	if (a->n_keep >= AE_ARRAY_SIZE(a->keep_fds))
+		return ae_seterr(err, errlen, E2BIG, "too many descriptors");
+	a->keep_fds[a->n_keep++] = fd;
+	return 0;
+}
+
+/* "fd=3" for one queue, "fds=3:4:5" for several. */
+static int fd_list(struct ae_argv *a, char **buf, const char *one,
+		   const char *many, const int *fds, unsigned n, char *err,
+		   size_t errlen)
+{
+	char list[16 * AETHER_MAX_QUEUES], *p = list;
+	unsigned i;
+	int rc;
+
+	list[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if ((rc = keep_fd(a, fds[i], err, errlen)) < 0)
+			return rc;
+		p += sprintf(p, "%s%d", i ? ":" : "", fds[i]);
+	}
+	opt(buf, n == 1 ? one : many, list);
+	return 0;
+}
+
+static int netdev_tap(struct ae_argv *a, char **nd,
+		      const struct aether_attach_tap *t, char *err,
+		      size_t errlen)
+{
+	unsigned i, nvhost = 0;
+	int rc;
+
+	if (t->queues < 1 || t->queues > AETHER_MAX_QUEUES)
+		return ae_seterr(err, errlen, EINVAL,
+				 "tap attachment has %u queues (1..%d)",
+				 t->queues, AETHER_MAX_QUEUES);
+	for (i = 0; i < t->queues; i++)
+		if (t->vhostfds[i] >= 0)
+			nvhost++;
+	if (nvhost && nvhost != t->queues)
+		return ae_seterr(err, errlen, EINVAL,
+				 "tap attachment has %u vhost fds for %u queues",
+				 nvhost, t->queues);
+	*nd = ae_xstrdup("tap,id=net0");
+	rc = fd_list(a, nd, "fd", "fds", t->fds, t->queues, err, errlen);
+	if (rc == 0 && nvhost) {
+		opt(nd, "vhost", "on");
+		rc = fd_list(a, nd, "vhostfd", "vhostfds", t->vhostfds,
+			     t->queues, err, errlen);
+	}
+	return rc;
+}
+
+static int netdev_user(char **nd, const struct aether_attach_user *u,
+		       char *err, size_t errlen)
+{
+	unsigned i;
+
+	*nd = ae_xstrdup("user,id=net0");
+	opt(nd, "net", u->net);
+	opt(nd, "host", u->host);
+	opt(nd, "dhcpstart", u->dhcpstart);
+	opt(nd, "dns", u->dns);
+	opt(nd, "hostname", u->hostname);
+	opt(nd, "domainname", u->domain);
+	if (u->restrict_)
+		opt(nd, "restrict", "on");
+	opt(nd, "ipv6", u->ipv6 ? "on" : "off");
+	if (u->n_hostfwd && !u->hostfwd)
+		return ae_seterr(err, errlen, EINVAL,
+				 "user attachment: n_hostfwd without hostfwd");
+	for (i = 0; i < u->n_hostfwd; i++) {
+		if (!u->hostfwd[i] || !*u->hostfwd[i])
+			return ae_seterr(err, errlen, EINVAL,
+					 "user attachment: empty hostfwd %u", i);
+		opt(nd, "hostfwd", u->hostfwd[i]);
+	}
+	return 0;
+}
+
+int ae_qemu_netdev_args(struct ae_argv *a, const struct aether_attachment *att,
+			const struct ae_vmconf *c, char *err, size_t errlen)
+{
+	char *nd = NULL;
+	int rc = 0;
+
+	switch (att->kind) {
+	case AETHER_ATTACH_TAP:
+		rc = netdev_tap(a, &nd, &att->tap, err, errlen);
+		break;
+	case AETHER_ATTACH_VDE:
+		if (!att->vde.sock || !ae_valid_abs_path(att->vde.sock))
+			return ae_seterr(err, errlen, EINVAL,
+					 "vde attachment without an absolute "
+					 "socket path");
+		nd = ae_xstrdup("vde,id=net0");
+		opt(&nd, "sock", att->vde.sock);
+		if (att->vde.port > 0)
+			optu(&nd, "port", (unsigned long)att->vde.port);
+		opt(&nd, "group", att->vde.group);
+		if (att->vde.mode)
+			optu(&nd, "mode", att->vde.mode);
+		break;
+	case AETHER_ATTACH_USER:
+		rc = netdev_user(&nd, &att->user, err, errlen);
+		break;
+	case AETHER_ATTACH_STREAM:
+		nd = ae_xstrdup("stream,id=net0,server=off");
+		if (att->stream.fd >= 0) {
+			char fd[16];
+			snprintf(fd, sizeof fd, "%d", att->stream.fd);
+			rc = keep_fd(a, att->stream.fd, err, errlen);
+			opt(&nd, "addr.type", "fd");
+			opt(&nd, "addr.str", fd);
+		} else if (att->stream.path &&
+			   ae_valid_abs_path(att->stream.path)) {
+			opt(&nd, "addr.type", "unix");
+			opt(&nd, "addr.path", att->stream.path);
+		} else {
+			rc = ae_seterr(err, errlen, EINVAL,
+				       "stream attachment needs an fd or an "
+				       "absolute socket path");
+		}
+		break;
+	case AETHER_ATTACH_VHOST_USER: {
+		char *chr = ae_xstrdup("socket,id=vhu0");
+		if (!att->vhost_user.path ||
+		    !ae_valid_abs_path(att->vhost_user.path)) {
+			free(chr);
+			return ae_seterr(err, errlen, EINVAL,
+					 "vhost-user attachment without an "
+					 "absolute socket path");
+		}
+		opt(&chr, "path", att->vhost_user.path);
+		ae_argv_add(a, "-chardev");
+		ae_argv_add(a, chr);
+		free(chr);
+		/* vhost-user needs guest memory the backend can map. */
+		ae_argv_add(a, "-object");
+		ae_argv_addf(a, "memory-backend-memfd,id=mem0,size=%lluM,share=on",
+			     (unsigned long long)c->memory_mb);
+		ae_argv_add(a, "-numa");
+		ae_argv_add(a, "node,memdev=mem0");
+		nd = ae_xstrdup("vhost-user,id=net0,chardev=vhu0");
+		optu(&nd, "queues",
+		     att->vhost_user.queues ? att->vhost_user.queues : 1);
+		break;
+	}
+	default:
+		return ae_seterr(err, errlen, EINVAL,
+				 "unknown attachment kind %u", att->kind);
+	}
+	if (rc == 0) {
+		ae_argv_add(a, "-netdev");
+		ae_argv_add(a, nd);
+	}
+	free(nd);
+	return rc;
+}
+
+static void nic_args(struct ae_argv *a, const struct ae_vmconf *c,
+		     const struct aether_attachment *att)
+{
+	char mac[18];
+	char *dev;
+
+	ae_format_mac(c->mac, mac);
+	dev = ae_xasprintf("%s,netdev=net0,mac=%s", c->nic_model, mac);
+	if (att->kind == AETHER_ATTACH_TAP && att->tap.queues > 1 &&
+	    !strncmp(c->nic_model, "virtio-net", 10)) {
+		char *n = ae_xasprintf("%s,mq=on,vectors=%u", dev,
+				       2 * att->tap.queues + 2);
+		free(dev);
+		dev = n;
+	}
+	if (att->mtu && !strncmp(c->nic_model, "virtio-net", 10)) {
+		char *n = ae_xasprintf("%s,host_mtu=%u", dev, att->mtu);
+		free(dev);
+		dev = n;
+	}
+	ae_argv_add(a, "-device");
+	ae_argv_add(a, dev);
+	free(dev);
+}
+
+int ae_qemu_build(struct ae_argv *a, const struct ae_vmconf *c,
+		  const struct aether_attachment *att, const char *qmp_path,
+		  char *err, size_t errlen)
+{
+	char *esc;
+	int rc;
+
+	ae_argv_add(a, c->qemu);
+	ae_argv_add(a, "-name");
+	ae_argv_addf(a, "guest=%s,process=aether-%s", c->name, c->name);
+	ae_argv_add(a, "-nodefaults");
+	ae_argv_add(a, "-no-user-config");
+	ae_argv_add(a, "-display");
+	ae_argv_add(a, "none");
+	if (c->machine) {
+		ae_argv_add(a, "-machine");
+		ae_argv_add(a, c->machine);
+	}
+	if (c->accel == AE_ACCEL_KVM || c->accel == AE_ACCEL_AUTO) {
+		ae_argv_add(a, "-accel");
+		ae_argv_add(a, "kvm");
+	}
+	if (c->accel == AE_ACCEL_TCG || c->accel == AE_ACCEL_AUTO) {
+		/* with auto, QEMU falls back to tcg when kvm is unusable */
+		ae_argv_add(a, "-accel");
+		ae_argv_add(a, "tcg");
+	}
+	ae_argv_add(a, "-m");
+	ae_argv_addf(a, "%llu", (unsigned long long)c->memory_mb);
+	ae_argv_add(a, "-smp");
+	ae_argv_addf(a, "%u", c->cpus);
+	if (c->kernel) {
+		ae_argv_add(a, "-kernel");
+		ae_argv_add(a, c->kernel);
+	}
+	if (c->initrd) {
+		ae_argv_add(a, "-initrd");
+		ae_argv_add(a, c->initrd);
+	}
+	if (c->append) {
+		ae_argv_add(a, "-append");
+		ae_argv_add(a, c->append);
+	}
+	if (c->disk) {
+		esc = ae_qemu_escape(c->disk);
+		ae_argv_add(a, "-drive");
+		ae_argv_addf(a, "file=%s,format=%s,if=virtio", esc,
+			     c->disk_format);
+		free(esc);
+	}
+	if (!strcmp(c->console, "stdout")) {
+		ae_argv_add(a, "-chardev");
+		ae_argv_add(a, "stdio,id=con0,signal=off");
+		ae_argv_add(a, "-serial");
+		ae_argv_add(a, "chardev:con0");
+	} else if (strcmp(c->console, "none")) {
+		esc = ae_qemu_escape(c->console);
+		ae_argv_add(a, "-chardev");
+		ae_argv_addf(a, "file,id=con0,path=%s,append=on", esc);
+		free(esc);
+		ae_argv_add(a, "-serial");
+		ae_argv_add(a, "chardev:con0");
+	}
+	if (qmp_path) {
+		esc = ae_qemu_escape(qmp_path);
+		ae_argv_add(a, "-chardev");
+		ae_argv_addf(a, "socket,id=qmp0,path=%s,server=on,wait=off", esc);
+		free(esc);
+		ae_argv_add(a, "-mon");
+		ae_argv_add(a, "chardev=qmp0,mode=control");
+	}
+	rc = ae_qemu_netdev_args(a, att, c, err, errlen);
+	if (rc < 0)
+		return rc;
+	nic_args(a, c, att);
+	return 0;
+}

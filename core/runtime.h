@@ -1,0 +1,38 @@
+/* runtime.h - aether's runtime directories and VM index allocation.
+ *
+ * Layout under the runtime root ($AETHER_RUNTIME_DIR, the host config's
+ * runtime_dir, $XDG_RUNTIME_DIR/aether for users or /run/aether for root):
+ *   lock                 flock'd while allocating indexes
+ *   vms/<name>/          one per running supervisor (0700)
+ *       pid, index       the supervisor's pid and the VM's index
+ *       qmp.sock         QEMU's QMP socket
+ *   plugins/<backend>/   each plugin's private state (0700)
+ */
+#ifndef AE_RUNTIME_H
+#define AE_RUNTIME_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The runtime root; configured may be NULL.  Creates it (0700). */
+int ae_runtime_root(const char *configured, char **out, char *err,
+		    size_t errlen);
+
+/* Claim vms/<name> for this process and pick the lowest index no live VM
+ * uses (or `want` if >= 0 and free).  Fails with -EEXIST when a live
+ * supervisor already runs that VM; a stale directory is taken over. */
+int ae_runtime_claim_vm(const char *root, const char *name, int want,
+			char **vmdir, unsigned *index, char *err,
+			size_t errlen);
+void ae_runtime_release_vm(const char *vmdir);
+
+/* Live VMs: names and indexes of the vms/ entries whose supervisor runs. */
+struct ae_live_vm {
+	char *name;
+	unsigned index;
+	pid_t pid;
+};
+int ae_runtime_live(const char *root, struct ae_live_vm **out, size_t *n);
+void ae_runtime_live_free(struct ae_live_vm *v, size_t n);
+
+#endif

@@ -1,0 +1,60 @@
+/* util.h - logging, allocation, name validation and small file helpers
+ * shared by the core. */
+#ifndef AE_UTIL_H
+#define AE_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define AE_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Logging to stderr: "aether: [prefix: ]message".  Levels as syslog. */
+extern int ae_log_level;
+void ae_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void ae_vlog_prefix(int level, const char *prefix, const char *fmt,
+		    va_list ap) __attribute__((format(printf, 3, 0)));
+#define ae_err(...) ae_log(3, __VA_ARGS__)
+#define ae_warn(...) ae_log(4, __VA_ARGS__)
+#define ae_info(...) ae_log(6, __VA_ARGS__)
+#define ae_debug(...) ae_log(7, __VA_ARGS__)
+
+void *ae_xmalloc(size_t n);
+void *ae_xcalloc(size_t n, size_t m);
+void *ae_xrealloc(void *p, size_t n);
+char *ae_xstrdup(const char *s);
+char *ae_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* snprintf into err, always terminated; returns -err_code for chaining. */
+int ae_seterr(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Validation of names that reach the kernel or the filesystem. */
+bool ae_valid_vm_name(const char *s);     /* [A-Za-z0-9][A-Za-z0-9_.-]{0,63} */
+bool ae_valid_backend_name(const char *s);/* [a-z0-9_]{1,31} */
+bool ae_valid_ifname(const char *s);      /* 1..15, [A-Za-z0-9_.-], not . or .. */
+bool ae_valid_abs_path(const char *s);    /* absolute, no ".." component */
+
+/* Parse helpers: return 0 or -EINVAL / -ERANGE. */
+int ae_parse_bool(const char *s, int *out);
+int ae_parse_int(const char *s, int64_t *out);
+int ae_parse_mac(const char *s, uint8_t mac[6]);
+void ae_format_mac(const uint8_t mac[6], char out[18]);
+
+/* mkdir -p with mode for every created component; the last component is
+ * made (or must already be) a directory owned by us with exactly mode. */
+int ae_mkdir_private(const char *path, mode_t mode);
+/* Remove a directory tree we own (no symlink following). */
+int ae_rmtree(const char *path);
+/* Write a whole small file atomically (tmp + rename). */
+int ae_write_file(const char *path, const char *data, size_t len, mode_t mode);
+/* Read a small file into a NUL-terminated buffer. */
+int ae_read_file(const char *path, char **out, size_t *len, size_t max);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t ae_now_ns(void);
+
+#endif

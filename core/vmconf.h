@@ -1,0 +1,51 @@
+/* vmconf.h - the VM model: a VM file merged over the host config, checked
+ * key by key with file:line messages. */
+#ifndef AE_VMCONF_H
+#define AE_VMCONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "conffile.h"
+
+enum ae_accel { AE_ACCEL_AUTO, AE_ACCEL_TCG, AE_ACCEL_KVM };
+
+struct ae_vmconf {
+	/* [vm] */
+	char *name;
+	uint64_t memory_mb;
+	unsigned cpus;
+	enum ae_accel accel;
+	char *machine;     /* -machine type, NULL: QEMU's default */
+	char *kernel, *initrd, *append;
+	char *disk;        /* a disk image (qcow2/raw by extension) */
+	char *disk_format; /* "qcow2" or "raw" */
+	char *console;     /* "stdout", "none" or an absolute log path */
+	uint8_t mac[6];
+	bool mac_set;
+	int index;         /* -1: allocate */
+	char *qemu;        /* hypervisor binary */
+	int stop_timeout_s;
+	/* [network] */
+	char *backend;
+	char *nic_model;
+	/* The merged [network.<backend>] section (VM file over host file). */
+	struct ae_ini_section backend_section;
+	/* host [aether] */
+	char *plugin_dir;
+	char *runtime_dir;
+	/* sources */
+	struct ae_ini *vm_ini, *host_ini;
+};
+
+/* Load `vmfile` over `hostfile` (NULL: the default host file if it
+ * exists; "" or "none": no host file). */
+int ae_vmconf_load(const char *vmfile, const char *hostfile,
+		   struct ae_vmconf **out, char *err, size_t errlen);
+void ae_vmconf_free(struct ae_vmconf *c);
+
+/* The default host config path. */
+const char *ae_default_host_config(void);
+
+const char *ae_accel_name(enum ae_accel a);
+
+#endif
