@@ -52,14 +52,12 @@ static struct ae_ini_section *section_get(struct ae_ini *ini, const char *name,
 	return s;
 }
 
-static void set_error(struct parse_state *ps, const char *fmt, const char *arg)
-	__attribute__((format(printf, 2, 0)));
-static void set_error(struct parse_state *ps, const char *fmt, const char *arg)
+static void set_error(struct parse_state *ps, const char *msg)
 {
 	if (ps->error_line)
 		return;
 	ps->error_line = ps->line;
-	snprintf(ps->error, sizeof ps->error, fmt, arg);
+	snprintf(ps->error, sizeof ps->error, "%s", msg);
 }
 
 /* Look at a raw line before inih does: track section headers. */
@@ -106,14 +104,15 @@ static char *reader(char *str, int num, void *stream)
 	inspect_line(ps, start, n);
 	ps->line++;
 	if (memchr(start, '\0', n)) {
-		set_error(ps, "NUL byte in line%s", "");
+		set_error(ps, "NUL byte in line");
 		n = 0;
 	}
 	if (n >= (size_t)num) {
-		char msg[64];
-		snprintf(msg, sizeof msg, "%d", num - 2);
-		set_error(ps, "line longer than %s characters: split the value "
-			      "over indented continuation lines", msg);
+		char msg[128];
+		snprintf(msg, sizeof msg,
+			 "line longer than %d characters: split the value over "
+			 "indented continuation lines", num - 2);
+		set_error(ps, msg);
 		n = (size_t)num - 1;
 	}
 	memcpy(str, start, n);
@@ -135,7 +134,10 @@ static int handler(void *user, const char *section, const char *name,
 		return 1;
 	}
 	if (!section[0]) {
-		set_error(ps, "key '%s' outside of a [section]", name);
+		char msg[256];
+		snprintf(msg, sizeof msg, "key '%s' outside of a [section]",
+			 name);
+		set_error(ps, msg);
 		return 0;
 	}
 	s = section_get(ps->ini, section, ps->line);

@@ -302,6 +302,8 @@ int ae_qemu_build(struct ae_argv *a, const struct ae_vmconf *c,
 		ae_argv_add(a, "-accel");
 		ae_argv_add(a, "tcg");
 	}
+	if (!c->reboot)
+		ae_argv_add(a, "-no-reboot");
 	ae_argv_add(a, "-m");
 	ae_argv_addf(a, "%llu", (unsigned long long)c->memory_mb);
 	ae_argv_add(a, "-smp");

@@ -50,6 +50,7 @@ static const struct keydef keys[] = {
 	{"vm", "index", 0, 1},
 	{"vm", "qemu", 0, 0},
 	{"vm", "stop_timeout", 0, 0},
+	{"vm", "reboot", 0, 0},
 	{"network", "backend", 0, 0},
 	{"network", "model", 0, 0},
 };
@@ -241,6 +242,13 @@ static int load_vm(struct ae_vmconf *c, char *err, size_t errlen)
 	if ((rc = get_int(c, "vm", "index", -1, 0, 65535, &v, err, errlen)))
 		return rc;
 	c->index = (int)v;
+
+	e = lookup(c, "vm", "reboot");
+	c->reboot = 1;
+	if (e && ae_parse_bool(e->value, &c->reboot) < 0)
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: reboot: '%s' is not a boolean (yes/no)",
+				 e->file, e->line, e->value);
 
 	e = lookup(c, "vm", "accel");
 	if (!e || !strcmp(e->value, "auto"))

@@ -25,6 +25,7 @@ struct ae_vmconf {
 	int index;         /* -1: allocate */
 	char *qemu;        /* hypervisor binary */
 	int stop_timeout_s;
+	int reboot;        /* 0: a guest reboot ends the VM */
 	/* [network] */
 	char *backend;
 	char *nic_model;

@@ -1,0 +1,83 @@
+# tests/lib.sh - shared helpers for the shell tests (sourced).
+# Environment from the Makefile: AETHER, top_srcdir, top_builddir,
+# AETHER_PLUGIN_PATH.
+set -u
+
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${AETHER:=$top_builddir/aether}"
+
+TEST_NAME=$(basename "$0" .sh)
+WORK=
+_cleanups=
+
+log() { printf '%s: %s\n' "$TEST_NAME" "$*" >&2; }
+skip() { log "SKIP: $*"; exit 77; }
+fail() { log "FAIL: $*"; exit 1; }
+pass() { log "PASS: $*"; }
+
+# Register a command to run at exit (last registered runs first).
+at_exit() { _cleanups="$*; $_cleanups"; }
+_run_cleanups() {
+	rc=$?
+	set +e
+	eval "$_cleanups"
+	[ -n "$WORK" ] && [ -z "${KEEP_WORK:-}" ] && rm -rf "$WORK"
+	exit $rc
+}
+trap _run_cleanups EXIT
+trap 'exit 130' INT TERM
+
+make_work() {
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/aether-$TEST_NAME.XXXXXX") ||
+		fail "mktemp"
+	chmod 0755 "$WORK"
+}
+
+need() {
+	for p in "$@"; do
+		command -v "$p" >/dev/null 2>&1 || skip "$p is not installed"
+	done
+}
+
+# Build (or reuse) the test guest; sets GUEST_KERNEL and GUEST_INITRD.
+guest() {
+	out="$top_builddir/tests/guest/out"
+	if ! "$top_srcdir/tests/guest/build-guest.sh" "$out" >"$WORK/guest-build.log" 2>&1; then
+		cat "$WORK/guest-build.log" >&2
+		skip "cannot build the test guest (see above)"
+	fi
+	GUEST_KERNEL=$out/vmlinuz
+	[ -f "$out/vmlinux" ] && GUEST_KERNEL=$out/vmlinux
+	GUEST_INITRD=$out/initrd.img
+}
+
+# Wait until FILE contains PATTERN (grep -E) or SECONDS pass.
+wait_for() {
+	file=$1 pattern=$2 secs=$3
+	i=0
+	while [ $i -lt $((secs * 10)) ]; do
+		grep -Eq "$pattern" "$file" 2>/dev/null && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# Assert FILE contains PATTERN, showing the file when it does not.
+expect() {
+	file=$1 pattern=$2 what=$3
+	if grep -Eq "$pattern" "$file" 2>/dev/null; then
+		pass "$what"
+	else
+		log "--- $file ---"; cat "$file" >&2 2>/dev/null; log "---"
+		fail "$what (no /$pattern/ in $(basename "$file"))"
+	fi
+}
+
+# A free TCP port on loopback.
+free_port() {
+	"$top_builddir/tests/tcp-echo" -h >/dev/null 2>&1 || true
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+		echo $((20000 + $$ % 20000))
+}
