@@ -1,0 +1,50 @@
+#!/bin/sh
+# Resident memory of an `aether run` supervisor beside its QEMU, and of a
+# bare qemu-system-x86_64 started with the same arguments, in one script.
+# Target: the supervisor under 4 MiB.
+. "${top_srcdir:-.}/tests/lib.sh"
+TEST_NAME=rss-bench
+need qemu-system-x86_64
+make_work
+guest
+export AETHER_RUNTIME_DIR=$WORK/run
+cat >"$WORK/vm.conf" <<EOT
+[vm]
+name = bench-rss
+memory = 256
+accel = tcg
+reboot = no
+kernel = $GUEST_KERNEL
+initrd = $GUEST_INITRD
+append = console=ttyS0 quiet aether.hold=forever
+console = file:$WORK/console.log
+EOT
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+"$AETHER" -c none -vv run "$WORK/vm.conf" 2>"$WORK/aether.err" &
+APID=$!
+at_exit "kill -9 $APID 2>/dev/null"
+wait_for "$WORK/console.log" 'holding forever' 120 || fail "guest did not come up"
+QPID=$(cat "$WORK/run/vms/bench-rss/qemu.pid")
+sleep 2
+A=$(rss $APID); Q=$(rss $QPID)
+# The same argv without aether: taken from aether's debug output.
+sed -n 's/^aether: debug: argv\[[0-9]*\] = //p' "$WORK/aether.err" >"$WORK/argv"
+kill -TERM $APID; wait $APID 2>/dev/null
+sed -i -e "s|$WORK/run/vms/bench-rss/qmp.sock|$WORK/qmp-bare.sock|" \
+	-e "s|console.log|console-bare.log|" "$WORK/argv"
+set --
+while IFS= read -r arg; do set -- "$@" "$arg"; done <"$WORK/argv"
+"$@" >/dev/null 2>&1 &
+BPID=$!
+at_exit "kill -9 $BPID 2>/dev/null"
+wait_for "$WORK/console-bare.log" 'holding forever' 120 || fail "bare QEMU guest did not come up"
+sleep 2
+B=$(rss $BPID)
+kill -9 $BPID; wait $BPID 2>/dev/null
+printf '%-34s %10s\n' "process" "RSS (KiB)"
+printf '%-34s %10s\n' "aether run supervisor" "$A"
+printf '%-34s %10s\n' "QEMU under aether" "$Q"
+printf '%-34s %10s\n' "bare QEMU, same arguments" "$B"
+awk -v a="$A" -v q="$Q" -v b="$B" 'BEGIN {
+	printf "supervisor / bare QEMU: %.3f   QEMU under aether / bare QEMU: %.3f\n", a / b, q / b;
+	printf "supervisor target < 4096 KiB: %s\n", a < 4096 ? "ok" : "MISSED" }'
