@@ -1,13 +1,17 @@
 /* main.c - the aether command line. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "instance.h"
 #include "loader.h"
+#include "runtime.h"
 #include "options.h"
 #include "supervisor.h"
 #include "util.h"
@@ -25,6 +29,9 @@ static const char usage_text[] =
 	"                           (including backend options) and exit\n"
 	"  plugins                  list the backends found on the plugin path\n"
 	"  plugins show NAME        describe one backend and its options\n"
+	"  gc [BACKEND]...          remove what backends made for VMs that are\n"
+	"                           no longer running (all backends by default)\n"
+	"                           and stale runtime directories\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE        host config (default: %s;\n"
@@ -237,6 +244,120 @@ static int cmd_plugins(int argc, char **argv)
 	return 0;
 }
 
+struct gc_ctx {
+	struct ae_ini *host;
+	const char *plugin_dir;
+	struct aether_vm *live;
+	size_t n_live;
+	int failed;
+};
+
+static void gc_one(const char *name, const char *path, void *vctx)
+{
+	struct gc_ctx *g = vctx;
+	struct ae_instance *inst;
+	char err[1024], sec[64];
+	int rc;
+
+	snprintf(sec, sizeof sec, "network.%s", name);
+	if (ae_instance_open(name, g->plugin_dir, ae_ini_find(g->host, sec),
+			     &inst, err, sizeof err) < 0) {
+		ae_err("gc: %s", err);
+		g->failed = 1;
+		return;
+	}
+	rc = ae_instance_gc(inst, g->live, g->n_live);
+	if (rc < 0) {
+		ae_err("gc: backend %s: %s", name, strerror(-rc));
+		g->failed = 1;
+	} else {
+		ae_info("gc: backend %s: done", name);
+	}
+	ae_instance_close(inst);
+}
+
+/* Remove runtime dirs of VMs whose supervisor is gone. */
+static void gc_runtime_dirs(const char *root)
+{
+	char *dir = ae_xasprintf("%s/vms", root);
+	struct ae_live_vm *live;
+	struct dirent *e;
+	size_t n, i;
+	DIR *d;
+
+	if (ae_runtime_live(root, &live, &n) < 0 || !(d = opendir(dir))) {
+		free(dir);
+		return;
+	}
+	while ((e = readdir(d))) {
+		int alive = 0;
+		if (!ae_valid_vm_name(e->d_name))
+			continue;
+		for (i = 0; i < n; i++)
+			alive |= !strcmp(live[i].name, e->d_name);
+		if (!alive) {
+			char *p = ae_xasprintf("%s/%s", dir, e->d_name);
+			ae_info("gc: removing stale runtime directory %s", p);
+			ae_rmtree(p);
+			free(p);
+		}
+	}
+	closedir(d);
+	ae_runtime_live_free(live, n);
+	free(dir);
+}
+
+static int cmd_gc(int argc, char **argv)
+{
+	struct gc_ctx g = {0};
+	struct ae_live_vm *live = NULL;
+	const struct ae_ini_entry *e;
+	char err[1024], *root;
+	const char *hc = hostconf;
+	size_t i;
+	int j;
+
+	if (!hc) {
+		hc = ae_default_host_config();
+		if (access(hc, F_OK) < 0)
+			hc = NULL;
+	} else if (!strcmp(hc, "none")) {
+		hc = NULL;
+	}
+	if (hc && ae_ini_parse_file(hc, &g.host, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		return AE_EXIT_ERROR;
+	}
+	e = ae_ini_get(ae_ini_find(g.host, "aether"), "plugin_dir");
+	g.plugin_dir = e ? e->value : NULL;
+	e = ae_ini_get(ae_ini_find(g.host, "aether"), "runtime_dir");
+	ae_runtime_set_default(e ? e->value : NULL);
+	if (ae_runtime_root(NULL, &root, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		ae_ini_free(g.host);
+		return AE_EXIT_ERROR;
+	}
+	ae_runtime_live(root, &live, &g.n_live);
+	g.live = ae_xcalloc(g.n_live, sizeof *g.live);
+	for (i = 0; i < g.n_live; i++) {
+		char *vmdir = ae_xasprintf("%s/vms/%s", root, live[i].name);
+		ae_vm_init(&g.live[i], live[i].name, live[i].index, vmdir);
+	}
+	if (argc > 1)
+		for (j = 1; j < argc; j++)
+			gc_one(argv[j], NULL, &g);
+	else
+		ae_plugin_foreach(g.plugin_dir, gc_one, &g);
+	gc_runtime_dirs(root);
+	for (i = 0; i < g.n_live; i++)
+		free((char *)g.live[i].runtime_dir);
+	free(g.live);
+	ae_runtime_live_free(live, g.n_live);
+	ae_ini_free(g.host);
+	free(root);
+	return g.failed ? AE_EXIT_ERROR : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -284,6 +405,8 @@ int main(int argc, char **argv)
 		return cmd_check_config(argc, argv);
 	if (!strcmp(argv[0], "plugins"))
 		return cmd_plugins(argc, argv);
+	if (!strcmp(argv[0], "gc"))
+		return cmd_gc(argc, argv);
 	if (!strcmp(argv[0], "help")) {
 		usage(stdout);
 		return 0;

@@ -16,6 +16,14 @@
 #include "runtime.h"
 #include "util.h"
 
+static char *configured_root;
+
+void ae_runtime_set_default(const char *configured)
+{
+	free(configured_root);
+	configured_root = configured ? ae_xstrdup(configured) : NULL;
+}
+
 int ae_runtime_root(const char *configured, char **out, char *err,
 		    size_t errlen)
 {
@@ -24,6 +32,8 @@ int ae_runtime_root(const char *configured, char **out, char *err,
 	char *root;
 	int rc;
 
+	if (!configured)
+		configured = configured_root;
 	if (env && *env)
 		root = ae_xstrdup(env);
 	else if (configured && *configured)

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* The host config's runtime_dir, used when ae_runtime_root gets NULL. */
+void ae_runtime_set_default(const char *configured);
 /* The runtime root; configured may be NULL.  Creates it (0700). */
 int ae_runtime_root(const char *configured, char **out, char *err,
 		    size_t errlen);

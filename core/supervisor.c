@@ -185,6 +185,7 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 	char err[1024];
 	int rc, ret;
 
+	ae_runtime_set_default(c->runtime_dir); /* for the plugins' dirs too */
 	if (ae_runtime_root(c->runtime_dir, &r.root, err, sizeof err) < 0) {
 		ae_err("%s", err);
 		return AE_EXIT_ERROR;

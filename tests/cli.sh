@@ -112,3 +112,18 @@ expect "$WORK/out" "badhost\.conf:3: unknown key 'speed' for backend slirp" "hos
 run "$AETHER" -c "$WORK/nonexistent.conf" check-config "$WORK/good.conf"
 want_rc 1 "missing host config"
 expect "$WORK/out" 'nonexistent\.conf: No such file or directory' "missing host config named"
+
+# gc: a runtime dir whose supervisor is dead goes, a live one stays.
+mkdir -p "$WORK/run/vms/ghost" "$WORK/run/vms/alive"
+sh -c 'echo $$' >"$WORK/run/vms/ghost/pid"   # a pid that has exited
+echo 3 >"$WORK/run/vms/ghost/index"
+echo $$ >"$WORK/run/vms/alive/pid"
+echo 4 >"$WORK/run/vms/alive/index"
+run "$AETHER" -c none gc slirp
+want_rc 0 "gc"
+[ ! -e "$WORK/run/vms/ghost" ] || fail "gc left the dead VM's runtime dir"
+[ -d "$WORK/run/vms/alive" ] || fail "gc removed a live VM's runtime dir"
+pass "gc removes stale runtime dirs only"
+run "$AETHER" -c none gc nosuch
+want_rc 1 "gc of a missing backend"
+expect "$WORK/out" "gc: backend 'nosuch' not found" "gc names a missing backend"

@@ -42,7 +42,8 @@ need() {
 
 # Build (or reuse) the test guest; sets GUEST_KERNEL and GUEST_INITRD.
 guest() {
-	out="$top_builddir/tests/guest/out"
+	# AETHER_GUEST_DIR lets several build trees (distcheck) share one.
+	out=${AETHER_GUEST_DIR:-$top_builddir/tests/guest/out}
 	if ! "$top_srcdir/tests/guest/build-guest.sh" "$out" >"$WORK/guest-build.log" 2>&1; then
 		cat "$WORK/guest-build.log" >&2
 		skip "cannot build the test guest (see above)"
