@@ -1,0 +1,1208 @@
+/*
+ * tap - per-VM TAP devices on a Linux bridge.
+ *
+ * Every VM NIC gets its own TAP device made through /dev/net/tun
+ * (IFF_TAP | IFF_NO_PI, IFF_VNET_HDR when the kernel offers it,
+ * IFF_MULTI_QUEUE when queues > 1).  Everything else is done with
+ * rtnetlink through libnl-route-3 on one socket kept open from init:
+ * look the bridge up, copy its MTU, set the host-side MAC, tag the device
+ * (link group + ifalias), bring it up and enslave it, all in one
+ * RTM_NEWLINK request.  No `ip`, no shell.
+ *
+ * The open queue fds go to the hypervisor.  By default the device is not
+ * persistent: it disappears when the last fd closes, so a crashed QEMU
+ * cannot leak it.  With persistent = yes, detach (or gc) deletes it.
+ *
+ * Every device aether makes carries the ifalias "aether-tap:<vm id>" and
+ * sits in link group `link_group`.  gc dumps the links once, picks the
+ * devices of VMs that are not alive and deletes them with a single
+ * RTM_DELLINK by link group (ifindex 0 + IFLA_GROUP), so the kernel pays
+ * one RCU grace period for the whole batch instead of one per device.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+
+#include <netlink/netlink.h>
+#include <netlink/msg.h>
+#include <netlink/attr.h>
+#include <netlink/errno.h>
+#include <netlink/socket.h>
+#include <netlink/cache.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/bridge.h>
+
+#include <aether/plugin.h>
+
+#include "tapname.h"
+
+#define TUN_PATH "/dev/net/tun"
+#define VHOST_PATH "/dev/vhost-net"
+#define TAP_ALIAS_TAG "aether-tap:"
+#define TAP_BRIDGE_TAG "aether-tap-bridge"
+#define TAP_DEFAULT_GROUP "44666" /* 0xae7a */
+#define TAP_ID_MAX 200
+
+/* ------------------------------------------------------------------ */
+/* Options.                                                           */
+
+static const struct aether_option tap_options[] = {
+	{ "bridge", AETHER_OPT_IFNAME, 0, "br0",
+	  "bridge the TAP devices are attached to", 0, 0 },
+	{ "create_bridge", AETHER_OPT_BOOL, 0, "no",
+	  "create the bridge when missing and remove it when its last port goes",
+	  0, 0 },
+	{ "prefix", AETHER_OPT_STRING, 0, "ae",
+	  "device name prefix, [A-Za-z0-9_.-], not ending in a digit; name = prefix + VM index",
+	  0, 0 },
+	{ "ifname", AETHER_OPT_IFNAME, 0, NULL,
+	  "explicit host device name instead of prefix + VM index", 0, 0 },
+	{ "queues", AETHER_OPT_INT, 0, "1",
+	  "number of queues (fds); > 1 makes a multiqueue device", 1,
+	  AETHER_MAX_QUEUES },
+	{ "vhost", AETHER_OPT_BOOL, 0, "no",
+	  "hand QEMU /dev/vhost-net fds (vhostfds=) when it can be opened", 0,
+	  0 },
+	{ "vnet_hdr", AETHER_OPT_BOOL, 0, "yes",
+	  "use IFF_VNET_HDR (offloads) when the kernel offers it", 0, 0 },
+	{ "persistent", AETHER_OPT_BOOL, 0, "no",
+	  "keep the device when its fds close (detach or gc deletes it)", 0,
+	  0 },
+	{ "owner", AETHER_OPT_STRING, 0, NULL,
+	  "user (name or uid) allowed to use the device; default the VM's uid",
+	  0, 0 },
+	{ "group", AETHER_OPT_STRING, 0, NULL,
+	  "group (name or gid) allowed to use the device; default the VM's gid",
+	  0, 0 },
+	{ "mtu", AETHER_OPT_INT, 0, "0",
+	  "device MTU; 0 copies the bridge's", 0, 65535 },
+	{ "link_group", AETHER_OPT_INT, 0, TAP_DEFAULT_GROUP,
+	  "netlink link group of aether's devices (link_group+1 is used by batched gc)",
+	  1, 4294967294LL },
+	{ NULL, 0, 0, NULL, NULL, 0, 0 },
+};
+
+/* ------------------------------------------------------------------ */
+/* State.                                                             */
+
+struct tap_plugin {
+	const struct aether_host *host;
+	struct nl_sock *sk;
+	char bridge[IFNAMSIZ];
+	char prefix[IFNAMSIZ];
+	char ifname[IFNAMSIZ]; /* "" when unset */
+	bool create_bridge, vhost, vnet_hdr, persistent;
+	unsigned queues;
+	bool have_owner, have_group;
+	uid_t owner;
+	gid_t group;
+	uint32_t mtu;
+	uint32_t link_group;
+	unsigned tun_features; /* TUNGETFEATURES */
+	int br_index;          /* bridge checked by the last full lookup */
+};
+
+struct tap_att {
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	bool persistent;
+};
+
+#define LOG(p, lvl, ...) (p)->host->log((p)->host, (lvl), __VA_ARGS__)
+
+/* libnl error -> negative errno. */
+static int nlerr(int e)
+{
+	if (e >= 0)
+		return e;
+	switch (-e) {
+	case NLE_NOMEM: return -ENOMEM;
+	case NLE_EXIST: return -EEXIST;
+	case NLE_INVAL: return -EINVAL;
+	case NLE_RANGE: return -ERANGE;
+	case NLE_MSGSIZE: return -EMSGSIZE;
+	case NLE_OPNOTSUPP: return -EOPNOTSUPP;
+	case NLE_AF_NOSUPPORT: return -EAFNOSUPPORT;
+	case NLE_OBJ_NOTFOUND: return -ENODEV;
+	case NLE_NODEV: return -ENODEV;
+	case NLE_AGAIN: return -EAGAIN;
+	case NLE_INTR: return -EINTR;
+	case NLE_BUSY: return -EBUSY;
+	case NLE_NOACCESS: return -EACCES;
+	case NLE_PERM: return -EPERM;
+	case NLE_BAD_SOCK: return -EBADF;
+	case NLE_NOADDR: return -EADDRNOTAVAIL;
+	default: return -EIO;
+	}
+}
+
+static bool has_net_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof data);
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return true; /* cannot tell: let the kernel decide */
+	return (data[CAP_NET_ADMIN / 32].effective &
+		(1u << (CAP_NET_ADMIN % 32))) != 0;
+}
+
+static const char *need_cap_msg =
+	"needs CAP_NET_ADMIN (run aether as root, or give it cap_net_admin, "
+	"e.g. setcap cap_net_admin+ep, or run it in a user+network namespace "
+	"that owns the bridge)";
+
+/* ------------------------------------------------------------------ */
+/* Netlink helpers.                                                   */
+
+static int get_link(struct tap_plugin *p, int ifindex, const char *name,
+		    struct rtnl_link **out)
+{
+	int r = rtnl_link_get_kernel(p->sk, ifindex, name, out);
+	if (r < 0) {
+		*out = NULL;
+		return nlerr(r);
+	}
+	return 0;
+}
+
+/* Send a prepared request and wait for its ack. */
+static int send_sync(struct tap_plugin *p, struct nl_msg *msg)
+{
+	int r = nl_send_auto(p->sk, msg);
+	nlmsg_free(msg);
+	if (r < 0)
+		return nlerr(r);
+	r = nl_wait_for_ack(p->sk);
+	return r < 0 ? nlerr(r) : 0;
+}
+
+static int del_link_index(struct tap_plugin *p, int ifindex)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_DELLINK, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return send_sync(p, msg);
+}
+
+/* RTM_DELLINK with ifindex 0 and IFLA_GROUP: the kernel deletes every
+ * link of the group in one unregister_netdevice_many(). */
+static int del_link_group(struct tap_plugin *p, uint32_t group)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = 0 };
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_DELLINK, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(msg, IFLA_GROUP, group) < 0) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return send_sync(p, msg);
+}
+
+static int set_link_group(struct tap_plugin *p, int ifindex, uint32_t group)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
+	struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
+	if (!msg)
+		return -ENOMEM;
+	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(msg, IFLA_GROUP, group) < 0) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	return send_sync(p, msg);
+}
+
+struct port_count {
+	int master;
+	unsigned n;
+};
+
+static int count_port_cb(struct nl_msg *msg, void *arg)
+{
+	struct port_count *pc = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct nlattr *tb[IFLA_MAX + 1];
+
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return NL_OK;
+	if (nlmsg_parse(nlh, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
+		return NL_OK;
+	if (tb[IFLA_MASTER] && (int)nla_get_u32(tb[IFLA_MASTER]) == pc->master)
+		pc->n++;
+	return NL_OK;
+}
+
+/* Number of ports of bridge `master` (a dump filtered by the kernel on
+ * IFLA_MASTER; filtered again here for kernels that ignore the filter). */
+static int count_ports(struct tap_plugin *p, int master, unsigned *n)
+{
+	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	struct port_count pc = { .master = master, .n = 0 };
+	struct nl_msg *msg;
+	struct nl_cb *cb;
+	int r;
+
+	msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
+	if (!msg)
+		return -ENOMEM;
+	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(msg, IFLA_MASTER, (uint32_t)master) < 0) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	r = nl_send_auto(p->sk, msg);
+	nlmsg_free(msg);
+	if (r < 0)
+		return nlerr(r);
+	cb = nl_socket_get_cb(p->sk); /* takes a reference */
+	{
+		struct nl_cb *mine = nl_cb_clone(cb);
+		nl_cb_put(cb);
+		cb = mine;
+	}
+	if (!cb)
+		return -ENOMEM;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, count_port_cb, &pc);
+	r = nl_recvmsgs(p->sk, cb);
+	nl_cb_put(cb);
+	if (r < 0)
+		return nlerr(r);
+	*n = pc.n;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Bridge.                                                            */
+
+static bool link_is_type(struct rtnl_link *l, const char *type)
+{
+	const char *t = rtnl_link_get_type(l);
+	return t && strcmp(t, type) == 0;
+}
+
+static bool link_alias_is(struct rtnl_link *l, const char *alias)
+{
+	const char *a = rtnl_link_get_ifalias(l);
+	return a && strcmp(a, alias) == 0;
+}
+
+static int create_bridge(struct tap_plugin *p)
+{
+	struct rtnl_link *br = rtnl_link_bridge_alloc(), *made = NULL, *ch;
+	int r;
+
+	if (!br)
+		return -ENOMEM;
+	rtnl_link_set_name(br, p->bridge);
+	if (p->mtu)
+		rtnl_link_set_mtu(br, p->mtu);
+	r = nlerr(rtnl_link_add(p->sk, br, NLM_F_CREATE | NLM_F_EXCL));
+	rtnl_link_put(br);
+	if (r == -EEXIST)
+		return 0; /* made by someone else meanwhile */
+	if (r < 0) {
+		LOG(p, AETHER_LOG_ERR, "cannot create bridge %s: %s%s%s",
+		    p->bridge, strerror(-r), r == -EPERM ? ": " : "",
+		    r == -EPERM ? need_cap_msg : "");
+		return r;
+	}
+	/* The kernel ignores IFLA_IFALIAS when creating a link: tag it
+	 * (so any aether process knows it may remove it) and bring it up
+	 * in a second request. */
+	r = get_link(p, 0, p->bridge, &made);
+	if (r == 0) {
+		ch = rtnl_link_alloc();
+		if (!ch) {
+			r = -ENOMEM;
+		} else {
+			rtnl_link_set_ifalias(ch, TAP_BRIDGE_TAG);
+			rtnl_link_set_flags(ch, IFF_UP);
+			r = nlerr(rtnl_link_change(p->sk, made, ch, 0));
+			rtnl_link_put(ch);
+		}
+		if (r < 0)
+			del_link_index(p, rtnl_link_get_ifindex(made));
+		rtnl_link_put(made);
+	}
+	if (r < 0) {
+		LOG(p, AETHER_LOG_ERR, "cannot set up new bridge %s: %s",
+		    p->bridge, strerror(-r));
+		return r;
+	}
+	LOG(p, AETHER_LOG_NOTICE, "created bridge %s", p->bridge);
+	return 0;
+}
+
+/* Look the bridge up (creating it when allowed); return its ifindex and
+ * MTU.  The full rtnetlink lookup (with the "is it a bridge" check) runs
+ * once per bridge ifindex; after that two ioctls tell whether it is still
+ * the same device and its current MTU. */
+static int find_bridge(struct tap_plugin *p, int *ifindex, unsigned *mtu)
+{
+	struct rtnl_link *br;
+	struct ifreq ifr;
+	int r, iofd = nl_socket_get_fd(p->sk);
+
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", p->bridge);
+	if (p->br_index > 0 && ioctl(iofd, SIOCGIFINDEX, &ifr) == 0 &&
+	    ifr.ifr_ifindex == p->br_index &&
+	    ioctl(iofd, SIOCGIFMTU, &ifr) == 0) {
+		*ifindex = p->br_index;
+		*mtu = (unsigned)ifr.ifr_mtu;
+		return 0;
+	}
+	p->br_index = 0;
+
+	r = get_link(p, 0, p->bridge, &br);
+
+	if (r == -ENODEV && p->create_bridge) {
+		r = create_bridge(p);
+		if (r < 0)
+			return r;
+		r = get_link(p, 0, p->bridge, &br);
+	}
+	if (r == -ENODEV) {
+		LOG(p, AETHER_LOG_ERR,
+		    "bridge %s does not exist: create it or set create_bridge = yes",
+		    p->bridge);
+		return -ENODEV;
+	}
+	if (r < 0) {
+		LOG(p, AETHER_LOG_ERR, "cannot look up bridge %s: %s", p->bridge,
+		    strerror(-r));
+		return r;
+	}
+	if (!link_is_type(br, "bridge")) {
+		const char *t = rtnl_link_get_type(br);
+		LOG(p, AETHER_LOG_ERR,
+		    "%s is not a bridge (it is %s%s): set bridge = to a Linux bridge",
+		    p->bridge, t ? "a device of type " : "a plain device",
+		    t ? t : "");
+		rtnl_link_put(br);
+		return -EINVAL;
+	}
+	if (!(rtnl_link_get_flags(br) & IFF_UP) &&
+	    link_alias_is(br, TAP_BRIDGE_TAG)) {
+		/* ours, maybe made by an older run: make sure it is up */
+		struct rtnl_link *ch = rtnl_link_alloc();
+		if (ch) {
+			rtnl_link_set_flags(ch, IFF_UP);
+			rtnl_link_change(p->sk, br, ch, 0);
+			rtnl_link_put(ch);
+		}
+	}
+	*ifindex = rtnl_link_get_ifindex(br);
+	*mtu = rtnl_link_get_mtu(br);
+	p->br_index = *ifindex;
+	rtnl_link_put(br);
+	return 0;
+}
+
+/* Remove the bridge when this plugin made it and no port is left. */
+static void maybe_remove_bridge(struct tap_plugin *p)
+{
+	struct rtnl_link *br;
+	unsigned n = 1;
+	int r;
+
+	if (!p->create_bridge)
+		return;
+	if (get_link(p, 0, p->bridge, &br) < 0)
+		return;
+	if (!link_is_type(br, "bridge") || !link_alias_is(br, TAP_BRIDGE_TAG)) {
+		rtnl_link_put(br);
+		return;
+	}
+	r = count_ports(p, rtnl_link_get_ifindex(br), &n);
+	if (r == 0 && n == 0) {
+		r = del_link_index(p, rtnl_link_get_ifindex(br));
+		if (r == 0)
+			LOG(p, AETHER_LOG_NOTICE,
+			    "removed bridge %s (made by aether, no port left)",
+			    p->bridge);
+		else if (r != -ENODEV)
+			LOG(p, AETHER_LOG_WARNING, "cannot remove bridge %s: %s",
+			    p->bridge, strerror(-r));
+	}
+	rtnl_link_put(br);
+}
+
+/* ------------------------------------------------------------------ */
+/* init / fini.                                                       */
+
+static int resolve_user(struct tap_plugin *p, const char *s, uid_t *out)
+{
+	char buf[4096];
+	struct passwd pw, *res = NULL;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s && *end == '\0' && errno == 0 && v < (unsigned long)UINT32_MAX) {
+		*out = (uid_t)v;
+		return 0;
+	}
+	if (getpwnam_r(s, &pw, buf, sizeof buf, &res) == 0 && res) {
+		*out = res->pw_uid;
+		return 0;
+	}
+	LOG(p, AETHER_LOG_ERR, "owner = %s: no such user", s);
+	return -EINVAL;
+}
+
+static int resolve_group(struct tap_plugin *p, const char *s, gid_t *out)
+{
+	char buf[4096];
+	struct group gr, *res = NULL;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s && *end == '\0' && errno == 0 && v < (unsigned long)UINT32_MAX) {
+		*out = (gid_t)v;
+		return 0;
+	}
+	if (getgrnam_r(s, &gr, buf, sizeof buf, &res) == 0 && res) {
+		*out = res->gr_gid;
+		return 0;
+	}
+	LOG(p, AETHER_LOG_ERR, "group = %s: no such group", s);
+	return -EINVAL;
+}
+
+static int opt_flag(const struct aether_host *h, const char *key, bool *out)
+{
+	int v = 0, r = h->opt_bool(h, key, &v);
+	if (r < 0)
+		return r;
+	*out = v != 0;
+	return 0;
+}
+
+static int tap_init(const struct aether_host *host, void **state)
+{
+	struct tap_plugin *p;
+	const char *s;
+	int64_t v;
+	int r, fd;
+
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	p->host = host;
+
+	s = host->opt_get(host, "bridge", 0);
+	if (!s || tap_name_check(s) < 0) {
+		LOG(p, AETHER_LOG_ERR,
+		    "bridge = %s: not a valid interface name (1-15 of [A-Za-z0-9_.-])",
+		    s ? s : "(none)");
+		r = -EINVAL;
+		goto fail;
+	}
+	snprintf(p->bridge, sizeof p->bridge, "%s", s);
+
+	s = host->opt_get(host, "prefix", 0);
+	if (!s || tap_prefix_check(s) < 0) {
+		LOG(p, AETHER_LOG_ERR,
+		    "prefix = %s: must be 1-%d of [A-Za-z0-9_.-] and not end in a digit",
+		    s ? s : "(none)", TAP_PREFIX_MAX);
+		r = -EINVAL;
+		goto fail;
+	}
+	snprintf(p->prefix, sizeof p->prefix, "%s", s);
+
+	s = host->opt_get(host, "ifname", 0);
+	if (s) {
+		if (tap_name_check(s) < 0) {
+			LOG(p, AETHER_LOG_ERR,
+			    "ifname = %s: not a valid interface name (1-15 of [A-Za-z0-9_.-])",
+			    s);
+			r = -EINVAL;
+			goto fail;
+		}
+		if (strcmp(s, p->bridge) == 0) {
+			LOG(p, AETHER_LOG_ERR, "ifname = %s is the bridge itself",
+			    s);
+			r = -EINVAL;
+			goto fail;
+		}
+		snprintf(p->ifname, sizeof p->ifname, "%s", s);
+	}
+
+	if ((r = opt_flag(host, "create_bridge", &p->create_bridge)) < 0 ||
+	    (r = opt_flag(host, "vhost", &p->vhost)) < 0 ||
+	    (r = opt_flag(host, "vnet_hdr", &p->vnet_hdr)) < 0 ||
+	    (r = opt_flag(host, "persistent", &p->persistent)) < 0) {
+		LOG(p, AETHER_LOG_ERR, "bad boolean option: %s", strerror(-r));
+		goto fail;
+	}
+
+	v = 1;
+	if ((r = host->opt_int(host, "queues", &v)) < 0 && r != -ENOENT)
+		goto fail;
+	if (v < 1 || v > AETHER_MAX_QUEUES) {
+		LOG(p, AETHER_LOG_ERR, "queues = %" PRId64 ": must be 1..%d", v,
+		    AETHER_MAX_QUEUES);
+		r = -EINVAL;
+		goto fail;
+	}
+	p->queues = (unsigned)v;
+
+	v = 0;
+	if ((r = host->opt_int(host, "mtu", &v)) < 0 && r != -ENOENT)
+		goto fail;
+	if (v != 0 && (v < 68 || v > 65535)) {
+		LOG(p, AETHER_LOG_ERR, "mtu = %" PRId64 ": must be 0 or 68..65535",
+		    v);
+		r = -EINVAL;
+		goto fail;
+	}
+	p->mtu = (uint32_t)v;
+
+	v = 0;
+	r = host->opt_int(host, "link_group", &v);
+	if (r == -ENOENT)
+		v = strtoll(TAP_DEFAULT_GROUP, NULL, 10);
+	else if (r < 0)
+		goto fail;
+	if (v < 1 || v > 4294967294LL) {
+		LOG(p, AETHER_LOG_ERR,
+		    "link_group = %" PRId64 ": must be 1..4294967294 (0 is every device's default group)",
+		    v);
+		r = -EINVAL;
+		goto fail;
+	}
+	p->link_group = (uint32_t)v;
+
+	s = host->opt_get(host, "owner", 0);
+	if (s) {
+		if ((r = resolve_user(p, s, &p->owner)) < 0)
+			goto fail;
+		p->have_owner = true;
+	}
+	s = host->opt_get(host, "group", 0);
+	if (s) {
+		if ((r = resolve_group(p, s, &p->group)) < 0)
+			goto fail;
+		p->have_group = true;
+	}
+
+	if (!has_net_admin()) {
+		LOG(p, AETHER_LOG_ERR, "the tap backend %s", need_cap_msg);
+		r = -EPERM;
+		goto fail;
+	}
+
+	fd = open(TUN_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		LOG(p, AETHER_LOG_ERR, "cannot open %s: %s%s", TUN_PATH,
+		    strerror(-r),
+		    r == -ENOENT ? " (load the tun module: modprobe tun)" : "");
+		goto fail;
+	}
+	if (ioctl(fd, TUNGETFEATURES, &p->tun_features) < 0)
+		p->tun_features = IFF_TAP | IFF_NO_PI;
+	close(fd);
+	if (p->queues > 1 && !(p->tun_features & IFF_MULTI_QUEUE)) {
+		LOG(p, AETHER_LOG_ERR,
+		    "queues = %u but this kernel has no multiqueue TAP (IFF_MULTI_QUEUE)",
+		    p->queues);
+		r = -EOPNOTSUPP;
+		goto fail;
+	}
+	if (p->vnet_hdr && !(p->tun_features & IFF_VNET_HDR)) {
+		LOG(p, AETHER_LOG_INFO,
+		    "vnet_hdr off: the kernel does not offer IFF_VNET_HDR");
+		p->vnet_hdr = false;
+	}
+
+	p->sk = nl_socket_alloc();
+	if (!p->sk) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = nlerr(nl_connect(p->sk, NETLINK_ROUTE));
+	if (r < 0) {
+		LOG(p, AETHER_LOG_ERR, "cannot open an rtnetlink socket: %s",
+		    strerror(-r));
+		goto fail;
+	}
+	/* One recvmsg per reply instead of a MSG_PEEK first: a buffer
+	 * large enough for any dump chunk (the kernel sizes dump chunks to
+	 * the largest buffer seen). */
+	nl_socket_set_msg_buf_size(p->sk, 65536);
+	nl_socket_disable_msg_peek(p->sk);
+	*state = p;
+	return 0;
+fail:
+	if (p->sk)
+		nl_socket_free(p->sk);
+	free(p);
+	return r;
+}
+
+static void tap_fini(void *state)
+{
+	struct tap_plugin *p = state;
+	if (!p)
+		return;
+	nl_socket_free(p->sk);
+	free(p);
+}
+
+/* ------------------------------------------------------------------ */
+/* attach.                                                            */
+
+static void close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+static int open_queue(struct tap_plugin *p, const char *name, unsigned q,
+		      bool vnet_hdr)
+{
+	struct ifreq ifr;
+	int fd, r;
+
+	fd = open(TUN_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		LOG(p, AETHER_LOG_ERR, "cannot open %s: %s", TUN_PATH,
+		    strerror(-r));
+		return r;
+	}
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	if (vnet_hdr)
+		ifr.ifr_flags |= IFF_VNET_HDR;
+	if (p->queues > 1)
+		ifr.ifr_flags |= IFF_MULTI_QUEUE;
+	if (q == 0)
+		ifr.ifr_flags |= IFF_TUN_EXCL; /* never reuse a device */
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		r = -errno;
+		close(fd);
+		if (r == -EBUSY && q == 0)
+			LOG(p, AETHER_LOG_ERR,
+			    "cannot create TAP device %s: a device with that name already exists (another VM, or a leftover: run aether gc)",
+			    name);
+		else if (r == -EPERM)
+			LOG(p, AETHER_LOG_ERR, "cannot create TAP device %s: %s",
+			    name, need_cap_msg);
+		else
+			LOG(p, AETHER_LOG_ERR,
+			    "cannot create TAP device %s (queue %u): %s", name, q,
+			    strerror(-r));
+		return r;
+	}
+	if (strcmp(ifr.ifr_name, name) != 0) {
+		close(fd);
+		LOG(p, AETHER_LOG_ERR, "kernel named the device %s, not %s",
+		    ifr.ifr_name, name);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+static int tap_attach(void *state, const struct aether_vm *vm,
+		      struct aether_attachment *att, void **att_state)
+{
+	struct tap_plugin *p = state;
+	struct tap_att *st = NULL;
+	int fds[AETHER_MAX_QUEUES], vfds[AETHER_MAX_QUEUES];
+	char name[IFNAMSIZ], alias[sizeof TAP_ALIAS_TAG + TAP_ID_MAX];
+	struct rtnl_link *orig = NULL, *ch = NULL;
+	struct nl_addr *addr = NULL;
+	struct ifreq ifr;
+	unsigned br_mtu = 0, mtu;
+	int br_index = 0, ifindex, r;
+	unsigned q;
+	uint8_t mac[6];
+
+	for (q = 0; q < AETHER_MAX_QUEUES; q++)
+		fds[q] = vfds[q] = -1;
+
+	if (p->ifname[0]) {
+		snprintf(name, sizeof name, "%s", p->ifname);
+	} else if (tap_name_make(name, sizeof name, p->prefix, vm->index,
+				 vm->nic) < 0) {
+		LOG(p, AETHER_LOG_ERR,
+		    "device name %s + %u%s does not fit in 15 characters: use a shorter prefix",
+		    p->prefix, vm->index, vm->nic ? " + nic" : "");
+		return -ENAMETOOLONG;
+	}
+	if (tap_name_check(name) < 0) {
+		LOG(p, AETHER_LOG_ERR, "invalid device name %s", name);
+		return -EINVAL;
+	}
+	if (strcmp(name, p->bridge) == 0) {
+		LOG(p, AETHER_LOG_ERR, "device name %s is the bridge's", name);
+		return -EINVAL;
+	}
+	if (!vm->id || strlen(vm->id) > TAP_ID_MAX) {
+		LOG(p, AETHER_LOG_ERR, "VM id missing or longer than %d",
+		    TAP_ID_MAX);
+		return -EINVAL;
+	}
+	snprintf(alias, sizeof alias, TAP_ALIAS_TAG "%s", vm->id);
+
+	r = find_bridge(p, &br_index, &br_mtu);
+	if (r < 0)
+		return r;
+	mtu = p->mtu ? p->mtu : br_mtu;
+
+	st = calloc(1, sizeof *st);
+	if (!st)
+		return -ENOMEM;
+
+	for (q = 0; q < p->queues; q++) {
+		fds[q] = open_queue(p, name, q, p->vnet_hdr);
+		if (fds[q] < 0) {
+			r = fds[q];
+			fds[q] = -1;
+			goto fail;
+		}
+	}
+
+	/* Device-wide settings, through the first queue. */
+	{
+		uid_t uid = p->have_owner ? p->owner : vm->uid;
+		gid_t gid = p->have_group ? p->group : vm->gid;
+		if (uid != (uid_t)-1 &&
+		    ioctl(fds[0], TUNSETOWNER, (unsigned long)uid) < 0) {
+			r = -errno;
+			LOG(p, AETHER_LOG_ERR, "%s: TUNSETOWNER %u: %s", name,
+			    (unsigned)uid, strerror(-r));
+			goto fail;
+		}
+		if (gid != (gid_t)-1 &&
+		    ioctl(fds[0], TUNSETGROUP, (unsigned long)gid) < 0) {
+			r = -errno;
+			LOG(p, AETHER_LOG_ERR, "%s: TUNSETGROUP %u: %s", name,
+			    (unsigned)gid, strerror(-r));
+			goto fail;
+		}
+	}
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+	if (ioctl(nl_socket_get_fd(p->sk), SIOCGIFINDEX, &ifr) < 0) {
+		r = -errno;
+		LOG(p, AETHER_LOG_ERR, "%s: cannot get its ifindex: %s", name,
+		    strerror(-r));
+		goto fail;
+	}
+	ifindex = ifr.ifr_ifindex;
+	snprintf(st->ifname, sizeof st->ifname, "%s", name);
+	st->ifindex = ifindex;
+
+	/* One RTM_NEWLINK: host-side MAC (the guest's with 0xfe first, so
+	 * the bridge never takes it as its own address), MTU, link group,
+	 * alias tag, up, enslave. */
+	memcpy(mac, vm->mac, sizeof mac);
+	mac[0] = 0xfe;
+	orig = rtnl_link_alloc();
+	ch = rtnl_link_alloc();
+	addr = nl_addr_build(AF_LLC, mac, sizeof mac);
+	if (!orig || !ch || !addr) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	rtnl_link_set_ifindex(orig, ifindex);
+	rtnl_link_set_addr(ch, addr);
+	if (mtu)
+		rtnl_link_set_mtu(ch, mtu);
+	rtnl_link_set_group(ch, p->link_group);
+	rtnl_link_set_ifalias(ch, alias);
+	rtnl_link_set_flags(ch, IFF_UP);
+	rtnl_link_set_master(ch, br_index);
+	r = nlerr(rtnl_link_change(p->sk, orig, ch, 0));
+	if (r < 0) {
+		if (r == -EINVAL && mtu && mtu != br_mtu)
+			LOG(p, AETHER_LOG_ERR,
+			    "cannot configure %s (MTU %u, bridge %s): %s", name,
+			    mtu, p->bridge, strerror(-r));
+		else
+			LOG(p, AETHER_LOG_ERR,
+			    "cannot configure %s and add it to bridge %s: %s",
+			    name, p->bridge, strerror(-r));
+		goto fail;
+	}
+
+	/* Persistent only now that the device carries its tags: a crash
+	 * before this point leaves a device that dies with its fds, a crash
+	 * after it one that gc recognises. */
+	if (p->persistent) {
+		if (ioctl(fds[0], TUNSETPERSIST, 1UL) < 0) {
+			r = -errno;
+			LOG(p, AETHER_LOG_ERR, "%s: TUNSETPERSIST: %s", name,
+			    strerror(-r));
+			goto fail;
+		}
+		st->persistent = true;
+	}
+
+	if (p->vhost) {
+		for (q = 0; q < p->queues; q++) {
+			vfds[q] = open(VHOST_PATH, O_RDWR | O_CLOEXEC);
+			if (vfds[q] < 0) {
+				int e = errno;
+				close_fds(vfds, q);
+				LOG(p, AETHER_LOG_NOTICE,
+				    "vhost off for %s: cannot open %s: %s%s",
+				    name, VHOST_PATH, strerror(e),
+				    e == ENOENT ? " (load the vhost_net module)"
+						: "");
+				break;
+			}
+		}
+	}
+
+	att->kind = AETHER_ATTACH_TAP;
+	att->mtu = mtu;
+	for (q = 0; q < AETHER_MAX_QUEUES; q++) {
+		att->tap.fds[q] = fds[q];
+		att->tap.vhostfds[q] = vfds[q];
+	}
+	att->tap.queues = p->queues;
+	att->tap.vnet_hdr = p->vnet_hdr ? 1 : 0;
+	snprintf(att->tap.ifname, sizeof att->tap.ifname, "%s", name);
+
+	nl_addr_put(addr);
+	rtnl_link_put(orig);
+	rtnl_link_put(ch);
+	LOG(p, AETHER_LOG_DEBUG, "%s: %s on %s, %u queue(s), mtu %u%s%s", vm->name,
+	    name, p->bridge, p->queues, mtu, p->vnet_hdr ? ", vnet_hdr" : "",
+	    vfds[0] >= 0 ? ", vhost" : "");
+	*att_state = st;
+	return 0;
+
+fail:
+	if (addr)
+		nl_addr_put(addr);
+	if (orig)
+		rtnl_link_put(orig);
+	if (ch)
+		rtnl_link_put(ch);
+	/* A persistent device would survive its fds. */
+	if (st && st->persistent && fds[0] >= 0)
+		ioctl(fds[0], TUNSETPERSIST, 0UL);
+	close_fds(vfds, AETHER_MAX_QUEUES);
+	close_fds(fds, AETHER_MAX_QUEUES);
+	free(st);
+	if (r != -ENODEV) /* not for a missing bridge: nothing was made */
+		maybe_remove_bridge(p);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* detach / check.                                                    */
+
+/* Delete device st if it still exists and is still the one we made. */
+static int delete_device(struct tap_plugin *p, const struct tap_att *st)
+{
+	struct rtnl_link *l;
+	int r = get_link(p, st->ifindex, NULL, &l);
+
+	if (r == -ENODEV)
+		return 0; /* gone with its last fd (or by hand) */
+	if (r < 0)
+		return r;
+	if (strcmp(rtnl_link_get_name(l), st->ifname) != 0) {
+		rtnl_link_put(l);
+		return 0; /* not ours any more */
+	}
+	rtnl_link_put(l);
+	r = del_link_index(p, st->ifindex);
+	return r == -ENODEV ? 0 : r;
+}
+
+static int tap_detach(void *state, const struct aether_vm *vm,
+		      void *att_state)
+{
+	struct tap_plugin *p = state;
+	struct tap_att *st = att_state;
+	int r = 0;
+
+	if (!st)
+		return 0;
+	if (st->ifindex > 0) {
+		r = delete_device(p, st);
+		if (r < 0)
+			LOG(p, AETHER_LOG_WARNING, "%s: cannot delete %s: %s",
+			    vm ? vm->name : "?", st->ifname, strerror(-r));
+	}
+	maybe_remove_bridge(p);
+	free(st);
+	return r;
+}
+
+static int tap_check(void *state, const struct aether_vm *vm,
+		     void *att_state)
+{
+	struct tap_plugin *p = state;
+	struct tap_att *st = att_state;
+	struct rtnl_link *l = NULL, *br = NULL;
+	int r;
+
+	if (!st)
+		return -EINVAL;
+	r = get_link(p, st->ifindex, NULL, &l);
+	if (r == -ENODEV || (r == 0 && strcmp(rtnl_link_get_name(l),
+					      st->ifname) != 0)) {
+		LOG(p, AETHER_LOG_ERR, "%s: TAP device %s is gone",
+		    vm ? vm->name : "?", st->ifname);
+		r = -ENODEV;
+		goto out;
+	}
+	if (r < 0) {
+		LOG(p, AETHER_LOG_ERR, "%s: cannot look up %s: %s",
+		    vm ? vm->name : "?", st->ifname, strerror(-r));
+		goto out;
+	}
+	if (!(rtnl_link_get_flags(l) & IFF_UP)) {
+		LOG(p, AETHER_LOG_ERR, "%s: TAP device %s is down",
+		    vm ? vm->name : "?", st->ifname);
+		r = -ENETDOWN;
+		goto out;
+	}
+	r = get_link(p, 0, p->bridge, &br);
+	if (r < 0) {
+		LOG(p, AETHER_LOG_ERR, "%s: bridge %s is gone",
+		    vm ? vm->name : "?", p->bridge);
+		r = -ENODEV;
+		goto out;
+	}
+	if (rtnl_link_get_master(l) != rtnl_link_get_ifindex(br)) {
+		LOG(p, AETHER_LOG_ERR, "%s: %s is not a port of bridge %s",
+		    vm ? vm->name : "?", st->ifname, p->bridge);
+		r = -ENOLINK;
+		goto out;
+	}
+	r = 0;
+out:
+	if (l)
+		rtnl_link_put(l);
+	if (br)
+		rtnl_link_put(br);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* gc.                                                                */
+
+struct gc_ctx {
+	struct tap_plugin *p;
+	const struct aether_vm *live;
+	size_t n_live;
+	int *doomed;        /* ifindexes */
+	uint32_t *dgroup;   /* their current group */
+	size_t n, cap;
+	bool live_in_group;  /* something in link_group that stays */
+	bool foreign_in_tmp; /* something in link_group+1 that stays */
+	int err;
+};
+
+static bool live_id(const struct gc_ctx *c, const char *id)
+{
+	for (size_t i = 0; i < c->n_live; i++)
+		if (c->live[i].id && strcmp(c->live[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+static bool live_index(const struct gc_ctx *c, unsigned idx)
+{
+	for (size_t i = 0; i < c->n_live; i++)
+		if (c->live[i].index == idx)
+			return true;
+	return false;
+}
+
+static void gc_one(struct nl_object *obj, void *arg)
+{
+	struct gc_ctx *c = arg;
+	struct rtnl_link *l = (struct rtnl_link *)obj;
+	const char *name = rtnl_link_get_name(l);
+	const char *alias = rtnl_link_get_ifalias(l);
+	uint32_t group = rtnl_link_get_group(l);
+	bool ours = false, dead = false;
+	unsigned idx;
+
+	if (link_is_type(l, "tun") && name) {
+		if (alias && strncmp(alias, TAP_ALIAS_TAG,
+				     strlen(TAP_ALIAS_TAG)) == 0) {
+			ours = true;
+			dead = !live_id(c, alias + strlen(TAP_ALIAS_TAG));
+		} else if (group == c->p->link_group &&
+			   tap_name_parse(name, c->p->prefix, &idx, NULL) == 0) {
+			ours = true;
+			dead = !live_index(c, idx);
+		}
+	}
+	if (ours && dead) {
+		if (c->n == c->cap) {
+			size_t ncap = c->cap ? c->cap * 2 : 64;
+			int *d = realloc(c->doomed, ncap * sizeof *d);
+			uint32_t *g;
+			if (!d) {
+				c->err = -ENOMEM;
+				return;
+			}
+			c->doomed = d;
+			g = realloc(c->dgroup, ncap * sizeof *g);
+			if (!g) {
+				c->err = -ENOMEM;
+				return;
+			}
+			c->dgroup = g;
+			c->cap = ncap;
+		}
+		c->doomed[c->n] = rtnl_link_get_ifindex(l);
+		c->dgroup[c->n] = group;
+		c->n++;
+		return;
+	}
+	if (group == c->p->link_group)
+		c->live_in_group = true;
+	if (group == c->p->link_group + 1)
+		c->foreign_in_tmp = true;
+}
+
+static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
+{
+	struct tap_plugin *p = state;
+	struct gc_ctx c = { .p = p, .live = live, .n_live = n_live };
+	struct nl_cache *cache = NULL;
+	uint32_t tmp = p->link_group + 1;
+	int r, first = 0;
+	size_t i, deleted = 0;
+
+	r = nlerr(rtnl_link_alloc_cache(p->sk, AF_UNSPEC, &cache));
+	if (r < 0) {
+		LOG(p, AETHER_LOG_ERR, "gc: cannot list links: %s", strerror(-r));
+		return r;
+	}
+	nl_cache_foreach(cache, gc_one, &c);
+	nl_cache_free(cache);
+	if (c.err < 0) {
+		r = c.err;
+		goto out;
+	}
+	if (c.n == 0)
+		goto bridge;
+
+	if (n_live == 0 && !c.live_in_group) {
+		/* Nothing alive (stop all, or clean up after a crash): every
+		 * device in our group goes, in one request.  Devices of ours
+		 * in other groups (older runs, other settings) join it
+		 * first. */
+		for (i = 0; i < c.n; i++)
+			if (c.dgroup[i] != p->link_group) {
+				r = set_link_group(p, c.doomed[i],
+						   p->link_group);
+				if (r < 0 && r != -ENODEV && !first)
+					first = r;
+			}
+		r = del_link_group(p, p->link_group);
+	} else if (!c.foreign_in_tmp) {
+		/* Some VMs live on: only the doomed devices move to the
+		 * batch group (link_group + 1), which is then deleted.  A
+		 * device attached meanwhile stays in link_group, safe. */
+		for (i = 0; i < c.n; i++) {
+			r = set_link_group(p, c.doomed[i], tmp);
+			if (r < 0 && r != -ENODEV && !first)
+				first = r;
+		}
+		r = del_link_group(p, tmp);
+	} else {
+		r = -EBUSY; /* fall back to one by one */
+	}
+	if (r == 0 || r == -ENODEV) {
+		deleted = c.n;
+		r = 0;
+	} else {
+		/* One by one: slow (a grace period each) but always works. */
+		LOG(p, AETHER_LOG_INFO,
+		    "gc: batched delete not possible (%s), deleting one by one",
+		    strerror(-r));
+		r = 0;
+		for (i = 0; i < c.n; i++) {
+			int e = del_link_index(p, c.doomed[i]);
+			if (e == 0)
+				deleted++;
+			else if (e != -ENODEV && !r)
+				r = e;
+		}
+	}
+	if (!r && first)
+		r = first;
+	if (r < 0)
+		LOG(p, AETHER_LOG_ERR, "gc: %s", strerror(-r));
+	LOG(p, AETHER_LOG_INFO, "gc: removed %zu TAP device(s)", deleted);
+bridge:
+	maybe_remove_bridge(p);
+out:
+	free(c.doomed);
+	free(c.dgroup);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+
+AETHER_PLUGIN_DEFINE(tap) = {
+	AETHER_PLUGIN_HEADER,
+	.caps = AETHER_CAP_ATTACH_TAP | AETHER_CAP_NEEDS_NET_ADMIN |
+		AETHER_CAP_MULTIQUEUE,
+	.name = "tap",
+	.version = "1.0",
+	.description = "per-VM TAP devices on a Linux bridge (libnl-route-3)",
+	.options = tap_options,
+	.init = tap_init,
+	.fini = tap_fini,
+	.attach = tap_attach,
+	.detach = tap_detach,
+	.check = tap_check,
+	.gc = tap_gc,
+};
