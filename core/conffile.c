@@ -21,6 +21,8 @@
 #define INI_MAX_LINE 200
 #endif
 #define AE_MAX_CONFIG_SIZE (1u << 20)
+/* inih keeps section names in a buffer of this size (its MAX_SECTION). */
+#define AE_INI_MAX_SECTION 50
 
 struct parse_state {
 	const char *text;
@@ -60,17 +62,25 @@ static void set_error(struct parse_state *ps, const char *msg)
 	snprintf(ps->error, sizeof ps->error, "%s", msg);
 }
 
-/* Look at a raw line before inih does: track section headers. */
+/* Look at a raw line before inih does: track section headers.  ps->line
+ * is already the number of this line. */
 static void inspect_line(struct parse_state *ps, const char *l, size_t n)
 {
 	size_t i = 0;
-	int indented = n > 0 && (l[0] == ' ' || l[0] == '\t');
+	int indented;
 
+	/* inih skips a UTF-8 byte order mark on the first line. */
+	if (ps->line == 1 && n >= 3 && !memcmp(l, "\xef\xbb\xbf", 3)) {
+		l += 3;
+		n -= 3;
+	}
+	indented = n > 0 && (l[0] == ' ' || l[0] == '\t');
 	while (i < n && isspace((unsigned char)l[i]))
 		i++;
 	ps->continuation = indented && i < n && l[i] != ';' && l[i] != '#' &&
 			   ps->last != NULL;
-	if (i < n && l[i] == '[') {
+	/* An indented "[x]" after a key continues its value (as in inih). */
+	if (i < n && l[i] == '[' && !ps->continuation) {
 		const char *end = memchr(l + i, ']', n - i);
 		char name[INI_MAX_LINE];
 		size_t m;
@@ -79,12 +89,15 @@ static void inspect_line(struct parse_state *ps, const char *l, size_t n)
 		if (!end)
 			return; /* inih reports it */
 		m = (size_t)(end - (l + i + 1));
-		if (m >= sizeof name)
-			m = sizeof name - 1;
+		if (m >= AE_INI_MAX_SECTION) {
+			/* inih would cut it and file the keys elsewhere */
+			set_error(ps, "section name longer than 49 characters");
+			return;
+		}
 		memcpy(name, l + i + 1, m);
 		name[m] = '\0';
 		/* inih trims nothing inside brackets; neither do we */
-		ps->cur = section_get(ps->ini, name, ps->line + 1);
+		ps->cur = section_get(ps->ini, name, ps->line);
 	}
 }
 
@@ -101,8 +114,8 @@ static char *reader(char *str, int num, void *stream)
 	nl = memchr(start, '\n', rest);
 	n = nl ? (size_t)(nl - start) + 1 : rest;
 	ps->pos += n;
-	inspect_line(ps, start, n);
 	ps->line++;
+	inspect_line(ps, start, n);
 	if (memchr(start, '\0', n)) {
 		set_error(ps, "NUL byte in line");
 		n = 0;

@@ -160,19 +160,28 @@ int ae_plugin_validate(const struct aether_plugin *d, const char *where,
 	return validate_options(d->options, where, err, errlen);
 }
 
-static int open_file(const char *path, struct ae_plugin **out, char *err,
-		     size_t errlen)
+/* preloaded: look `path` up only among the modules preloaded into a
+ * static aether (libtool -dlpreopen), by name. */
+static int open_file(const char *path, int preloaded, struct ae_plugin **out,
+		     char *err, size_t errlen)
 {
 	const struct aether_plugin *d;
 	const lt_dlinfo *info;
 	struct ae_plugin *p;
-	lt_dlhandle h;
+	lt_dlhandle h = NULL;
+	lt_dladvise adv;
 	int rc;
 
 	rc = ltdl_up(err, errlen);
 	if (rc < 0)
 		return rc;
-	h = lt_dlopenext(path);
+	if (!preloaded) {
+		h = lt_dlopenext(path);
+	} else if (lt_dladvise_init(&adv) == 0) {
+		if (lt_dladvise_ext(&adv) == 0 && lt_dladvise_preload(&adv) == 0)
+			h = lt_dlopenadvise(path, adv);
+		lt_dladvise_destroy(&adv);
+	}
 	if (!h) {
 		rc = ae_seterr(err, errlen, ENOEXEC, "%s: cannot load: %s", path,
 			       lt_dlerror());
@@ -196,7 +205,13 @@ static int open_file(const char *path, struct ae_plugin **out, char *err,
 	p = ae_xcalloc(1, sizeof *p);
 	p->handle = h;
 	p->desc = d;
-	p->path = ae_xstrdup(info && info->filename ? info->filename : path);
+	/* A preloaded module has no file, only a name ("tap.a"). */
+	if (info && info->filename && !strchr(info->filename, '/'))
+		p->path = ae_xasprintf("%s (preloaded into aether)",
+				       info->name ? info->name : info->filename);
+	else
+		p->path = ae_xstrdup(info && info->filename ? info->filename
+							    : path);
 	p->name = ae_xstrdup(d->name);
 	*out = p;
 	return 0;
@@ -209,7 +224,7 @@ fail:
 int ae_plugin_load_file(const char *path, struct ae_plugin **out, char *err,
 			size_t errlen)
 {
-	return open_file(path, out, err, errlen);
+	return open_file(path, 0, out, err, errlen);
 }
 
 static int file_exists(const char *dir, const char *name, const char *ext)
@@ -220,6 +235,22 @@ static int file_exists(const char *dir, const char *name, const char *ext)
 	if (snprintf(buf, sizeof buf, "%s/%s%s", dir, name, ext) >= (int)sizeof buf)
 		return 0;
 	return stat(buf, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The module must call itself what it was asked for. */
+static int check_name(const char *name, struct ae_plugin **out, char *err,
+		      size_t errlen)
+{
+	int rc;
+
+	if (!strcmp((*out)->desc->name, name))
+		return 0;
+	rc = ae_seterr(err, errlen, EPROTO,
+		       "%s: file is named '%s' but the plugin calls itself "
+		       "'%s'", (*out)->path, name, (*out)->desc->name);
+	ae_plugin_unload(*out);
+	*out = NULL;
+	return rc;
 }
 
 int ae_plugin_load(const char *name, const char *plugin_dir,
@@ -240,19 +271,19 @@ int ae_plugin_load(const char *name, const char *plugin_dir,
 		    !file_exists(dir, name, ".so"))
 			continue;
 		snprintf(full, sizeof full, "%s/%s", dir, name);
-		rc = open_file(full, out, err, errlen);
-		if (rc == 0 && strcmp((*out)->desc->name, name)) {
-			rc = ae_seterr(err, errlen, EPROTO,
-				       "%s: file is named '%s' but the plugin "
-				       "calls itself '%s'",
-				       (*out)->path, name, (*out)->desc->name);
-			ae_plugin_unload(*out);
-			*out = NULL;
-		}
+		rc = open_file(full, 0, out, err, errlen);
+		if (rc == 0)
+			rc = check_name(name, out, err, errlen);
 		free(path);
 		return rc;
 	}
 	free(path);
+#ifdef AE_PRELOADED_PLUGINS
+	/* A static aether: the built-in plugins are linked in and preloaded
+	 * (libtool -dlpreopen); a file on the path takes precedence. */
+	if (open_file(name, 1, out, err, errlen) == 0)
+		return check_name(name, out, err, errlen);
+#endif
 	path = ae_plugin_search_path(plugin_dir);
 	rc = ae_seterr(err, errlen, ENOENT,
 		       "backend '%s' not found: no %s.so or %s.la in %s "
@@ -277,6 +308,41 @@ struct found {
 	char *name, *path;
 };
 
+/* Add name to the list unless it is there already (first one wins). */
+static void add_found(struct found **f, size_t *n, char *name, char *path)
+{
+	size_t j;
+
+	for (j = 0; j < *n && strcmp((*f)[j].name, name); j++)
+		;
+	if (j < *n) {
+		free(name);
+		free(path);
+		return;
+	}
+	*f = ae_xrealloc(*f, (*n + 1) * sizeof **f);
+	(*f)[*n].name = name;
+	(*f)[*n].path = path;
+	(*n)++;
+}
+
+#ifdef AE_PRELOADED_PLUGINS
+/* lt_dlpreload_open's callback has no context argument. */
+static struct found **preload_f;
+static size_t *preload_n;
+
+static int add_preloaded(lt_dlhandle h)
+{
+	const lt_dlinfo *info = lt_dlgetinfo(h);
+
+	if (info && info->name && ae_valid_backend_name(info->name))
+		add_found(preload_f, preload_n, ae_xstrdup(info->name),
+			  ae_xasprintf("%s (preloaded)", info->name));
+	lt_dlclose(h);
+	return 0;
+}
+#endif
+
 static int cmp_found(const void *a, const void *b)
 {
 	return strcmp(((const struct found *)a)->name,
@@ -287,7 +353,7 @@ void ae_plugin_foreach(const char *plugin_dir, ae_plugin_visit_fn fn, void *ctx)
 {
 	char *path = ae_plugin_search_path(plugin_dir), *save = NULL, *dir;
 	struct found *f = NULL;
-	size_t n = 0, i, j;
+	size_t n = 0, i;
 
 	for (dir = strtok_r(path, ":", &save); dir;
 	     dir = strtok_r(NULL, ":", &save)) {
@@ -309,19 +375,18 @@ void ae_plugin_foreach(const char *plugin_dir, ae_plugin_visit_fn fn, void *ctx)
 				free(base);
 				continue;
 			}
-			for (j = 0; j < n && strcmp(f[j].name, base); j++)
-				;
-			if (j < n) {
-				free(base);
-				continue;
-			}
-			f = ae_xrealloc(f, (n + 1) * sizeof *f);
-			f[n].name = base;
-			f[n].path = ae_xasprintf("%s/%s", dir, base);
-			n++;
+			add_found(&f, &n, base, ae_xasprintf("%s/%s", dir, base));
 		}
 		closedir(d);
 	}
+#ifdef AE_PRELOADED_PLUGINS
+	if (ltdl_up(NULL, 0) == 0) {
+		preload_f = &f;
+		preload_n = &n;
+		lt_dlpreload_open(NULL, add_preloaded);
+		ltdl_down();
+	}
+#endif
 	qsort(f, n, sizeof *f, cmp_found);
 	for (i = 0; i < n; i++) {
 		fn(f[i].name, f[i].path, ctx);

@@ -32,7 +32,7 @@ void ae_mac_derive(const char *name, unsigned nic, uint8_t mac[6])
 		h ^= *p;
 		h *= 0x100000001b3ull;
 	}
-	h ^= (uint64_t)nic << 56;
+	h ^= (uint64_t)(nic & 0xff) << 56 | (uint64_t)((nic >> 8) & 0xff) << 48;
 	h = mix64(h);
 	for (i = 0; i < 6; i++)
 		mac[i] = (uint8_t)(h >> (8 * i));

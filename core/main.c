@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <ltdl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +371,10 @@ int main(int argc, char **argv)
 	};
 	int ch;
 
+#ifdef AE_PRELOADED_PLUGINS
+	/* Static build: the plugins linked into aether (libtool -dlpreopen). */
+	LTDL_SET_PRELOADED_SYMBOLS();
+#endif
 	while ((ch = getopt_long(argc, argv, "+c:vqhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

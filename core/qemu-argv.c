@@ -185,6 +185,14 @@ int ae_qemu_netdev_args(struct ae_argv *a, const struct aether_attachment *att,
 			return ae_seterr(err, errlen, EINVAL,
 					 "vde attachment without an absolute "
 					 "socket path");
+		if (att->vde.port < 0)
+			return ae_seterr(err, errlen, EINVAL,
+					 "vde attachment has port %d (0 for any, "
+					 "or a port number)", (int)att->vde.port);
+		if (att->vde.mode > 0777)
+			return ae_seterr(err, errlen, EINVAL,
+					 "vde attachment has mode 0%o (0..0777)",
+					 (unsigned)att->vde.mode);
 		nd = ae_xstrdup("vde,id=net0");
 		opt(&nd, "sock", att->vde.sock);
 		if (att->vde.port > 0)
@@ -215,14 +223,18 @@ int ae_qemu_netdev_args(struct ae_argv *a, const struct aether_attachment *att,
 		}
 		break;
 	case AETHER_ATTACH_VHOST_USER: {
-		char *chr = ae_xstrdup("socket,id=vhu0");
+		char *chr;
 		if (!att->vhost_user.path ||
-		    !ae_valid_abs_path(att->vhost_user.path)) {
-			free(chr);
+		    !ae_valid_abs_path(att->vhost_user.path))
 			return ae_seterr(err, errlen, EINVAL,
 					 "vhost-user attachment without an "
 					 "absolute socket path");
-		}
+		if (att->vhost_user.queues > AETHER_MAX_QUEUES)
+			return ae_seterr(err, errlen, EINVAL,
+					 "vhost-user attachment has %u queues "
+					 "(1..%d)", att->vhost_user.queues,
+					 AETHER_MAX_QUEUES);
+		chr = ae_xstrdup("socket,id=vhu0");
 		opt(&chr, "path", att->vhost_user.path);
 		ae_argv_add(a, "-chardev");
 		ae_argv_add(a, chr);
@@ -253,15 +265,18 @@ int ae_qemu_netdev_args(struct ae_argv *a, const struct aether_attachment *att,
 static void nic_args(struct ae_argv *a, const struct ae_vmconf *c,
 		     const struct aether_attachment *att)
 {
+	unsigned queues = att->kind == AETHER_ATTACH_TAP ? att->tap.queues
+			  : att->kind == AETHER_ATTACH_VHOST_USER
+				  ? att->vhost_user.queues
+				  : 1;
 	char mac[18];
 	char *dev;
 
 	ae_format_mac(c->mac, mac);
 	dev = ae_xasprintf("%s,netdev=net0,mac=%s", c->nic_model, mac);
-	if (att->kind == AETHER_ATTACH_TAP && att->tap.queues > 1 &&
-	    !strncmp(c->nic_model, "virtio-net", 10)) {
+	if (queues > 1 && !strncmp(c->nic_model, "virtio-net", 10)) {
 		char *n = ae_xasprintf("%s,mq=on,vectors=%u", dev,
-				       2 * att->tap.queues + 2);
+				       2 * queues + 2);
 		free(dev);
 		dev = n;
 	}

@@ -14,19 +14,19 @@ check_PROGRAMS += tests/check_config tests/check_mac tests/check_argv \
 TESTS += tests/check_config tests/check_mac tests/check_argv \
 	tests/check_loader
 
-tests_check_config_SOURCES = tests/check_config.c tests/check_main.h
+tests_check_config_SOURCES = tests/check_config.c tests/check-main.h
 tests_check_config_CFLAGS = $(CORE_CHECK_CFLAGS)
 tests_check_config_LDADD = $(CORE_CHECK_LDADD)
 
-tests_check_mac_SOURCES = tests/check_mac.c tests/check_main.h
+tests_check_mac_SOURCES = tests/check_mac.c tests/check-main.h
 tests_check_mac_CFLAGS = $(CORE_CHECK_CFLAGS)
 tests_check_mac_LDADD = $(CORE_CHECK_LDADD)
 
-tests_check_argv_SOURCES = tests/check_argv.c tests/check_main.h
+tests_check_argv_SOURCES = tests/check_argv.c tests/check-main.h
 tests_check_argv_CFLAGS = $(CORE_CHECK_CFLAGS)
 tests_check_argv_LDADD = $(CORE_CHECK_LDADD)
 
-tests_check_loader_SOURCES = tests/check_loader.c tests/check_main.h
+tests_check_loader_SOURCES = tests/check_loader.c tests/check-main.h
 tests_check_loader_CFLAGS = $(CORE_CHECK_CFLAGS)
 tests_check_loader_LDADD = $(CORE_CHECK_LDADD)
 endif
@@ -145,3 +145,7 @@ fuzz:
 	@echo "make fuzz needs ./configure --enable-fuzzer CC=clang" >&2; exit 1
 endif
 .PHONY: fuzz
+
+# The suites scripts/test runs again under ASan/UBSan.
+unit_tests += tests/check_config tests/check_mac tests/check_argv \
+	tests/check_loader tests/fuzz/fuzz-config-run

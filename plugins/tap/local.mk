@@ -15,6 +15,7 @@ tests_check_tap_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/tap
 tests_check_tap_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBNL_CFLAGS)
 tests_check_tap_LDADD = libaether-core.la $(LIBNL_LIBS) $(CHECK_LIBS)
 TESTS += tests/check_tap
+unit_tests += tests/check_tap
 endif
 TESTS += tests/tap-e2e.sh
 dist_noinst_SCRIPTS += tests/tap-e2e.sh

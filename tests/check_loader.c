@@ -1,0 +1,879 @@
+/* check_loader.c - loading plugins (loader.c) against the fixture plugins
+ * in tests/fixtures, descriptor validation, and an initialised instance
+ * (instance.c) driven through every verb.
+ *
+ * Every refusal must name the file and the reason; a bad plugin must never
+ * crash the host (fork mode turns a crash into a failed test, not a dead
+ * suite). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check-main.h"
+#include "instance.h"
+#include "loader.h"
+
+static char err[1024];
+static const char *fixdir;
+
+static void setup(void)
+{
+	ck_tmp_setup();
+	/* Keep plugin runtime dirs out of /run. */
+	setenv("AETHER_RUNTIME_DIR", ck_path("run"), 1);
+	err[0] = '\0';
+	ae_log_level = 3;
+}
+
+static void teardown(void)
+{
+	ck_tmp_teardown();
+}
+
+/* dir/name, the form ae_plugin_load_file takes (libltdl finds .la). */
+static const char *fixture(const char *name)
+{
+	static char buf[8][1024];
+	static unsigned next;
+	char *p = buf[next++ % 8];
+
+	snprintf(p, sizeof buf[0], "%s/%s", fixdir, name);
+	return p;
+}
+
+/* Loading fixture `name` by file must fail with -code (0: any) and a
+ * message naming the file and saying `reason`. */
+static void refused(const char *name, int code, const char *reason)
+{
+	struct ae_plugin *p = NULL;
+	int rc = ae_plugin_load_file(fixture(name), &p, err, sizeof err);
+
+	ck_assert_msg(rc < 0, "%s: loaded, expected \"%s\"", name, reason);
+	if (code)
+		ck_assert_int_eq(rc, -code);
+	ck_assert_ptr_null(p);
+	ck_assert_err_has(err, fixdir); /* the file ... */
+	ck_assert_err_has(err, name);
+	ck_assert_err_has(err, reason); /* ... and why */
+}
+
+/* ------------------------------------------------------------------ */
+
+START_TEST(load_good)
+{
+	struct ae_plugin *p = NULL;
+	const struct aether_plugin *d;
+	int rc;
+
+	rc = ae_plugin_load_file(fixture("good"), &p, err, sizeof err);
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_ptr_nonnull(p);
+	d = p->desc;
+	ck_assert_str_eq(p->name, "good");
+	ck_assert_msg(strstr(p->path, fixdir) && strstr(p->path, "good"),
+		      "path %s", p->path);
+	ck_assert_uint_eq(d->magic, AETHER_PLUGIN_MAGIC);
+	ck_assert_uint_eq(d->abi_major, AETHER_ABI_MAJOR);
+	ck_assert_uint_eq(d->struct_size, sizeof(struct aether_plugin));
+	ck_assert_str_eq(d->name, "good");
+	ck_assert_str_eq(d->version, "1.0-fixture");
+	ck_assert(d->caps & AETHER_CAP_ATTACH_USER);
+	ck_assert_ptr_nonnull(d->options);
+	ck_assert_str_eq(d->options[0].key, "mode");
+	ae_plugin_unload(p);
+	ae_plugin_unload(NULL);
+}
+END_TEST
+
+START_TEST(load_good_by_name)
+{
+	struct ae_plugin *p = NULL, *q = NULL;
+	int rc;
+
+	rc = ae_plugin_load("good", fixdir, &p, err, sizeof err);
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_str_eq(p->name, "good");
+	ck_assert_str_eq(p->desc->name, "good");
+	/* Twice at once: libltdl reference counts the module. */
+	rc = ae_plugin_load("good", fixdir, &q, err, sizeof err);
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_ptr_eq(p->desc, q->desc);
+	ae_plugin_unload(p);
+	ck_assert_str_eq(q->desc->name, "good"); /* still mapped */
+	ae_plugin_unload(q);
+}
+END_TEST
+
+START_TEST(refuse_wrong_major)
+{
+	refused("wrongmajor", EPROTO, "built for plugin ABI 2.0, this aether "
+				      "speaks ABI 1.x: rebuild the plugin");
+}
+END_TEST
+
+START_TEST(refuse_too_small)
+{
+	refused("toosmall", EPROTO, "descriptor is 16 bytes, ABI 1.0 needs at "
+				    "least");
+}
+END_TEST
+
+START_TEST(refuse_missing_symbol)
+{
+	refused("nosymbol", ENOEXEC, "no 'aether_plugin' symbol");
+	ck_assert_err_has(err, "not an aether plugin");
+}
+END_TEST
+
+START_TEST(refuse_unknown_cap)
+{
+	refused("unknowncap", EPROTO, "needs capabilities unknown to this "
+				      "aether (bits 0x10000000000)");
+}
+END_TEST
+
+START_TEST(refuse_reserved)
+{
+	refused("reserved", EPROTO, "reserved field reserved[1] is not zero");
+}
+END_TEST
+
+START_TEST(refuse_bad_magic)
+{
+	refused("badmagic", EPROTO, "not an aether plugin (bad magic "
+				    "0x48544541)");
+}
+END_TEST
+
+START_TEST(refuse_bad_default)
+{
+	refused("baddefault", EINVAL, "option 'port' has a bad default: "
+				      "'seventy' is not an integer");
+}
+END_TEST
+
+START_TEST(refuse_name_mismatch)
+{
+	struct ae_plugin *p = NULL;
+	int rc;
+
+	rc = ae_plugin_load("mismatch", fixdir, &p, err, sizeof err);
+	ck_assert_int_eq(rc, -EPROTO);
+	ck_assert_ptr_null(p);
+	ck_assert_err_has(err, fixdir);
+	ck_assert_err_has(err, "file is named 'mismatch' but the plugin "
+			       "calls itself 'other'");
+	/* As an explicit file it loads (the name is not checked there). */
+	rc = ae_plugin_load_file(fixture("mismatch"), &p, err, sizeof err);
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_str_eq(p->desc->name, "other");
+	ae_plugin_unload(p);
+}
+END_TEST
+
+START_TEST(init_failure)
+{
+	struct ae_instance *inst = NULL;
+	int rc;
+
+	rc = ae_instance_open("initfail", fixdir, NULL, &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EIO);
+	ck_assert_ptr_null(inst);
+	ck_assert_err_has(err, fixdir);
+	ck_assert_err_has(err, "initfail");
+	ck_assert_err_has(err, "init failed");
+	ck_assert_err_has(err, strerror(EIO));
+
+	rc = ae_instance_open("initpos", fixdir, NULL, &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EPROTO);
+	ck_assert_err_has(err, "initpos");
+	ck_assert_err_has(err, "init returned 1 (want 0 or -errno)");
+}
+END_TEST
+
+START_TEST(not_found)
+{
+	struct ae_plugin *p = NULL;
+	int rc;
+
+	unsetenv("AETHER_PLUGIN_PATH");
+	rc = ae_plugin_load("absent", fixdir, &p, err, sizeof err);
+	ck_assert_int_eq(rc, -ENOENT);
+	ck_assert_err_has(err, "backend 'absent' not found: no absent.so or "
+			       "absent.la in ");
+	ck_assert_err_has(err, fixdir);
+	ck_assert_err_has(err, AE_PLUGINDIR);
+
+	rc = ae_plugin_load_file(fixture("absent"), &p, err, sizeof err);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_err_has(err, fixture("absent"));
+	ck_assert_err_has(err, "cannot load");
+}
+END_TEST
+
+START_TEST(bad_backend_names)
+{
+	static const char *const bad[] = {
+		"", "../fixtures/good", "Good", "good.la", "go-od", "/good",
+		"abcdefghijklmnopqrstuvwxyz0123456", /* 33 */
+	};
+	struct ae_plugin *p = NULL;
+	struct ae_instance *inst = NULL;
+	size_t i;
+
+	for (i = 0; i < AE_ARRAY_SIZE(bad); i++) {
+		ck_assert_int_eq(ae_plugin_load(bad[i], fixdir, &p, err,
+						sizeof err), -EINVAL);
+		ck_assert_err_has(err, "invalid backend name");
+		ck_assert_int_eq(ae_instance_open(bad[i], fixdir, NULL, &inst,
+						  err, sizeof err), -EINVAL);
+	}
+}
+END_TEST
+
+/* Files that are not plugins at all, next to each other in a directory. */
+START_TEST(garbage_files)
+{
+	static const char *const names[] = {"junk", "empty", "text", "badla",
+					    "libm", "dangling"};
+	char buf[4096];
+	struct ae_plugin *p = NULL;
+	size_t i;
+	int fd, rc;
+
+	fd = open("/dev/urandom", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, buf, sizeof buf), (ssize_t)sizeof buf);
+	close(fd);
+	memcpy(buf, "\177ELF", 4); /* an ELF magic with garbage behind it */
+	ck_write_len("junk.so", buf, sizeof buf);
+	ck_write("empty.so", "");
+	ck_write("text.so", "#!/bin/sh\necho not a library\n");
+	ck_write("badla.la", "# not really libtool\ndlname='\nlibrary_names=\n"
+			     "libdir='\ninstalled=maybe\n");
+	/* A real shared library that is no plugin. */
+	ck_writef("libm.la",
+		  "# libm.la - a libtool library file\n"
+		  "dlname='libm.so.6'\nlibrary_names='libm.so.6'\n"
+		  "old_library=''\ndependency_libs=''\ninstalled=yes\n"
+		  "shouldnotlink=yes\nlibdir='%s'\n",
+		  access("/lib/x86_64-linux-gnu/libm.so.6", F_OK) == 0
+			  ? "/lib/x86_64-linux-gnu"
+			  : "/lib64");
+	ck_write("dangling.la", "dlname='dangling.so'\ninstalled=no\n"
+				"libdir='/nowhere'\n");
+	for (i = 0; i < AE_ARRAY_SIZE(names); i++) {
+		rc = ae_plugin_load_file(ck_path(names[i]), &p, err, sizeof err);
+		ck_assert_msg(rc < 0, "%s loaded", names[i]);
+		ck_assert_ptr_null(p);
+		ck_assert_msg(err[0] != '\0', "%s: no message", names[i]);
+		ck_assert_err_has(err, names[i]);
+		/* And by name, from that directory. */
+		rc = ae_plugin_load(names[i], ck_tmpdir, &p, err, sizeof err);
+		ck_assert_msg(rc < 0, "%s loaded by name", names[i]);
+		ck_assert_err_has(err, names[i]);
+	}
+	/* The libm one fails for the right reason (when libm is where the
+	 * .la says). */
+	if (access("/lib/x86_64-linux-gnu/libm.so.6", F_OK) == 0 ||
+	    access("/lib64/libm.so.6", F_OK) == 0) {
+		rc = ae_plugin_load_file(ck_path("libm"), &p, err, sizeof err);
+		ck_assert_int_eq(rc, -ENOEXEC);
+		ck_assert_err_has(err, "no 'aether_plugin' symbol");
+	}
+}
+END_TEST
+
+/* Every bad fixture through every entry point: never a crash (fork mode
+ * reports a signal as a failure), always an error and a message. */
+START_TEST(bad_plugins_never_crash)
+{
+	static const char *const bad[] = {
+		"wrongmajor", "toosmall", "nosymbol", "unknowncap", "reserved",
+		"badmagic", "baddefault", "mismatch", "initfail", "initpos",
+	};
+	struct ae_plugin *p;
+	struct ae_instance *inst;
+	size_t i;
+	int round, rc;
+
+	for (round = 0; round < 3; round++)
+		for (i = 0; i < AE_ARRAY_SIZE(bad); i++) {
+			p = NULL;
+			rc = ae_plugin_load(bad[i], fixdir, &p, err, sizeof err);
+			if (rc == 0) {
+				/* initfail/initpos load; they fail in init */
+				ck_assert_ptr_nonnull(p);
+				ae_plugin_unload(p);
+			} else {
+				ck_assert_ptr_null(p);
+				ck_assert_err_has(err, bad[i]);
+			}
+			inst = NULL;
+			err[0] = '\0';
+			rc = ae_instance_open_text(bad[i], fixdir, "", "t", &inst,
+						   err, sizeof err);
+			ck_assert_msg(rc < 0, "%s: instance opened", bad[i]);
+			ck_assert_ptr_null(inst);
+			ck_assert_err_has(err, bad[i]);
+		}
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* ae_plugin_validate on descriptors built in memory                  */
+
+static int v_init(const struct aether_host *h, void **s)
+{
+	*s = NULL;
+	return 0;
+}
+static int v_attach(void *s, const struct aether_vm *vm,
+		    struct aether_attachment *a, void **as)
+{
+	return -ENOSYS;
+}
+static int v_detach(void *s, const struct aether_vm *vm, void *as)
+{
+	return 0;
+}
+
+static struct aether_plugin vdesc(void)
+{
+	struct aether_plugin d = {
+		AETHER_PLUGIN_HEADER,
+		.caps = AETHER_CAP_ATTACH_USER,
+		.name = "mem",
+		.version = "1",
+		.description = "in memory",
+		.init = v_init,
+		.attach = v_attach,
+		.detach = v_detach,
+	};
+	return d;
+}
+
+static void invalid(const struct aether_plugin *d, const char *reason)
+{
+	int rc = ae_plugin_validate(d, "/where/mem.so", err, sizeof err);
+
+	ck_assert_msg(rc < 0, "accepted, expected \"%s\"", reason);
+	ck_assert_err_has(err, "/where/mem.so: ");
+	ck_assert_err_has(err, reason);
+}
+
+START_TEST(validate_descriptor)
+{
+	struct aether_plugin d = vdesc();
+
+	ck_assert_int_eq(ae_plugin_validate(&d, "x", err, sizeof err), 0);
+	d.caps = AETHER_CAP_KNOWN_1_0;
+	ck_assert_int_eq(ae_plugin_validate(&d, "x", err, sizeof err), 0);
+	/* A newer minor with a bigger descriptor is fine. */
+	d.abi_minor = 7;
+	d.struct_size = sizeof d + 64;
+	ck_assert_int_eq(ae_plugin_validate(&d, "x", err, sizeof err), 0);
+
+	d = vdesc();
+	d.magic = 0;
+	invalid(&d, "bad magic 0x00000000");
+	d = vdesc();
+	d.abi_major = 0;
+	invalid(&d, "built for plugin ABI 0.0");
+	d = vdesc();
+	d.struct_size = offsetof(struct aether_plugin, reserved) - 1;
+	invalid(&d, "descriptor is");
+	d = vdesc();
+	d.reserved0 = 1;
+	invalid(&d, "reserved field reserved0 is not zero");
+	d = vdesc();
+	d.reserved[3] = 1;
+	invalid(&d, "reserved field reserved[3] is not zero");
+	/* Reserved words past the plugin's struct_size are not its own. */
+	d.struct_size = offsetof(struct aether_plugin, reserved[3]);
+	ck_assert_int_eq(ae_plugin_validate(&d, "x", err, sizeof err), 0);
+	d = vdesc();
+	d.caps = 1ull << 8;
+	invalid(&d, "needs capabilities unknown to this aether (bits 0x100)");
+	d = vdesc();
+	d.caps = 1ull << 63;
+	invalid(&d, "bits 0x8000000000000000");
+}
+END_TEST
+
+START_TEST(validate_names_and_verbs)
+{
+	static const char *const bad[] = {
+		NULL, "", "Mem", "m-em", "m em", "m/em",
+		"abcdefghijklmnopqrstuvwxyz012345", /* 32 */
+	};
+	struct aether_plugin d;
+	size_t i;
+
+	for (i = 0; i < AE_ARRAY_SIZE(bad); i++) {
+		d = vdesc();
+		d.name = bad[i];
+		invalid(&d, "invalid plugin name");
+	}
+	d = vdesc();
+	d.name = "abcdefghijklmnopqrstuvwxyz01234"; /* 31 */
+	ck_assert_int_eq(ae_plugin_validate(&d, "x", err, sizeof err), 0);
+	d = vdesc();
+	d.version = NULL;
+	invalid(&d, "version or description missing");
+	d = vdesc();
+	d.description = NULL;
+	invalid(&d, "version or description missing");
+	d = vdesc();
+	d.init = NULL;
+	invalid(&d, "required verb missing (init)");
+	d = vdesc();
+	d.attach = NULL;
+	invalid(&d, "required verb missing (attach)");
+	d = vdesc();
+	d.detach = NULL;
+	invalid(&d, "required verb missing (detach)");
+	/* fini, check and gc are optional. */
+	d = vdesc();
+	ck_assert_ptr_null(d.fini);
+	ck_assert_ptr_null(d.check);
+	ck_assert_int_eq(ae_plugin_validate(&d, "x", err, sizeof err), 0);
+}
+END_TEST
+
+START_TEST(validate_option_tables)
+{
+	static const struct aether_option badkey[] = {
+		{.key = "Port", .type = AETHER_OPT_INT}, {.key = NULL}};
+	static const struct aether_option badtype0[] = {
+		{.key = "port", .type = 0}, {.key = NULL}};
+	static const struct aether_option badtype6[] = {
+		{.key = "port", .type = 6}, {.key = NULL}};
+	static const struct aether_option badflags[] = {
+		{.key = "port", .type = AETHER_OPT_INT, .flags = 0x4},
+		{.key = NULL}};
+	static const struct aether_option twice[] = {
+		{.key = "a", .type = AETHER_OPT_STRING},
+		{.key = "b", .type = AETHER_OPT_STRING},
+		{.key = "a", .type = AETHER_OPT_BOOL}, {.key = NULL}};
+	static const struct aether_option def_range[] = {
+		{.key = "n", .type = AETHER_OPT_INT, .def = "11", .min = 1,
+		 .max = 10}, {.key = NULL}};
+	static const struct aether_option def_bool[] = {
+		{.key = "b", .type = AETHER_OPT_BOOL, .def = "maybe"},
+		{.key = NULL}};
+	static const struct aether_option def_path[] = {
+		{.key = "p", .type = AETHER_OPT_PATH, .def = "rel/path"},
+		{.key = NULL}};
+	static const struct aether_option def_ifname[] = {
+		{.key = "i", .type = AETHER_OPT_IFNAME, .def = "sixteen-chars-xx"},
+		{.key = NULL}};
+	static const struct aether_option good[] = {
+		{.key = "n", .type = AETHER_OPT_INT, .def = "10", .min = 1,
+		 .max = 10},
+		{.key = "b", .type = AETHER_OPT_BOOL, .def = "on"},
+		{.key = "p", .type = AETHER_OPT_PATH, .def = "/run/x"},
+		{.key = "i", .type = AETHER_OPT_IFNAME, .def = "br0",
+		 .flags = AETHER_OPTF_REQUIRED | AETHER_OPTF_REPEAT},
+		{.key = "s", .type = AETHER_OPT_STRING}, {.key = NULL}};
+	struct aether_plugin d = vdesc();
+
+	d.options = good;
+	ck_assert_int_eq(ae_plugin_validate(&d, "x", err, sizeof err), 0);
+	d.options = badkey;
+	invalid(&d, "option 0 has an invalid key 'Port'");
+	d.options = badtype0;
+	invalid(&d, "option 'port' has unknown type 0");
+	d.options = badtype6;
+	invalid(&d, "option 'port' has unknown type 6");
+	d.options = badflags;
+	invalid(&d, "option 'port' has unknown flags 0x4");
+	d.options = twice;
+	invalid(&d, "option 'a' is declared twice");
+	d.options = def_range;
+	invalid(&d, "option 'n' has a bad default: 11 is out of range 1..10");
+	d.options = def_bool;
+	invalid(&d, "option 'b' has a bad default: 'maybe' is not a boolean");
+	d.options = def_path;
+	invalid(&d, "option 'p' has a bad default");
+	d.options = def_ifname;
+	invalid(&d, "option 'i' has a bad default");
+}
+END_TEST
+
+START_TEST(caps_format)
+{
+	char buf[256];
+
+	ae_caps_format(0, buf, sizeof buf);
+	ck_assert_str_eq(buf, "none");
+	ae_caps_format(AETHER_CAP_ATTACH_TAP | AETHER_CAP_MULTIQUEUE, buf,
+		       sizeof buf);
+	ck_assert_str_eq(buf, "tap,multiqueue");
+	ae_caps_format(AETHER_CAP_NEEDS_NET_ADMIN | (1ull << 40), buf,
+		       sizeof buf);
+	ck_assert_str_eq(buf, "needs-net-admin,bit40");
+	/* A short buffer is cut, not overrun. */
+	ae_caps_format(AETHER_CAP_KNOWN_1_0 | (1ull << 63), buf, 8);
+	ck_assert_uint_lt(strlen(buf), 8);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Search path and listing                                            */
+
+struct seen {
+	char names[64][32];
+	size_t n;
+};
+
+static void visit(const char *name, const char *path, void *ctx)
+{
+	struct seen *s = ctx;
+
+	ck_assert_uint_lt(s->n, 64);
+	ck_assert_msg(strstr(path, name) != NULL, "%s not in %s", name, path);
+	snprintf(s->names[s->n++], sizeof s->names[0], "%s", name);
+}
+
+START_TEST(search_and_foreach)
+{
+	static const char *const want[] = {
+		"baddefault", "badmagic", "good", "initfail", "initpos",
+		"mismatch", "nosymbol", "reserved", "toosmall", "unknowncap",
+		"wrongmajor",
+	};
+	struct seen s = {.n = 0};
+	char *sp;
+	size_t i, j;
+
+	setenv("AETHER_PLUGIN_PATH", "/env/a:/env/b", 1);
+	sp = ae_plugin_search_path(fixdir);
+	ck_assert_msg(!strncmp(sp, "/env/a:/env/b:", 14), "%s", sp);
+	ck_assert_err_has(sp, fixdir);
+	ck_assert_ptr_eq(strstr(sp, fixdir) + strlen(fixdir),
+			 strstr(sp, ":" AE_PLUGINDIR));
+	free(sp);
+	unsetenv("AETHER_PLUGIN_PATH");
+	sp = ae_plugin_search_path(NULL);
+	ck_assert_str_eq(sp, AE_PLUGINDIR);
+	free(sp);
+
+	ae_plugin_foreach(fixdir, visit, &s);
+	for (i = 1; i < s.n; i++)
+		ck_assert_msg(strcmp(s.names[i - 1], s.names[i]) < 0,
+			      "not sorted/unique: %s, %s", s.names[i - 1],
+			      s.names[i]);
+	for (i = 0; i < AE_ARRAY_SIZE(want); i++) {
+		for (j = 0; j < s.n && strcmp(s.names[j], want[i]); j++)
+			;
+		ck_assert_msg(j < s.n, "fixture %s not listed", want[i]);
+	}
+}
+END_TEST
+
+/* The real plugins on AETHER_PLUGIN_PATH (set by make check) all load
+ * and validate. */
+START_TEST(real_plugins_validate)
+{
+	struct seen s = {.n = 0};
+	const char *env = getenv("AETHER_PLUGIN_PATH");
+	size_t i;
+
+	if (!env || !*env) {
+		fprintf(stderr, "AETHER_PLUGIN_PATH not set: not checking the "
+				"built plugins\n");
+		return;
+	}
+	ae_plugin_foreach(NULL, visit, &s);
+	for (i = 0; i < s.n; i++) {
+		struct ae_plugin *p = NULL;
+		int rc = ae_plugin_load(s.names[i], NULL, &p, err, sizeof err);
+		ck_assert_msg(rc == 0, "%s: %s", s.names[i], err);
+		ck_assert_str_eq(p->desc->name, s.names[i]);
+		printf("plugin %s: %s\n", s.names[i], p->path);
+		ae_plugin_unload(p);
+	}
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* An instance of the good fixture, verb by verb                      */
+
+static struct ae_instance *open_good(const char *opts)
+{
+	struct ae_instance *inst = NULL;
+	int rc = ae_instance_open_text("good", fixdir, opts, "opts", &inst, err,
+				       sizeof err);
+
+	ck_assert_msg(rc == 0, "open: %d %s", rc, err);
+	ck_assert_ptr_nonnull(inst);
+	return inst;
+}
+
+/* The lowest free fd: the plugin's next open() will get it. */
+static int next_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	return fd;
+}
+
+static int fd_open(int fd)
+{
+	return fd >= 0 && fcntl(fd, F_GETFD) >= 0;
+}
+
+START_TEST(instance_user)
+{
+	struct ae_instance *inst = open_good("mode = user\nverbose = yes\n");
+	struct aether_attachment att;
+	struct aether_vm vm, other;
+	void *as = NULL;
+	struct stat st;
+
+	ck_assert_str_eq(ae_instance_plugin(inst)->name, "good");
+	/* The plugin's private runtime dir, under AETHER_RUNTIME_DIR. */
+	ck_assert_str_eq(ae_instance_runtime_dir(inst),
+			 ck_path("run/plugins/good"));
+	ck_assert_int_eq(stat(ae_instance_runtime_dir(inst), &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_uint_eq(st.st_mode & 0777, 0700);
+
+	ae_vm_init(&vm, "vm1", 3, ck_tmpdir);
+	ck_assert_uint_eq(vm.struct_size, sizeof vm);
+	ck_assert_uint_eq(vm.index, 3);
+	ck_assert_int_eq(ae_instance_attach(inst, &vm, &att, &as), 0);
+	ck_assert_ptr_nonnull(as);
+	ck_assert_uint_eq(att.struct_size, sizeof att);
+	ck_assert_uint_eq(att.kind, AETHER_ATTACH_USER);
+	ck_assert_str_eq(att.user.hostname, "vm1");
+	ck_assert_uint_eq(att.user.n_hostfwd, 2);
+	ck_assert_str_eq(att.user.hostfwd[1], "udp::5353-:53");
+	ck_assert_int_eq(att.stream.fd, -1);
+	ck_assert_int_eq(att.tap.fds[0], -1);
+	ck_assert_int_eq(ae_instance_check(inst, &vm, as), 0);
+	ae_vm_init(&other, "vm2", 4, ck_tmpdir);
+	ck_assert_int_eq(ae_instance_check(inst, &other, as), -ESTALE);
+	ck_assert_int_eq(ae_instance_gc(inst, NULL, 0), -EBUSY);
+	ck_assert_int_eq(ae_instance_gc(inst, &vm, 1), 0);
+	ck_assert_int_eq(ae_instance_detach(inst, &vm, as), 0);
+	ck_assert_int_eq(ae_instance_gc(inst, NULL, 0), 0);
+	ae_instance_close(inst);
+	ae_instance_close(NULL);
+}
+END_TEST
+
+START_TEST(instance_fds)
+{
+	struct ae_instance *inst = open_good("mode = tap\ncount = 3\n");
+	struct aether_attachment att;
+	struct aether_vm vm;
+	void *as = NULL;
+	int fds[3];
+	unsigned i;
+
+	ae_vm_init(&vm, "tapvm", 0, ck_tmpdir);
+	ck_assert_int_eq(ae_instance_attach(inst, &vm, &att, &as), 0);
+	ck_assert_uint_eq(att.kind, AETHER_ATTACH_TAP);
+	ck_assert_uint_eq(att.tap.queues, 3);
+	for (i = 0; i < 3; i++) {
+		fds[i] = att.tap.fds[i];
+		ck_assert(fd_open(fds[i]));
+		ck_assert_int_eq(att.tap.vhostfds[i], -1);
+	}
+	ck_assert_int_eq(att.tap.fds[3], -1);
+	/* The host owns the fds: closing them is its job. */
+	ae_attachment_close_fds(&att);
+	for (i = 0; i < 3; i++) {
+		ck_assert(!fd_open(fds[i]));
+		ck_assert_int_eq(att.tap.fds[i], -1);
+	}
+	ck_assert_int_eq(ae_instance_detach(inst, &vm, as), 0);
+	ae_instance_close(inst);
+
+	inst = open_good("mode = stream\n");
+	ck_assert_int_eq(ae_instance_attach(inst, &vm, &att, &as), 0);
+	ck_assert_uint_eq(att.kind, AETHER_ATTACH_STREAM);
+	fds[0] = att.stream.fd;
+	ck_assert(fd_open(fds[0]));
+	ae_attachment_close_fds(&att);
+	ck_assert(!fd_open(fds[0]));
+	ck_assert_int_eq(att.stream.fd, -1);
+	ck_assert_int_eq(ae_instance_detach(inst, &vm, as), 0);
+	ae_instance_close(inst);
+}
+END_TEST
+
+/* attach fails with an fd left in the attachment: the host closes it. */
+START_TEST(instance_attach_failure)
+{
+	struct ae_instance *inst = open_good("mode = fail\n");
+	struct aether_attachment att;
+	struct aether_vm vm;
+	void *as = (void *)1;
+	int probe;
+
+	ae_vm_init(&vm, "failvm", 0, ck_tmpdir);
+	probe = next_fd();
+	ck_assert_int_eq(ae_instance_attach(inst, &vm, &att, &as), -EADDRINUSE);
+	ck_assert_ptr_null(as);
+	ck_assert_int_eq(att.stream.fd, -1);
+	ck_assert_msg(!fd_open(probe), "fd %d left open", probe);
+	ae_instance_close(inst);
+}
+END_TEST
+
+/* An unknown attachment kind: refused, detached, fds closed. */
+START_TEST(instance_bogus_kind)
+{
+	struct ae_instance *inst = open_good("mode = bogus\n");
+	struct aether_attachment att;
+	struct aether_vm vm;
+	void *as = NULL;
+	int probe;
+
+	ae_vm_init(&vm, "bogusvm", 0, ck_tmpdir);
+	probe = next_fd();
+	ck_assert_int_eq(ae_instance_attach(inst, &vm, &att, &as), -EPROTO);
+	ck_assert_msg(!fd_open(probe), "fd %d left open", probe);
+	/* detach was called: no attachment is left to gc. */
+	ck_assert_int_eq(ae_instance_gc(inst, NULL, 0), 0);
+	ae_instance_close(inst);
+}
+END_TEST
+
+START_TEST(instance_option_errors)
+{
+	struct ae_instance *inst = NULL;
+	int rc;
+
+	/* ae_instance_open_text puts the options under a header line. */
+	rc = ae_instance_open_text("good", fixdir, "count = 99\n", "opts",
+				   &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_ptr_null(inst);
+	ck_assert_err_has(err, "opts:2: count: 99 is out of range 1..16");
+	rc = ae_instance_open_text("good", fixdir, "mode = user\ncolour = red\n",
+				   "opts", &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_err_has(err, "opts:3: unknown key 'colour' for backend good "
+			       "(known keys: mode, count, verbose, dir, "
+			       "ifname, tag)");
+	rc = ae_instance_open_text("good", fixdir, "dir = tmp\n", "opts", &inst,
+				   err, sizeof err);
+	ck_assert_err_has(err, "opts:2: dir: 'tmp' is not an absolute path");
+	rc = ae_instance_open_text("good", fixdir, "verbose\n", "opts", &inst,
+				   err, sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_err_has(err, "opts:2: syntax error");
+	/* Repeatable keys. */
+	inst = open_good("tag = a\ntag = b\nifname = br0\n");
+	ae_instance_close(inst);
+	/* A section from a parsed file keeps its own file and line. */
+	{
+		struct ae_ini *ini;
+		const char *t = "[network.good]\n\nmode = user\nverbose = 2\n";
+		ck_assert_int_eq(ae_ini_parse_text(t, strlen(t), "/etc/vm.conf",
+						   &ini, err, sizeof err), 0);
+		rc = ae_instance_open("good", fixdir,
+				      ae_ini_find(ini, "network.good"), &inst,
+				      err, sizeof err);
+		ck_assert_int_eq(rc, -EINVAL);
+		ck_assert_err_has(err, "/etc/vm.conf:4: verbose: '2' is not a "
+				       "boolean");
+		ae_ini_free(ini);
+	}
+}
+END_TEST
+
+/* The runtime root cannot be made: a message, no crash, no instance. */
+START_TEST(instance_runtime_dir_error)
+{
+	struct ae_instance *inst = NULL;
+	int rc;
+
+	ck_write("file", "x");
+	setenv("AETHER_RUNTIME_DIR", ck_path("file/run"), 1);
+	rc = ae_instance_open("good", fixdir, NULL, &inst, err, sizeof err);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_ptr_null(inst);
+	ck_assert_err_has(err, ck_path("file/run"));
+}
+END_TEST
+
+static Suite *loader_suite(void)
+{
+	Suite *s = suite_create("loader");
+	TCase *tc;
+
+	tc = tcase_create("fixtures");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, load_good);
+	tcase_add_test(tc, load_good_by_name);
+	tcase_add_test(tc, refuse_wrong_major);
+	tcase_add_test(tc, refuse_too_small);
+	tcase_add_test(tc, refuse_missing_symbol);
+	tcase_add_test(tc, refuse_unknown_cap);
+	tcase_add_test(tc, refuse_reserved);
+	tcase_add_test(tc, refuse_bad_magic);
+	tcase_add_test(tc, refuse_bad_default);
+	tcase_add_test(tc, refuse_name_mismatch);
+	tcase_add_test(tc, init_failure);
+	tcase_add_test(tc, not_found);
+	tcase_add_test(tc, bad_backend_names);
+	tcase_add_test(tc, garbage_files);
+	tcase_add_test(tc, bad_plugins_never_crash);
+	tcase_add_test(tc, search_and_foreach);
+	tcase_add_test(tc, real_plugins_validate);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("validate");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, validate_descriptor);
+	tcase_add_test(tc, validate_names_and_verbs);
+	tcase_add_test(tc, validate_option_tables);
+	tcase_add_test(tc, caps_format);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("instance");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, instance_user);
+	tcase_add_test(tc, instance_fds);
+	tcase_add_test(tc, instance_attach_failure);
+	tcase_add_test(tc, instance_bogus_kind);
+	tcase_add_test(tc, instance_option_errors);
+	tcase_add_test(tc, instance_runtime_dir_error);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	struct stat st;
+	char *dir;
+
+	fixdir = getenv("AETHER_FIXTURE_PATH");
+	if (!fixdir || !*fixdir) {
+		fprintf(stderr, "check_loader: AETHER_FIXTURE_PATH is not set "
+				"(run through make check)\n");
+		return 77;
+	}
+	/* ae_plugin_validate messages carry absolute paths; so must we. */
+	dir = realpath(fixdir, NULL);
+	if (!dir || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "check_loader: fixture directory %s: %s\n",
+			fixdir, strerror(errno));
+		return 99;
+	}
+	fixdir = dir;
+	return ck_run_suite(loader_suite());
+}
