@@ -293,8 +293,10 @@ int ae_instance_attach(struct ae_instance *inst, const struct aether_vm *vm,
 		*att_state = NULL;
 		return rc;
 	}
-	if (att->kind < AETHER_ATTACH_TAP || att->kind > AETHER_ATTACH_VHOST_USER) {
-		ae_err("%s: attach returned unknown attachment kind %u",
+	if (att->kind < AETHER_ATTACH_TAP || att->kind > AETHER_ATTACH_FRAME ||
+	    !(inst->plugin->desc->caps & (1ull << (att->kind - 1)))) {
+		ae_err("%s: attach returned attachment kind %u, which is unknown "
+		       "or not in the plugin's capabilities",
 		       inst->plugin->path, att->kind);
 		ae_instance_detach(inst, vm, *att_state);
 		ae_attachment_close_fds(att);

@@ -51,7 +51,7 @@ void ae_caps_format(uint64_t caps, char *buf, size_t len)
 {
 	static const char *const names[] = {
 		"tap", "vde", "user", "stream", "vhost-user",
-		"needs-net-admin", "helpers", "multiqueue",
+		"needs-net-admin", "helpers", "multiqueue", "frame",
 	};
 	size_t i, n = 0;
 
@@ -139,12 +139,12 @@ int ae_plugin_validate(const struct aether_plugin *d, const char *where,
 					 "%s: reserved field reserved[%zu] is "
 					 "not zero", where, i);
 	}
-	if (d->caps & ~AETHER_CAP_KNOWN_1_0)
+	if (d->caps & ~AETHER_CAP_KNOWN)
 		return ae_seterr(err, errlen, EPROTO,
 				 "%s: needs capabilities unknown to this "
 				 "aether (bits 0x%llx): upgrade aether",
 				 where,
-				 (unsigned long long)(d->caps & ~AETHER_CAP_KNOWN_1_0));
+				 (unsigned long long)(d->caps & ~AETHER_CAP_KNOWN));
 	if (!ae_valid_backend_name(d->name))
 		return ae_seterr(err, errlen, EPROTO,
 				 "%s: invalid plugin name (want [a-z0-9_], "

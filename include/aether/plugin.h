@@ -22,6 +22,13 @@
  *        attach, detach, check, gc; attachment kinds TAP, VDE, USER,
  *        STREAM, VHOST_USER; host services log, options, runtime_dir,
  *        helper processes.
+ *   1.1  Appended, so 1.0 plugins load and work unchanged: attachment kind
+ *        FRAME (the plugin moves frames, the host relays them to the
+ *        hypervisor) with struct aether_attach_frame at the end of
+ *        struct aether_attachment, capability AETHER_CAP_ATTACH_FRAME;
+ *        verbs addresses (what the plugin knows of the guest's IP
+ *        addresses) and forward (port forwards changed at run time) at the
+ *        end of struct aether_plugin.
  */
 #ifndef AETHER_PLUGIN_H
 #define AETHER_PLUGIN_H
@@ -37,7 +44,7 @@ extern "C" {
 
 #define AETHER_PLUGIN_MAGIC 0x41455448u /* "AETH" */
 #define AETHER_ABI_MAJOR 1
-#define AETHER_ABI_MINOR 0
+#define AETHER_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define AETHER_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -106,6 +113,7 @@ enum aether_attach_kind {
 	AETHER_ATTACH_USER = 3,       /* the hypervisor's built-in user NAT */
 	AETHER_ATTACH_STREAM = 4,     /* a connected stream socket or path */
 	AETHER_ATTACH_VHOST_USER = 5, /* a vhost-user unix socket path */
+	AETHER_ATTACH_FRAME = 6,      /* 1.1: frames through the host relay */
 };
 
 #define AETHER_MAX_QUEUES 16
@@ -149,6 +157,61 @@ struct aether_attach_vhost_user {
 	uint32_t queues;  /* 1..AETHER_MAX_QUEUES */
 };
 
+/* 1.1: a frame port.  The plugin moves Ethernet frames itself (a userspace
+ * network such as libslirp, an overlay, a switch); the host owns the
+ * hypervisor side and relays frames between it and the plugin from its
+ * event loop, in the thread that calls the verbs. */
+struct aether_pollfd { /* same meaning as struct pollfd */
+	int fd;
+	short events;
+	short revents;
+};
+
+struct aether_frame_ops {
+	uint32_t struct_size; /* sizeof(struct aether_frame_ops) */
+	uint32_t reserved;    /* must be zero */
+	/* A frame the guest sent.  The buffer is only valid during the call. */
+	void (*input)(void *port, const void *frame, size_t len);
+	/* Before each poll: add up to max fds the port wants watched to fds,
+	 * return how many, and lower *timeout_ms (-1: none) to the port's
+	 * next timer. */
+	int (*fill)(void *port, struct aether_pollfd *fds, unsigned max,
+		    int *timeout_ms);
+	/* After each poll (also on timeout): fds as filled, with revents. */
+	void (*dispatch)(void *port, const struct aether_pollfd *fds,
+			 unsigned n);
+};
+
+struct aether_attach_frame {
+	/* Set by the host before attach: send a frame to the guest.  Returns
+	 * 0 or -EAGAIN when the guest side is full (the frame is dropped and
+	 * counted).  Only call it from the verbs or the frame ops. */
+	int (*output)(void *sink, const void *frame, size_t len);
+	void *sink;
+	/* Set by the plugin. */
+	void *port;
+	const struct aether_frame_ops *ops;
+};
+
+/* 1.1: an address the plugin knows the guest has (DHCP lease, ARP/NDP). */
+struct aether_addr {
+	int family;        /* AF_INET or AF_INET6 */
+	uint8_t addr[16];  /* network byte order; 4 bytes used for AF_INET */
+	uint8_t prefix;    /* prefix length, 0 if unknown */
+	uint8_t reserved[3];
+	const char *source; /* static string: "dhcp", "neigh", ... */
+};
+
+/* 1.1: a port forward from the host into the guest. */
+struct aether_forward {
+	uint32_t struct_size;
+	int proto;          /* IPPROTO_TCP or IPPROTO_UDP */
+	const char *host_addr; /* host address to bind, NULL or "": any */
+	uint16_t host_port;
+	uint16_t guest_port;
+	const char *guest_addr; /* NULL: the guest's DHCP address */
+};
+
 /*
  * Ownership: after attach() returns 0 the host owns every fd in the
  * attachment: it hands them to the hypervisor and closes its copies.  A
@@ -166,6 +229,8 @@ struct aether_attachment {
 	struct aether_attach_user user;
 	struct aether_attach_stream stream;
 	struct aether_attach_vhost_user vhost_user;
+	/* 1.1 (only when struct_size covers it) */
+	struct aether_attach_frame frame;
 };
 
 /* ------------------------------------------------------------------ */
@@ -256,6 +321,9 @@ struct aether_host {
 #define AETHER_CAP_HELPERS (1ull << 6)  /* uses helper processes */
 #define AETHER_CAP_MULTIQUEUE (1ull << 7)
 #define AETHER_CAP_KNOWN_1_0 ((1ull << 8) - 1)
+#define AETHER_CAP_ATTACH_FRAME (1ull << 8) /* 1.1 */
+#define AETHER_CAP_KNOWN_1_1 ((1ull << 9) - 1)
+#define AETHER_CAP_KNOWN AETHER_CAP_KNOWN_1_1
 
 /*
  * Verb contracts (every verb returns 0 or a negative errno, and logs its
@@ -282,6 +350,13 @@ struct aether_host {
  *                      Remove everything this plugin made (in any process,
  *                      including crashed ones) for VMs whose id is not in
  *                      live[].  Safe to run at any time.
+ * addresses(state, vm, att_state, out, max)       (1.1, optional)
+ *                      Fill up to max addresses the plugin knows the
+ *                      guest uses; return how many (0 if none known).
+ * forward(state, vm, att_state, fwd, add)         (1.1, optional)
+ *                      Add (add = 1) or remove (add = 0) a port forward
+ *                      while the VM runs.  -EADDRINUSE, -ENOENT (no such
+ *                      forward), -EINVAL (bad forward), -EOPNOTSUPP.
  *
  * Verbs are called from one thread.  A plugin must not install signal
  * handlers, fork without exec, or call exit.
@@ -310,7 +385,20 @@ struct aether_plugin {
 	int (*gc)(void *state, const struct aether_vm *live, size_t n_live);
 
 	uint64_t reserved[4]; /* must be zero */
+
+	/* ABI 1.1: used only when struct_size covers them. */
+	int (*addresses)(void *state, const struct aether_vm *vm,
+			 void *att_state, struct aether_addr *out, size_t max);
+	int (*forward)(void *state, const struct aether_vm *vm,
+		       void *att_state, const struct aether_forward *fwd,
+		       int add);
 };
+
+/* Does descriptor d (of d->struct_size bytes) have member m? */
+#define AETHER_PLUGIN_HAS(d, m)                                               \
+	((d)->struct_size >= offsetof(struct aether_plugin, m) +              \
+				     sizeof((d)->m) &&                        \
+	 (d)->m != NULL)
 
 /*
  * Declare the exported descriptor.  NAME must be the plugin's file name
