@@ -38,7 +38,7 @@ if [ "${TAP_E2E_INNER:-}" != 1 ]; then
 	unshare -n true 2>/dev/null ||
 		skip "cannot create a network namespace (unshare -n failed)"
 
-	out=$builddir/tests/guest/out
+	out=${AETHER_GUEST_DIR:-$builddir/tests/guest/out}
 	glog=$(mktemp "${TMPDIR:-/tmp}/$me-guest.XXXXXX")
 	if ! "$srcdir/tests/guest/build-guest.sh" "$out" >"$glog" 2>&1; then
 		msg=$(tail -n 5 "$glog")
