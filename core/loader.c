@@ -7,6 +7,9 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <limits.h>
 #include <ltdl.h>
@@ -103,6 +106,20 @@ static int validate_options(const struct aether_option *t, const char *where,
 	return 0;
 }
 
+/* The size the dynamic symbol table gives the descriptor, 0 if unknown.
+ * A descriptor that claims more bytes than its symbol has would make the
+ * host read past it. */
+static size_t symbol_size(const void *addr)
+{
+	const ElfW(Sym) *sym = NULL;
+	Dl_info info;
+
+	if (!dladdr1(addr, &info, (void **)&sym, RTLD_DL_SYMENT) || !sym ||
+	    info.dli_saddr != addr)
+		return 0;
+	return sym->st_size;
+}
+
 /* Bytes of the descriptor the host needs (everything up to reserved[]). */
 #define AE_DESC_MIN_SIZE offsetof(struct aether_plugin, reserved)
 
@@ -197,6 +214,22 @@ static int open_file(const char *path, int preloaded, struct ae_plugin **out,
 			       info && info->filename ? info->filename : path,
 			       AETHER_PLUGIN_SYMBOL, AETHER_PLUGIN_SYMBOL);
 		goto fail;
+	}
+	{
+		size_t have = symbol_size(d);
+		const char *where = info && info->filename ? info->filename : path;
+
+		if (have && (have < offsetof(struct aether_plugin, reserved0) ||
+			     have < d->struct_size)) {
+			rc = ae_seterr(err, errlen, EPROTO,
+				       "%s: descriptor symbol is %zu bytes but "
+				       "claims %u", where, have,
+				       have >= offsetof(struct aether_plugin,
+							reserved0)
+					       ? d->struct_size
+					       : 0);
+			goto fail;
+		}
 	}
 	rc = ae_plugin_validate(d, info && info->filename ? info->filename : path,
 				err, errlen);

@@ -125,6 +125,12 @@ START_TEST(refuse_too_small)
 }
 END_TEST
 
+START_TEST(refuse_short_symbol)
+{
+	refused("shortsym", EPROTO, "descriptor symbol is 16 bytes but claims");
+}
+END_TEST
+
 START_TEST(refuse_missing_symbol)
 {
 	refused("nosymbol", ENOEXEC, "no 'aether_plugin' symbol");
@@ -297,7 +303,7 @@ START_TEST(bad_plugins_never_crash)
 {
 	static const char *const bad[] = {
 		"wrongmajor", "toosmall", "nosymbol", "unknowncap", "reserved",
-		"badmagic", "baddefault", "mismatch", "initfail", "initpos",
+		"badmagic", "baddefault", "mismatch", "initfail", "initpos", "shortsym",
 	};
 	struct ae_plugin *p;
 	struct ae_instance *inst;
@@ -822,6 +828,7 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, load_good_by_name);
 	tcase_add_test(tc, refuse_wrong_major);
 	tcase_add_test(tc, refuse_too_small);
+	tcase_add_test(tc, refuse_short_symbol);
 	tcase_add_test(tc, refuse_missing_symbol);
 	tcase_add_test(tc, refuse_unknown_cap);
 	tcase_add_test(tc, refuse_reserved);

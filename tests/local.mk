@@ -46,7 +46,12 @@ check_LTLIBRARIES += tests/fixtures/good.la tests/fixtures/wrongmajor.la \
 	tests/fixtures/unknowncap.la tests/fixtures/reserved.la \
 	tests/fixtures/badmagic.la tests/fixtures/baddefault.la \
 	tests/fixtures/initfail.la tests/fixtures/initpos.la \
-	tests/fixtures/mismatch.la
+	tests/fixtures/mismatch.la tests/fixtures/shortsym.la
+
+tests_fixtures_shortsym_la_SOURCES = $(FIXTURE_SRC)
+tests_fixtures_shortsym_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_NAME=shortsym \
+	-DFX_SHORTSYM
+tests_fixtures_shortsym_la_LDFLAGS = $(FIXTURE_LDFLAGS)
 
 tests_fixtures_good_la_SOURCES = $(FIXTURE_SRC)
 tests_fixtures_good_la_CPPFLAGS = $(AM_CPPFLAGS) -DFX_NAME=good -DFX_GOOD
