@@ -25,7 +25,7 @@ want_rc 2 "unknown option"
 
 run "$AETHER" plugins
 want_rc 0 "plugins"
-expect "$WORK/out" "^slirp +1\.0 +ABI 1\.[0-9]+" "plugins lists slirp with version and ABI"
+expect "$WORK/out" "^slirp +1\.[0-9]+ +ABI 1\.[0-9]+" "plugins lists slirp with version and ABI"
 run "$AETHER" plugins show slirp
 want_rc 0 "plugins show slirp"
 expect "$WORK/out" 'hostfwd +string, repeatable' "plugins show documents options"

@@ -1,0 +1,247 @@
+#!/bin/sh
+# ABI stability, checked rather than promised (see abi/README):
+#  1. abi10, a plugin built against the frozen 1.0 header, loads into this
+#     aether and every verb works through the current core; its source
+#     still compiles against the current header;
+#  2. each baseline abi/abi-X.Y.xml still matches its frozen header;
+#  3. abidiff between each baseline and the current header accepts only
+#     members appended to the structures that carry their size and
+#     enumerators added to enums (read fail-closed);
+#  4. every AETHER_* macro of each baseline keeps its value; the minor
+#     version only grows, and grows whenever something was added;
+#  5. the checker refuses a known-bad change and accepts a known-good one.
+# Parts 2-5 need libabigail's abidw/abidiff (Debian: abigail-tools); without
+# them the test runs part 1 and then skips.
+#
+# Usage: tests/abi-check.sh                         (make check)
+#        tests/abi-check.sh --write-baseline X.Y    (at an ABI release:
+#            writes abi/abi-X.Y.xml from abi/X.Y/aether/plugin.h)
+. "${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+
+CC=${CC:-cc}
+ABI=$top_srcdir/abi
+# Structures that carry their size: they may grow at the end.
+EXTENSIBLE="aether_plugin aether_host aether_vm aether_attachment aether_helper_spec"
+
+# abi_xml INCLUDE_DIR OUT.xml: abidw of abi/abi-types.c built against the
+# <aether/plugin.h> found in INCLUDE_DIR.
+abi_xml() {
+	d=$(mktemp -d "$WORK/abi.XXXXXX")
+	cp "$ABI/abi-types.c" "$d/" || return 1
+	(cd "$d" && $CC -g -O0 -fPIC -shared -I"$1" -o abi-types.so abi-types.c) ||
+		return 1
+	abidw --no-corpus-path --no-comp-dir-path --no-show-locs \
+		--no-architecture --out-file "$2" "$d/abi-types.so"
+}
+
+# classify OLD.xml NEW.xml REPORT: sets VERDICT to same, additions,
+# incompatible or error; abidiff's report goes to REPORT, the reasons for
+# "incompatible" to stderr.
+classify() {
+	rc=0
+	abidiff --leaf-changes-only --harmless --no-show-locs "$1" "$2" \
+		>"$3" 2>&1 || rc=$?
+	if [ $((rc & 3)) -ne 0 ]; then
+		VERDICT=error
+		return
+	fi
+	if [ $rc -eq 0 ]; then
+		VERDICT=same
+		return
+	fi
+	VERDICT=$(awk -v ext="$EXTENSIBLE" '
+	function violation(why) {
+		printf "abi-check: %s: %s\n", why, $0 > "/dev/stderr"
+		bad = 1
+	}
+	BEGIN {
+		n = split(ext, e, " ")
+		for (i = 1; i <= n; i++)
+			grows[e[i]] = 1
+		bad = 0; adds = 0
+	}
+	/^$/ || /^Leaf changes summary:/ || /^Changed leaf types summary:/ { next }
+	/^Removed\/Changed\/Added (functions|variables) summary: 0 Removed, 0 Changed, 0 Added/ { next }
+	/^Removed\/Changed\/Added/ { violation("functions or variables changed"); next }
+	/^\047struct [A-Za-z0-9_]+\047 changed:$/ {
+		name = $2; gsub(/\047/, "", name)
+		kind = "struct"; mode = ""; oldsize = -1
+		if (!(name in grows))
+			violation("a structure without struct_size changed")
+		next
+	}
+	/^\047enum [A-Za-z0-9_]+\047 changed:$/ { kind = "enum"; mode = ""; next }
+	/^  type size changed from [0-9]+ to [0-9]+ \(in bits\)$/ {
+		if (kind != "struct")
+			violation("size change")
+		oldsize = $5 + 0
+		if ($7 + 0 < oldsize)
+			violation("structure shrank")
+		next
+	}
+	/^  type size hasn.t changed$/ { next }
+	/^  [0-9]+ data member insertions?:$/ {
+		if (kind != "struct")
+			violation("unexpected member insertion")
+		mode = "member"; next
+	}
+	/^  [0-9]+ enumerator insertions?:$/ {
+		if (kind != "enum")
+			violation("unexpected enumerator insertion")
+		mode = "enum"; next
+	}
+	mode == "member" && /^    \047.*\047, at offset [0-9]+ \(in bits\)$/ {
+		off = $(NF - 2) + 0
+		if (oldsize < 0)
+			violation("member added without growing the structure")
+		else if (off < oldsize)
+			violation("member inserted before the end")
+		else
+			adds++
+		next
+	}
+	mode == "enum" && /^    \047.*\047 value \047-?[0-9]+\047$/ { adds++; next }
+	{ violation("change not allowed by the ABI rules") }
+	END { print bad ? "incompatible" : (adds ? "additions" : "same") }
+	' "$3")
+}
+
+# The AETHER_* macros a header defines, one "#define NAME VALUE" a line.
+macros() {
+	printf '#include <aether/plugin.h>\n' |
+		$CC -E -dM -I"$1" -x c - | grep '^#define AETHER_' |
+		sed 's/[[:space:]][[:space:]]*/ /g' | sort
+}
+minor_of() { sed -n 's/^#define AETHER_ABI_MINOR \([0-9][0-9]*\)$/\1/p' "$1"; }
+
+make_work
+
+if [ "${1:-}" = "--write-baseline" ]; then
+	v=${2:?usage: $0 --write-baseline X.Y}
+	need abidw
+	[ -f "$ABI/$v/aether/plugin.h" ] || fail "no $ABI/$v/aether/plugin.h"
+	abi_xml "$ABI/$v" "$ABI/abi-$v.xml" || fail "abidw failed"
+	log "wrote $ABI/abi-$v.xml"
+	exit 0
+fi
+
+# --- 1. a plugin of the oldest ABI loads and runs ---------------------------
+[ -f "$top_builddir/abi/abi10.la" ] || fail "abi/abi10.la not built (make check builds it)"
+export AETHER_PLUGIN_PATH="$top_builddir/abi"
+"$AETHER" -c none plugins show abi10 >"$WORK/show.out" 2>&1 ||
+	{ cat "$WORK/show.out" >&2; fail "aether plugins show abi10 failed"; }
+expect "$WORK/show.out" '^  ABI: +1\.0 \(this aether: 1\.[0-9]+\)' "plugin built against the 1.0 header loads"
+expect "$WORK/show.out" '^    seconds +integer 1\.\.3600' "its 1.0 option table reads back"
+
+export AETHER_RUNTIME_DIR="$WORK/run"
+rc=0
+"$top_builddir/abi/drive" abi10 "label = frozen
+tag = a
+tag = b
+seconds = 120" >"$WORK/drive.out" 2>"$WORK/drive.err" || rc=$?
+cat "$WORK/drive.out" "$WORK/drive.err" >&2
+[ $rc -eq 0 ] || fail "driving the 1.0 plugin failed (exit $rc)"
+expect "$WORK/drive.out" '^load rc=0 abi=1\.0 size=' "descriptor of ABI 1.0 accepted"
+expect "$WORK/drive.err" 'abi10: init: ABI 1\.0 plugin in a 1\.[0-9]+ host' "init got a host table it understands"
+expect "$WORK/drive.out" '^attach rc=0 kind=stream fd=open$' "attach: STREAM attachment with a live fd"
+expect "$WORK/drive.err" 'abi10: attach drive-a: label frozen, 2 tag\(s\), helper [1-9]' "options of 1.0 (string, repeat, int, bool) and a helper"
+expect "$WORK/drive.out" '^check rc=0 after-gc-live$' "check and gc with the VM live"
+expect "$WORK/drive.out" '^check rc=-32 after-gc-none$' "check sees the host close its end of the stream"
+expect "$WORK/drive.out" '^detach rc=0$' "detach"
+hpid=$(sed -n 's/.*helper \([0-9][0-9]*\)$/\1/p' "$WORK/drive.err" | head -n 1)
+[ -n "$hpid" ] || fail "no helper pid in the log"
+if kill -0 "$hpid" 2>/dev/null; then
+	kill "$hpid"
+	fail "helper $hpid still runs after detach"
+fi
+pass "helper process stopped by detach"
+[ -z "$(find "$WORK/run/plugins/abi10" -type f 2>/dev/null)" ] ||
+	fail "state left in the plugin's runtime dir: $(ls "$WORK/run/plugins/abi10")"
+pass "nothing left in the plugin's runtime dir"
+
+# Source compatibility: the 1.0 plugin builds, warning-free, against the
+# current header, in C and the header alone in C++.
+$CC -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/include" \
+	"$ABI/plugin-1.0.c" || fail "the 1.0 plugin no longer compiles against include/aether/plugin.h"
+pass "the 1.0 plugin compiles against the current header"
+if command -v c++ >/dev/null 2>&1; then
+	printf '#include <aether/plugin.h>\nint main() { return sizeof(aether_plugin) == 0; }\n' |
+		c++ -x c++ -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/include" - ||
+		fail "include/aether/plugin.h does not compile as C++"
+	pass "the header compiles as C++"
+fi
+
+# --- 2-5. the ABI itself -----------------------------------------------------
+if ! command -v abidw >/dev/null 2>&1 || ! command -v abidiff >/dev/null 2>&1; then
+	skip "abidw/abidiff not installed (Debian: abigail-tools): the ABI baseline comparison did not run"
+fi
+
+abi_xml "$top_srcdir/include" "$WORK/current.xml" || fail "abidw of the current header failed"
+macros "$top_srcdir/include" >"$WORK/current.macros"
+cur_minor=$(minor_of "$WORK/current.macros")
+[ -n "$cur_minor" ] || fail "no AETHER_ABI_MINOR in the current header"
+
+nbase=0
+for base in "$ABI"/abi-*.xml; do
+	[ -f "$base" ] || continue
+	v=$(basename "$base" .xml); v=${v#abi-}
+	hdr="$ABI/$v"
+	[ -f "$hdr/aether/plugin.h" ] || fail "baseline $v has no frozen header $hdr/aether/plugin.h"
+	nbase=$((nbase + 1))
+
+	# 2. the stored XML describes the frozen header
+	abi_xml "$hdr" "$WORK/frozen-$v.xml" || fail "abidw of the frozen $v header failed"
+	classify "$base" "$WORK/frozen-$v.xml" "$WORK/frozen-$v.diff"
+	[ "$VERDICT" = same ] || { cat "$WORK/frozen-$v.diff" >&2; fail "abi/abi-$v.xml does not match abi/$v/aether/plugin.h ($VERDICT)"; }
+	pass "baseline $v matches its frozen header"
+
+	# 3. layout and types
+	classify "$base" "$WORK/current.xml" "$WORK/current-$v.diff"
+	case $VERDICT in
+	same) pass "ABI identical to the $v baseline" ;;
+	additions) cat "$WORK/current-$v.diff" >&2
+		pass "ABI compatible with the $v baseline (members or enumerators appended)" ;;
+	*) cat "$WORK/current-$v.diff" >&2
+		fail "incompatible change against the $v baseline (abidiff report above)" ;;
+	esac
+	added=$VERDICT
+
+	# 4. macros: every baseline macro unchanged, the minor only grows
+	macros "$hdr" >"$WORK/base-$v.macros"
+	base_minor=$(minor_of "$WORK/base-$v.macros")
+	grep -v '^#define AETHER_ABI_MINOR ' "$WORK/base-$v.macros" >"$WORK/b"
+	grep -v '^#define AETHER_ABI_MINOR ' "$WORK/current.macros" >"$WORK/c"
+	gone=$(comm -23 "$WORK/b" "$WORK/c")
+	[ -z "$gone" ] || { printf '%s\n' "$gone" >&2; fail "macros of the $v baseline removed or changed (above)"; }
+	[ "$cur_minor" -ge "$base_minor" ] || fail "AETHER_ABI_MINOR went down from $base_minor to $cur_minor"
+	pass "the $v baseline's macros keep their values"
+
+	# 5. additions need a new minor
+	if [ -n "$(comm -13 "$WORK/b" "$WORK/c")" ]; then
+		added=additions
+		log "macros added since $v:"; comm -13 "$WORK/b" "$WORK/c" >&2
+	fi
+	if [ "$added" = additions ] && [ "$cur_minor" -le "$base_minor" ]; then
+		fail "the ABI grew since $v but AETHER_ABI_MINOR is still $cur_minor: bump it and add a changelog entry to the header"
+	fi
+done
+[ $nbase -gt 0 ] || fail "no baseline abi/abi-*.xml"
+
+# --- 6. the checker catches what it must --------------------------------------
+mutate() { # NAME SED-EXPRESSION: a copy of the 1.0 header, changed
+	mkdir -p "$WORK/$1/aether"
+	sed "$2" "$ABI/1.0/aether/plugin.h" >"$WORK/$1/aether/plugin.h"
+	cmp -s "$ABI/1.0/aether/plugin.h" "$WORK/$1/aether/plugin.h" &&
+		fail "self-test mutation $1 did not apply"
+	abi_xml "$WORK/$1" "$WORK/$1.xml" || fail "abidw of mutation $1 failed"
+	classify "$ABI/abi-1.0.xml" "$WORK/$1.xml" "$WORK/$1.diff" 2>"$WORK/$1.why"
+}
+mutate inserted 's|^\tuint16_t nic; .*$|\tuint16_t extra;\n&|'
+[ "$VERDICT" = incompatible ] || fail "self-test: a member inserted in struct aether_vm was judged '$VERDICT'"
+mutate retyped 's|^\tvoid (\*fini)(void \*state);|\tint (*fini)(void *state);|'
+[ "$VERDICT" = incompatible ] || fail "self-test: a verb's changed type was judged '$VERDICT'"
+mutate grown 's|^\tint64_t min, max; .*$|&\n\tint extra;|'
+[ "$VERDICT" = incompatible ] || fail "self-test: struct aether_option growing was judged '$VERDICT'"
+mutate appended 's|^\tvoid \*host_data; .*$|&\n\tint (*new_service)(const struct aether_host *h);|'
+[ "$VERDICT" = additions ] || { cat "$WORK/appended.why" >&2; fail "self-test: a member appended to struct aether_host was judged '$VERDICT'"; }
+pass "self-test: insertions, retyped verbs and fixed-size growth refused; appending accepted"

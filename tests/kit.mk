@@ -1,0 +1,79 @@
+# tests/kit.mk - the third-party plugin kit and the static build:
+#  - abi/: the released ABI's baseline (libabigail XML of abi/abi-types.c
+#    built against the frozen header abi/1.0/aether/plugin.h), checked by
+#    tests/abi-check.sh, which also loads and drives abi/abi10.la, a plugin
+#    built against that frozen header;
+#  - examples/mynet: an out-of-tree plugin, installed under $(docdir) and
+#    built against a staged install by tests/example-plugin.sh;
+#  - ./configure --disable-shared: the plugins are linked into aether and
+#    preloaded (tests/static-build.sh, run by scripts/test).
+
+# ---------------------------------------------------------------------
+# ABI baseline and a plugin of the oldest supported ABI
+
+EXTRA_DIST += abi/README abi/abi-1.0.xml abi/abi-types.c \
+	abi/1.0/aether/plugin.h
+
+# Built against the frozen header only: its own CPPFLAGS replace
+# AM_CPPFLAGS, so include/ is not on the path.  Never installed (-rpath
+# makes libtool build a shared module, not a convenience archive).
+check_LTLIBRARIES += abi/abi10.la
+abi_abi10_la_SOURCES = abi/plugin-1.0.c
+abi_abi10_la_CPPFLAGS = -I$(srcdir)/abi/1.0
+abi_abi10_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
+	-rpath /nowhere
+
+# Runs every verb of a plugin through the core (see abi/drive.c).
+check_PROGRAMS += abi/drive
+abi_drive_SOURCES = abi/drive.c
+abi_drive_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
+abi_drive_LDADD = libaether-core.la
+
+TESTS += tests/abi-check.sh
+dist_noinst_SCRIPTS += tests/abi-check.sh
+
+# ---------------------------------------------------------------------
+# The example out-of-tree plugin, shipped with the documentation.
+
+mynetexampledir = $(docdir)/examples/mynet
+dist_mynetexample_DATA = examples/mynet/README examples/mynet/Makefile \
+	examples/mynet/mynet.c
+
+TESTS += tests/example-plugin.sh
+dist_noinst_SCRIPTS += tests/example-plugin.sh
+
+# ---------------------------------------------------------------------
+# Static build (./configure --disable-shared): each plugin is a static
+# libtool module linked into aether with -dlpreopen; main() registers the
+# table (LTDL_SET_PRELOADED_SYMBOLS) and the loader finds a plugin by name
+# when no file on the plugin path has it.  The static archives are not
+# installed: a preloaded plugin needs no file.  Checked by
+# tests/static-build.sh (a configure and build of its own, so it is run by
+# scripts/test, not by make check).
+
+dist_noinst_SCRIPTS += tests/static-build.sh
+
+if PRELOADED_PLUGINS
+if BUILD_PLUGIN_SLIRP
+aether_LDADD += -dlpreopen plugins/slirp/slirp.la
+endif
+if BUILD_PLUGIN_TAP
+aether_LDADD += -dlpreopen plugins/tap/tap.la
+endif
+if BUILD_PLUGIN_VDE
+aether_LDADD += -dlpreopen plugins/vde/vde.la
+endif
+kit_preloaded = yes
+else
+kit_preloaded = no
+endif
+
+# plugindir is a data directory for automake (install-data).
+install-data-hook:
+	@if test "$(kit_preloaded)" = yes; then \
+	  for p in $(plugin_LTLIBRARIES); do \
+	    b=`basename "$$p" .la`; \
+	    echo " rm -f $(DESTDIR)$(plugindir)/$$b.a $(DESTDIR)$(plugindir)/$$b.la (preloaded into aether)"; \
+	    rm -f "$(DESTDIR)$(plugindir)/$$b.a" "$(DESTDIR)$(plugindir)/$$b.la"; \
+	  done; \
+	fi
