@@ -281,9 +281,14 @@ static void attachment_reset(struct aether_attachment *att)
 int ae_instance_attach(struct ae_instance *inst, const struct aether_vm *vm,
 		       struct aether_attachment *att, void **att_state)
 {
+	/* A frame port's output and sink are the host's (set before attach
+	 * by the relay, see relay.h): keep them across the reset. */
+	struct aether_attach_frame keep = att->frame;
 	int rc;
 
 	attachment_reset(att);
+	att->frame.output = keep.output;
+	att->frame.sink = keep.sink;
 	*att_state = NULL;
 	rc = inst->plugin->desc->attach(inst->state, vm, att, att_state);
 	if (rc > 0)
@@ -294,7 +299,9 @@ int ae_instance_attach(struct ae_instance *inst, const struct aether_vm *vm,
 		return rc;
 	}
 	if (att->kind < AETHER_ATTACH_TAP || att->kind > AETHER_ATTACH_FRAME ||
-	    !(inst->plugin->desc->caps & (1ull << (att->kind - 1)))) {
+	    !(inst->plugin->desc->caps &
+	      (att->kind == AETHER_ATTACH_FRAME ? AETHER_CAP_ATTACH_FRAME
+						 : 1ull << (att->kind - 1)))) {
 		ae_err("%s: attach returned attachment kind %u, which is unknown "
 		       "or not in the plugin's capabilities",
 		       inst->plugin->path, att->kind);
@@ -320,6 +327,19 @@ int ae_instance_check(struct ae_instance *inst, const struct aether_vm *vm,
 	return inst->plugin->desc->check(inst->state, vm, att_state);
 }
 
+int ae_instance_forward(struct ae_instance *inst, const struct aether_vm *vm,
+			void *att_state, const struct aether_forward *fwd,
+			int add)
+{
+	const struct aether_plugin *d = inst->plugin->desc;
+	int rc;
+
+	if (!AETHER_PLUGIN_HAS(d, forward))
+		return -EOPNOTSUPP;
+	rc = d->forward(inst->state, vm, att_state, fwd, add);
+	return rc > 0 ? -EPROTO : rc;
+}
+
 int ae_instance_gc(struct ae_instance *inst, const struct aether_vm *live,
 		   size_t n_live)
 {
@@ -340,4 +360,14 @@ void ae_vm_init(struct aether_vm *vm, const char *name, unsigned index,
 	vm->uid = geteuid();
 	vm->gid = getegid();
 	vm->runtime_dir = runtime_dir;
+}
+
+int ae_instance_addresses(struct ae_instance *inst, const struct aether_vm *vm,
+			  void *att_state, struct aether_addr *out, size_t max)
+{
+	const struct aether_plugin *d = inst->plugin->desc;
+
+	if (!AETHER_PLUGIN_HAS(d, addresses))
+		return -EOPNOTSUPP;
+	return d->addresses(inst->state, vm, att_state, out, max);
 }

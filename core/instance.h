@@ -31,15 +31,26 @@ const struct aether_plugin *ae_instance_plugin(const struct ae_instance *inst);
 const char *ae_instance_runtime_dir(const struct ae_instance *inst);
 
 /* The verbs.  attach initialises *att (struct_size, fds = -1) first and,
- * on failure, closes any fd the plugin left in it. */
+ * on failure, closes any fd the plugin left in it.  It keeps
+ * att->frame.output and .sink (set by ae_relay_new): zero *att first when
+ * there is no relay. */
 int ae_instance_attach(struct ae_instance *inst, const struct aether_vm *vm,
 		       struct aether_attachment *att, void **att_state);
 int ae_instance_detach(struct ae_instance *inst, const struct aether_vm *vm,
 		       void *att_state);
 int ae_instance_check(struct ae_instance *inst, const struct aether_vm *vm,
 		      void *att_state);
+/* The 1.1 forward verb; -EOPNOTSUPP when the plugin has none. */
+int ae_instance_forward(struct ae_instance *inst, const struct aether_vm *vm,
+			void *att_state, const struct aether_forward *fwd,
+			int add);
 int ae_instance_gc(struct ae_instance *inst, const struct aether_vm *live,
 		   size_t n_live);
+
+/* ABI 1.1 addresses verb; -EOPNOTSUPP when the plugin has none.  att_state
+ * may be NULL (asked from another process than the supervisor). */
+int ae_instance_addresses(struct ae_instance *inst, const struct aether_vm *vm,
+			  void *att_state, struct aether_addr *out, size_t max);
 
 /* Close every fd an attachment holds and set them to -1. */
 void ae_attachment_close_fds(struct aether_attachment *att);

@@ -12,7 +12,11 @@ libaether_core_la_SOURCES = \
 	core/vmconf.c core/vmconf.h \
 	core/qemu-argv.c core/qemu-argv.h \
 	core/qmp.c core/qmp.h \
-	core/supervisor.c core/supervisor.h
+	core/supervisor.c core/supervisor.h \
+	core/store.c core/store.h \
+	core/lifecycle.c core/lifecycle.h \
+	core/relay.c core/relay.h \
+	core/control.c core/control.h
 libaether_core_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 libaether_core_la_LIBADD = $(LTDL_LIBS) $(INIH_LIBS)
 

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "instance.h"
+#include "lifecycle.h"
+#include "control.h"
 #include "loader.h"
 #include "runtime.h"
 #include "options.h"
@@ -33,6 +35,22 @@ static const char usage_text[] =
 	"  gc [BACKEND]...          remove what backends made for VMs that are\n"
 	"                           no longer running (all backends by default)\n"
 	"                           and stale runtime directories\n"
+	"  create NAME --image BASE [--backend B] [--memory MIB] [--cpus N]\n"
+	"         [--mac MAC] [--init-script FILE] [--kernel F] [--initrd F]\n"
+	"         [--append TEXT] [--user U]\n"
+	"                           add a VM to the store: qcow2 overlay on\n"
+	"                           BASE, unique MAC/UUID, cloud-init seed\n"
+	"  start NAME               start a detached supervisor; returns when\n"
+	"                           QEMU runs with the network attached\n"
+	"  stop NAME [--timeout S] [--force]\n"
+	"                           ACPI power-down, then QMP quit, then kill\n"
+	"  delete NAME [--force]    remove a VM and its disk from the store\n"
+	"  list [--json]            VMs of the store: state, backend, MAC, PID,\n"
+	"                           uptime, addresses\n"
+	"  status NAME [--json]     one VM (exit 0 running, 3 not running)\n"
+	"  console NAME [--no-follow]  print (and follow) the serial console\n"
+	"  forward add|remove|list VM [tcp|udp [HOSTADDR]:HOSTPORT [GUESTPORT]]\n"
+	"                           change a running VM's port forwards\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE        host config (default: %s;\n"
@@ -43,7 +61,7 @@ static const char usage_text[] =
 	"  -V, --version            show the version and exit\n"
 	"\n"
 	"Environment: AETHER_PLUGIN_PATH (colon-separated plugin directories,\n"
-	"searched first), AETHER_CONFIG, AETHER_RUNTIME_DIR.\n"
+	"searched first), AETHER_CONFIG, AETHER_RUNTIME_DIR, AETHER_STORE_DIR.\n"
 	"Exit status of run: 0 guest shut down, 1 error, 2 usage, 3 network\n"
 	"backend failed, 4 QEMU failed, 5 QEMU crashed, 128+N stopped on\n"
 	"signal N.  See aether(1), aether.conf(5), aether-plugin(7).\n";
@@ -338,6 +356,7 @@ static int cmd_gc(int argc, char **argv)
 		ae_ini_free(g.host);
 		return AE_EXIT_ERROR;
 	}
+	ae_lifecycle_gc(root); /* orphan QEMUs, interrupted creates/deletes */
 	ae_runtime_live(root, &live, &g.n_live);
 	g.live = ae_xcalloc(g.n_live, sizeof *g.live);
 	for (i = 0; i < g.n_live; i++) {
@@ -412,6 +431,22 @@ int main(int argc, char **argv)
 		return cmd_plugins(argc, argv);
 	if (!strcmp(argv[0], "gc"))
 		return cmd_gc(argc, argv);
+	if (!strcmp(argv[0], "create"))
+		return ae_cmd_create(argc, argv, hostconf);
+	if (!strcmp(argv[0], "start"))
+		return ae_cmd_start(argc, argv, hostconf);
+	if (!strcmp(argv[0], "stop"))
+		return ae_cmd_stop(argc, argv, hostconf);
+	if (!strcmp(argv[0], "delete"))
+		return ae_cmd_delete(argc, argv, hostconf);
+	if (!strcmp(argv[0], "list"))
+		return ae_cmd_list(argc, argv, hostconf);
+	if (!strcmp(argv[0], "status"))
+		return ae_cmd_status(argc, argv, hostconf);
+	if (!strcmp(argv[0], "console"))
+		return ae_cmd_console(argc, argv, hostconf);
+	if (!strcmp(argv[0], "forward"))
+		return ae_cmd_forward(argc, argv, hostconf);
 	if (!strcmp(argv[0], "help")) {
 		usage(stdout);
 		return 0;

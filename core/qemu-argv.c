@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qemu-argv.h"
+#include "relay.h"
 #include "util.h"
 
 void ae_argv_add(struct ae_argv *a, const char *s)
@@ -250,6 +252,23 @@ int ae_qemu_netdev_args(struct ae_argv *a, const struct aether_attachment *att,
 		     att->vhost_user.queues ? att->vhost_user.queues : 1);
 		break;
 	}
+	case AETHER_ATTACH_FRAME: {
+		/* The host's relay (frame.sink) owns a SOCK_DGRAM socketpair:
+		 * one datagram per frame, no path, no race (QEMU >= 7.2). */
+		int fd = att->frame.sink ? ae_relay_hv_fd(att->frame.sink) : -1;
+		char fdstr[16];
+
+		if (fd < 0)
+			return ae_seterr(err, errlen, EINVAL,
+					 "frame attachment without the host "
+					 "relay's socket");
+		snprintf(fdstr, sizeof fdstr, "%d", fd);
+		rc = keep_fd(a, fd, err, errlen);
+		nd = ae_xstrdup("dgram,id=net0");
+		opt(&nd, "local.type", "fd");
+		opt(&nd, "local.str", fdstr);
+		break;
+	}
 	default:
 		return ae_seterr(err, errlen, EINVAL,
 				 "unknown attachment kind %u", att->kind);
@@ -342,6 +361,24 @@ int ae_qemu_build(struct ae_argv *a, const struct ae_vmconf *c,
 			     c->disk_format);
 		free(esc);
 	}
+	if (c->seed) {
+		esc = ae_qemu_escape(c->seed);
+		ae_argv_add(a, "-drive");
+		ae_argv_addf(a, "file=%s,format=raw,if=virtio,readonly=on", esc);
+		free(esc);
+	}
+	if (c->uuid) {
+		/* A unique SMBIOS system UUID and serial per VM: cloned guests
+		 * must not look like the same machine. */
+		ae_argv_add(a, "-uuid");
+		ae_argv_add(a, c->uuid);
+		ae_argv_add(a, "-smbios");
+		ae_argv_addf(a, "type=1,serial=aether-%s", c->uuid);
+	}
+	if (c->user && geteuid() == 0) {
+		ae_argv_add(a, "-runas");
+		ae_argv_add(a, c->user);
+	}
 	if (!strcmp(c->console, "stdout")) {
 		ae_argv_add(a, "-chardev");
 		ae_argv_add(a, "stdio,id=con0,signal=off");
@@ -362,6 +399,24 @@ int ae_qemu_build(struct ae_argv *a, const struct ae_vmconf *c,
 		free(esc);
 		ae_argv_add(a, "-mon");
 		ae_argv_add(a, "chardev=qmp0,mode=control");
+	}
+	if (c->guest_agent && qmp_path) {
+		/* qemu-guest-agent's channel, next to the QMP socket */
+		const char *slash = strrchr(qmp_path, '/');
+		char *dir = ae_xstrdup(qmp_path), *qga;
+		dir[slash ? (size_t)(slash - qmp_path) : 0] = '\0';
+		qga = ae_xasprintf("%s/qga.sock", dir);
+		esc = ae_qemu_escape(qga);
+		ae_argv_add(a, "-chardev");
+		ae_argv_addf(a, "socket,id=qga0,path=%s,server=on,wait=off", esc);
+		ae_argv_add(a, "-device");
+		ae_argv_add(a, "virtio-serial-pci,id=vser0");
+		ae_argv_add(a, "-device");
+		ae_argv_add(a, "virtserialport,bus=vser0.0,chardev=qga0,"
+			       "name=org.qemu.guest_agent.0");
+		free(esc);
+		free(qga);
+		free(dir);
 	}
 	rc = ae_qemu_netdev_args(a, att, c, err, errlen);
 	if (rc < 0)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "runtime.h"
+#include "store.h"
 #include "util.h"
 
 static char *configured_root;
@@ -83,7 +84,7 @@ static int read_long(const char *dir, const char *file, long *out)
 
 static int pid_alive(pid_t pid)
 {
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	return ae_pid_alive(pid); /* store.c: zombies count as dead */
 }
 
 int ae_runtime_live(const char *root, struct ae_live_vm **out, size_t *n)

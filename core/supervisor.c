@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,13 +16,17 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "helper.h"
 #include "instance.h"
 #include "qemu-argv.h"
 #include "qmp.h"
+#include "relay.h"
 #include "runtime.h"
+#include "store.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -36,6 +41,9 @@ struct run {
 	pid_t qemu;
 	int sfd;
 	sigset_t old_mask;
+	uint32_t kind;          /* the attachment's kind */
+	struct ae_relay *relay; /* frame port: the relay, else NULL */
+	struct ae_control *ctl; /* <vmdir>/control.sock */
 };
 
 static int setup_signals(struct run *r)
@@ -110,12 +118,33 @@ static int supervise(struct run *r, const struct ae_run_opts *o)
 	int status = 0, unhealthy = 0;
 
 	for (;;) {
-		struct pollfd p = {r->sfd, POLLIN, 0};
+		/* [0] signals, then the control socket, then the relay (the
+		 * hypervisor's socket and the frame port's own fds). */
+		struct pollfd p[1024];
 		struct signalfd_siginfo si;
 		int64_t left = (int64_t)(next_check - ae_now_ns()) / 1000000;
+		int timeout = left > 0 ? (int)left : 0;
+		unsigned n = 1, n_ctl, n_relay = 0, i;
 
-		if (poll(&p, 1, left > 0 ? (int)left : 0) < 0 && errno != EINTR)
-			return AE_EXIT_ERROR;
+		p[0].fd = r->sfd;
+		p[0].events = POLLIN;
+		p[0].revents = 0;
+		n_ctl = ae_control_fill(r->ctl, p + n, AE_ARRAY_SIZE(p) - n,
+					&timeout);
+		n += n_ctl;
+		if (r->relay)
+			n_relay = ae_relay_fill(r->relay, p + n,
+						AE_ARRAY_SIZE(p) - n, &timeout);
+		n += n_relay;
+		if (poll(p, n, timeout) < 0) {
+			if (errno != EINTR)
+				return AE_EXIT_ERROR;
+			for (i = 0; i < n; i++)
+				p[i].revents = 0;
+		}
+		if (r->relay)
+			ae_relay_dispatch(r->relay, p + 1 + n_ctl, n_relay);
+		ae_control_dispatch(r->ctl, p + 1, n_ctl);
 		while (read(r->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 			if (si.ssi_signo == SIGCHLD)
 				continue;
@@ -163,6 +192,7 @@ static int start_qemu(struct run *r, struct aether_attachment *att)
 	/* QEMU holds its own copies now (or never will): drop ours, so a
 	 * non-persistent TAP goes away with QEMU. */
 	ae_attachment_close_fds(att);
+	ae_relay_close_hv_fd(r->relay);
 	if (rc < 0) {
 		ae_err("%s: %s", r->c->name, err);
 		return AE_EXIT_QEMU;
@@ -178,13 +208,158 @@ static int start_qemu(struct run *r, struct aether_attachment *att)
 	return 0;
 }
 
+/* ---- frame ports (ABI 1.1) and the control socket ---- */
+
+/* Before attach: a plugin that can be a frame port gets the relay's
+ * output in the attachment. */
+static int frame_port_prepare(struct run *r, struct aether_attachment *att)
+{
+	char err[256];
+
+	if (!(ae_instance_plugin(r->inst)->caps & AETHER_CAP_ATTACH_FRAME))
+		return 0;
+	if (ae_relay_new(&r->relay, att, err, sizeof err) < 0) {
+		ae_err("%s: %s", r->c->name, err);
+		return AE_EXIT_NETWORK;
+	}
+	return 0;
+}
+
+/* After attach: keep the relay only for a frame port. */
+static int frame_port_bind(struct run *r, struct aether_attachment *att)
+{
+	char err[256];
+
+	r->kind = att->kind;
+	if (att->kind != AETHER_ATTACH_FRAME) {
+		ae_relay_free(r->relay);
+		r->relay = NULL;
+		return 0;
+	}
+	if (ae_relay_bind(r->relay, att, err, sizeof err) < 0) {
+		ae_err("%s: backend %s: %s", r->c->name, r->c->backend, err);
+		return AE_EXIT_NETWORK;
+	}
+	ae_debug("%s: relaying frames through fd %d", r->c->name,
+		 ae_relay_hv_fd(r->relay));
+	return 0;
+}
+
+/* `aether forward` and `stats` talk to this; without it the VM still runs. */
+static void control_open(struct run *r)
+{
+	struct ae_control_target t = {
+		.name = r->c->name, .inst = r->inst, .vm = &r->vm,
+		.att_state = r->att_state, .kind = r->kind,
+		.qmp_path = r->qmp_path, .relay = r->relay,
+		.section = &r->c->backend_section,
+	};
+	char err[512], *path = ae_xasprintf("%s/control.sock", r->vmdir);
+
+	if (ae_control_open(path, &t, &r->ctl, err, sizeof err) < 0)
+		ae_warn("%s: %s (forwards cannot change at run time)",
+			r->c->name, err);
+	free(path);
+}
+
+/* ---- store hooks (aether start): state record and readiness ---- */
+
+/* AETHER_STATE_FILE: the VM's state record in the store, when started by
+ * `aether start`.  Written when QEMU runs and when the supervisor ends. */
+static void record_state(const struct run *r, const char *state, int code,
+			 const char *reason)
+{
+	const char *path = getenv("AETHER_STATE_FILE");
+	struct ae_vmstate s, old;
+	char why[128];
+
+	if (!path || !*path)
+		return;
+	if (ae_vmstate_read(path, &old) < 0)
+		ae_vmstate_init(&old, "unknown");
+	/* `aether stop` wrote "stopping" first: an exit then is a stop. */
+	if (strcmp(state, "running") && !strcmp(old.state, "stopping"))
+		state = "stopped";
+	/* It never ran: a failed start, not a crash. */
+	if (strcmp(state, "running") && !strcmp(old.state, "starting")) {
+		state = "stopped";
+		if (code != AE_EXIT_OK) {
+			snprintf(why, sizeof why, "start failed: %s", reason);
+			reason = why;
+		}
+	}
+	ae_vmstate_init(&s, state);
+	s.pid = (long)getpid();
+	s.qemu_pid = r->qemu > 0 ? (long)r->qemu : 0;
+	s.index = (long)r->index;
+	s.started = strcmp(state, "running") ? old.started
+					     : (long long)time(NULL);
+	s.exit_code = code;
+	snprintf(s.reason, sizeof s.reason, "%s", reason ? reason : "");
+	if (ae_vmstate_write(path, &s) < 0)
+		ae_warn("%s: cannot record state in %s", r->c->name, path);
+}
+
+/* AETHER_READY_FD: once QEMU answers on QMP (it runs, with the network
+ * attached), write "ready PID QEMU_PID INDEX" there and close it.  If the
+ * supervisor ends before that, the fd closes with the process: the reader
+ * sees EOF and reports the failure from the log. */
+static void notify_ready(struct run *r)
+{
+	const char *env = getenv("AETHER_READY_FD");
+	uint64_t end = ae_now_ns() + 60ull * 1000000000ull;
+	struct timespec ts = {0, 1000000};
+	char buf[96];
+	int fd, n;
+
+	while (ae_qmp_execute(r->qmp_path, "{\"execute\":\"query-status\"}",
+			      NULL, 0, 2000) < 0) {
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		/* WNOWAIT: leave QEMU's status for supervise() to reap */
+		if ((waitid(P_PID, (id_t)r->qemu, &si,
+			    WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid) ||
+		    ae_now_ns() > end)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	record_state(r, "running", -1, NULL);
+	if (!env || !*env)
+		return;
+	fd = atoi(env);
+	if (fd <= 2)
+		return;
+	n = snprintf(buf, sizeof buf, "ready %ld %ld %u\n", (long)getpid(),
+		     (long)r->qemu, r->index);
+	if (write(fd, buf, (size_t)n) != n)
+		ae_warn("%s: readiness notification failed: %s", r->c->name,
+			strerror(errno));
+	close(fd);
+	unsetenv("AETHER_READY_FD");
+}
+
+static const char *exit_reason(int ret)
+{
+	switch (ret) {
+	case AE_EXIT_OK: return "guest shut down";
+	case AE_EXIT_NETWORK: return "network backend failed";
+	case AE_EXIT_QEMU: return "QEMU failed";
+	case AE_EXIT_CRASH: return "QEMU was killed";
+	default:
+		return ret > AE_EXIT_SIGNAL ? "supervisor stopped by a signal"
+					    : "error";
+	}
+}
+
 int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 {
 	struct run r = {.c = c, .sfd = -1, .qemu = -1};
-	struct aether_attachment att;
+	struct aether_attachment att = {0};
 	char err[1024];
 	int rc, ret;
 
+	if (getenv("AETHER_READY_FD")) /* ours only: not QEMU's or helpers' */
+		fcntl(atoi(getenv("AETHER_READY_FD")), F_SETFD, FD_CLOEXEC);
 	ae_runtime_set_default(c->runtime_dir); /* for the plugins' dirs too */
 	if (ae_runtime_root(c->runtime_dir, &r.root, err, sizeof err) < 0) {
 		ae_err("%s", err);
@@ -212,6 +387,8 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 		ret = AE_EXIT_NETWORK;
 		goto out;
 	}
+	if ((ret = frame_port_prepare(&r, &att)) != 0)
+		goto out;
 	rc = ae_instance_attach(r.inst, &r.vm, &att, &r.att_state);
 	if (rc < 0) {
 		ae_err("%s: backend %s could not attach the network: %s",
@@ -220,10 +397,22 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 		goto out;
 	}
 	r.attached = 1;
+	if ((ret = frame_port_bind(&r, &att)) != 0)
+		goto out;
 	ret = start_qemu(&r, &att);
+	if (ret == 0)
+		control_open(&r);
+	if (ret == 0)
+		notify_ready(&r);
 	if (ret == 0)
 		ret = supervise(&r, o);
 out:
+	ae_control_close(r.ctl);
+	if (r.relay) {
+		char stats[512];
+		ae_relay_format_stats(r.relay, stats, sizeof stats);
+		ae_info("%s: relay %s", c->name, stats);
+	}
 	if (r.attached) {
 		rc = ae_instance_detach(r.inst, &r.vm, r.att_state);
 		if (rc < 0)
@@ -231,10 +420,14 @@ out:
 		else
 			ae_info("%s: network detached", c->name);
 	}
+	ae_relay_free(r.relay); /* after detach: the port is gone */
 	ae_instance_close(r.inst);
 	if (r.sfd >= 0)
 		close(r.sfd);
 	sigprocmask(SIG_SETMASK, &r.old_mask, NULL);
+	if (r.vmdir)
+		record_state(&r, ret == AE_EXIT_OK ? "stopped" : "crashed", ret,
+			     exit_reason(ret));
 	ae_runtime_release_vm(r.vmdir);
 	free(r.vmdir);
 	free(r.qmp_path);

@@ -51,6 +51,10 @@ static const struct keydef keys[] = {
 	{"vm", "qemu", 0, 0},
 	{"vm", "stop_timeout", 0, 0},
 	{"vm", "reboot", 0, 0},
+	{"vm", "uuid", 0, 1},
+	{"vm", "seed", 0, 1},
+	{"vm", "user", 0, 0},
+	{"vm", "guest_agent", 0, 0},
 	{"network", "backend", 0, 0},
 	{"network", "model", 0, 0},
 };
@@ -207,6 +211,22 @@ static int simple_token(const char *s)
 	return 1;
 }
 
+static int valid_uuid(const char *s)
+{
+	int i;
+
+	if (strlen(s) != 36)
+		return 0;
+	for (i = 0; i < 36; i++)
+		if ((i == 8 || i == 13 || i == 18 || i == 23)
+			    ? s[i] != '-'
+			    : !((s[i] >= '0' && s[i] <= '9') ||
+				(s[i] >= 'a' && s[i] <= 'f') ||
+				(s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	return 1;
+}
+
 static char *dup_or(const struct ae_ini_entry *e, const char *def)
 {
 	return e ? ae_xstrdup(e->value) : def ? ae_xstrdup(def) : NULL;
@@ -323,6 +343,28 @@ static int load_vm(struct ae_vmconf *c, char *err, size_t errlen)
 		if ((rc = get_path(&tmp, 0, &c->console, err, errlen)))
 			return rc;
 	}
+
+	e = ae_ini_get(ae_ini_find(c->vm_ini, "vm"), "uuid");
+	if (e && !valid_uuid(e->value))
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: uuid: '%s' is not a UUID like "
+				 "0f3c5a4e-8d2b-4c1a-9e7f-1234567890ab",
+				 e->file, e->line, e->value);
+	c->uuid = dup_or(e, NULL);
+	if ((e = ae_ini_get(ae_ini_find(c->vm_ini, "vm"), "seed")) &&
+	    (rc = get_path(e, 1, &c->seed, err, errlen)))
+		return rc;
+	e = lookup(c, "vm", "user");
+	if (e && (!simple_token(e->value) || e->value[0] == '-'))
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: user: '%s' is not a user name",
+				 e->file, e->line, e->value);
+	c->user = dup_or(e, NULL);
+	e = lookup(c, "vm", "guest_agent");
+	if (e && ae_parse_bool(e->value, &c->guest_agent) < 0)
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: guest_agent: '%s' is not a boolean "
+				 "(yes/no)", e->file, e->line, e->value);
 
 	e = ae_ini_get(ae_ini_find(c->vm_ini, "vm"), "mac");
 	if (e) {
@@ -465,6 +507,9 @@ void ae_vmconf_free(struct ae_vmconf *c)
 	free(c->disk_format);
 	free(c->console);
 	free(c->qemu);
+	free(c->uuid);
+	free(c->seed);
+	free(c->user);
 	free(c->backend);
 	free(c->nic_model);
 	free(c->backend_section.name);

@@ -26,6 +26,10 @@ struct ae_vmconf {
 	char *qemu;        /* hypervisor binary */
 	int stop_timeout_s;
 	int reboot;        /* 0: a guest reboot ends the VM */
+	char *uuid;        /* SMBIOS system UUID (and serial), NULL: QEMU's */
+	char *seed;        /* cloud-init NoCloud seed image (raw, read-only) */
+	char *user;        /* when run as root: QEMU drops to this user */
+	int guest_agent;   /* a virtio-serial port for qemu-guest-agent */
 	/* [network] */
 	char *backend;
 	char *nic_model;

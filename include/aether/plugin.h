@@ -160,7 +160,12 @@ struct aether_attach_vhost_user {
 /* 1.1: a frame port.  The plugin moves Ethernet frames itself (a userspace
  * network such as libslirp, an overlay, a switch); the host owns the
  * hypervisor side and relays frames between it and the plugin from its
- * event loop, in the thread that calls the verbs. */
+ * event loop, in the thread that calls the verbs.  Frames are plain
+ * Ethernet frames (no virtio-net header, no FCS), one per call.  The
+ * hypervisor side is the host's business (aether: a SOCK_DGRAM socketpair
+ * given to QEMU as -netdev dgram,local.type=fd); the plugin never sees
+ * it.  Before the first fill() the host may call input() at any time
+ * after attach returned; after detach() it calls nothing. */
 struct aether_pollfd { /* same meaning as struct pollfd */
 	int fd;
 	short events;
@@ -177,14 +182,17 @@ struct aether_frame_ops {
 	 * next timer. */
 	int (*fill)(void *port, struct aether_pollfd *fds, unsigned max,
 		    int *timeout_ms);
-	/* After each poll (also on timeout): fds as filled, with revents. */
+	/* After each poll (also on timeout): fds as filled, with revents
+	 * (n is the count fill returned). */
 	void (*dispatch)(void *port, const struct aether_pollfd *fds,
 			 unsigned n);
 };
 
 struct aether_attach_frame {
-	/* Set by the host before attach: send a frame to the guest.  Returns
-	 * 0 or -EAGAIN when the guest side is full (the frame is dropped and
+	/* Set by the host before attach (and not touched by the plugin):
+	 * send a frame to the guest.  The host copies the frame if it must
+	 * queue it.  Returns 0, or -EAGAIN when the guest side is full, or
+	 * -EPIPE when the hypervisor is gone (the frame is dropped and
 	 * counted).  Only call it from the verbs or the frame ops. */
 	int (*output)(void *sink, const void *frame, size_t len);
 	void *sink;
@@ -357,6 +365,12 @@ struct aether_host {
  *                      Add (add = 1) or remove (add = 0) a port forward
  *                      while the VM runs.  -EADDRINUSE, -ENOENT (no such
  *                      forward), -EINVAL (bad forward), -EOPNOTSUPP.
+ *                      For remove only proto, host_addr and host_port
+ *                      count.  When the hypervisor's own network carries
+ *                      the attachment (AETHER_ATTACH_USER), return
+ *                      -EOPNOTSUPP (or leave the verb NULL): the host then
+ *                      changes the forward in the hypervisor itself
+ *                      (QEMU: hostfwd_add/hostfwd_remove over QMP).
  *
  * Verbs are called from one thread.  A plugin must not install signal
  * handlers, fork without exec, or call exit.

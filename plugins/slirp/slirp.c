@@ -1,8 +1,11 @@
-/* slirp.c - the slirp backend: QEMU's built-in user-mode NAT.
+/* slirp.c - the slirp backend: user-mode NAT, no privileges, no host setup.
  *
- * Needs no privileges and no host setup.  The plugin checks its options
- * (addresses, forwards) and returns an AETHER_ATTACH_USER attachment; the
- * core turns it into QEMU's -netdev user arguments. */
+ * mode = qemu:     QEMU's built-in slirp.  The plugin checks its options
+ *                  and returns an AETHER_ATTACH_USER attachment; the core
+ *                  turns it into -netdev user.  Run-time forwards go
+ *                  through QMP (the forward verb says -EOPNOTSUPP).
+ * mode = libslirp: the plugin drives libslirp itself as an ABI 1.1 frame
+ *                  port (frame.c); QEMU only needs its dgram netdev. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
@@ -12,11 +15,22 @@
 
 #include <aether/plugin.h>
 
+#ifdef AE_HAVE_LIBSLIRP
+#include "frame.h"
+#define DEFAULT_MODE "libslirp"
+#else
+#define DEFAULT_MODE "qemu"
+#endif
+
 struct slirp_state {
 	const struct aether_host *host;
 };
 
 struct slirp_att {
+	int libslirp;
+#ifdef AE_HAVE_LIBSLIRP
+	struct ls_port *port;
+#endif
 	char *net, *hostaddr, *dhcpstart, *dns, *hostname, *domain;
 	char **hostfwd;
 	unsigned n_hostfwd;
@@ -42,6 +56,12 @@ static const struct aether_option slirp_options[] = {
 	 .help = "isolate the guest: no traffic to the outside world"},
 	{.key = "ipv6", .type = AETHER_OPT_BOOL, .def = "no",
 	 .help = "also offer IPv6 to the guest"},
+	{.key = "mode", .type = AETHER_OPT_STRING, .def = DEFAULT_MODE,
+	 .help = "libslirp (the plugin runs libslirp, QEMU >= 7.2) or qemu "
+		 "(QEMU's built-in user networking)"},
+	{.key = "mtu", .type = AETHER_OPT_INT, .min = 68, .max = 65521,
+	 .help = "guest link MTU (default 1500; above 1500 needs "
+		 "mode = libslirp)"},
 	{.key = NULL},
 };
 
@@ -187,8 +207,80 @@ static void att_free(struct slirp_att *a)
 	for (i = 0; i < a->n_hostfwd; i++)
 		free(a->hostfwd[i]);
 	free(a->hostfwd);
+#ifdef AE_HAVE_LIBSLIRP
+	ls_port_free(a->port);
+#endif
 	free(a);
 }
+
+/* "tcp:[ADDR]:PORT-[GADDR]:GPORT", already checked by check_hostfwd. */
+static void split_hostfwd(const char *f, int *is_udp, char haddr[32],
+			  unsigned *hport, char gaddr[32], unsigned *gport)
+{
+	const char *p = f + 4, *dash = strchr(p, '-'), *colon;
+
+	*is_udp = f[0] == 'u';
+	colon = memchr(p, ':', (size_t)(dash - p));
+	memcpy(haddr, p, (size_t)(colon - p));
+	haddr[colon - p] = '\0';
+	*hport = (unsigned)strtoul(colon + 1, NULL, 10);
+	p = dash + 1;
+	colon = strchr(p, ':');
+	memcpy(gaddr, p, (size_t)(colon - p));
+	gaddr[colon - p] = '\0';
+	*gport = (unsigned)strtoul(colon + 1, NULL, 10);
+}
+
+#ifdef AE_HAVE_LIBSLIRP
+static int attach_libslirp(struct slirp_state *st, struct slirp_att *a,
+			   uint32_t net, uint32_t mask, unsigned mtu, int rst,
+			   int ipv6, struct aether_attachment *att)
+{
+	struct ls_config c = {0};
+	uint32_t v;
+	unsigned i;
+	int rc;
+
+	c.net.s_addr = htonl(net);
+	c.mask.s_addr = htonl(mask);
+	c.host.s_addr = htonl(net | 2);
+	c.dhcpstart.s_addr = htonl(net | 15);
+	c.dns.s_addr = htonl(net | 3);
+	if (a->hostaddr && parse_v4(a->hostaddr, &v) == 0)
+		c.host.s_addr = htonl(v);
+	if (a->dhcpstart && parse_v4(a->dhcpstart, &v) == 0)
+		c.dhcpstart.s_addr = htonl(v);
+	if (a->dns && parse_v4(a->dns, &v) == 0)
+		c.dns.s_addr = htonl(v);
+	c.hostname = a->hostname;
+	c.domain = a->domain;
+	c.restrict_ = rst;
+	c.ipv6 = ipv6;
+	c.mtu = mtu;
+	rc = ls_port_new(st->host, &c, att, &a->port);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < a->n_hostfwd; i++) {
+		char ha[32], ga[32];
+		unsigned hp, gp;
+		int udp;
+		struct in_addr h = {0}, g = {0};
+
+		split_hostfwd(a->hostfwd[i], &udp, ha, &hp, ga, &gp);
+		if (ha[0])
+			inet_pton(AF_INET, ha, &h);
+		if (ga[0])
+			inet_pton(AF_INET, ga, &g);
+		rc = ls_port_forward(a->port, udp, h, hp, g, gp, 1);
+		if (rc < 0) {
+			LOG(st, AETHER_LOG_ERR, "hostfwd %s: %s", a->hostfwd[i],
+			    strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+#endif
 
 static int slirp_attach(void *state, const struct aether_vm *vm,
 			struct aether_attachment *att, void **att_state)
@@ -239,6 +331,48 @@ static int slirp_attach(void *state, const struct aether_vm *vm,
 		a->hostfwd[i] = strdup(f);
 		a->n_hostfwd = i + 1;
 	}
+	{
+		const char *mode = st->host->opt_get(st->host, "mode", 0);
+		int64_t mtu = 0;
+		int rst = 0, ipv6 = 0;
+
+		if (st->host->opt_int(st->host, "mtu", &mtu) == -EINVAL)
+			goto fail;
+		rst = st->host->opt_bool(st->host, "restrict", &b) == 0 && b;
+		ipv6 = st->host->opt_bool(st->host, "ipv6", &b) == 0 && b;
+		if (!mode || (strcmp(mode, "qemu") && strcmp(mode, "libslirp"))) {
+			LOG(st, AETHER_LOG_ERR, "mode: '%s' is not libslirp or qemu",
+			    mode ? mode : "");
+			goto fail;
+		}
+		if (!strcmp(mode, "libslirp")) {
+#ifdef AE_HAVE_LIBSLIRP
+			a->libslirp = 1;
+			rc = attach_libslirp(st, a, net, mask, (unsigned)mtu, rst,
+					     ipv6, att);
+			if (rc < 0)
+				goto fail;
+			*att_state = a;
+			LOG(st, AETHER_LOG_DEBUG,
+			    "libslirp frame port on %s with %u forward(s)",
+			    a->net, a->n_hostfwd);
+			return 0;
+#else
+			LOG(st, AETHER_LOG_ERR,
+			    "mode = libslirp: this plugin was built without "
+			    "libslirp; use mode = qemu");
+			rc = -EOPNOTSUPP;
+			goto fail;
+#endif
+		}
+		if (mtu > 1500) {
+			LOG(st, AETHER_LOG_ERR,
+			    "mtu = %lld: QEMU's slirp has a 1500-byte link; "
+			    "use mode = libslirp", (long long)mtu);
+			goto fail;
+		}
+		att->mtu = (uint32_t)mtu;
+	}
 	att->kind = AETHER_ATTACH_USER;
 	att->user.net = a->net;
 	att->user.host = a->hostaddr;
@@ -266,6 +400,44 @@ static int slirp_detach(void *state, const struct aether_vm *vm,
 	return 0;
 }
 
+static int slirp_forward(void *state, const struct aether_vm *vm,
+			 void *att_state, const struct aether_forward *f,
+			 int add)
+{
+	struct slirp_att *a = att_state;
+
+	if (!a)
+		return -ENOENT;
+	if (!a->libslirp)
+		return -EOPNOTSUPP; /* mode = qemu: the host uses QMP */
+#ifdef AE_HAVE_LIBSLIRP
+	{
+		struct slirp_state *st = state;
+		struct in_addr h = {0}, g = {0};
+		int rc;
+
+		if (f->struct_size < sizeof *f ||
+		    (f->proto != 6 && f->proto != 17) || !f->host_port ||
+		    (add && !f->guest_port) ||
+		    (f->host_addr && *f->host_addr &&
+		     inet_pton(AF_INET, f->host_addr, &h) != 1) ||
+		    (f->guest_addr && *f->guest_addr &&
+		     inet_pton(AF_INET, f->guest_addr, &g) != 1))
+			return -EINVAL;
+		rc = ls_port_forward(a->port, f->proto == 17, h, f->host_port,
+				     g, f->guest_port, add);
+		if (rc < 0)
+			LOG(st, AETHER_LOG_DEBUG, "forward %s %s:%u: %s",
+			    add ? "add" : "remove",
+			    f->host_addr ? f->host_addr : "", f->host_port,
+			    strerror(-rc));
+		return rc;
+	}
+#else
+	return -EOPNOTSUPP;
+#endif
+}
+
 static int slirp_check(void *state, const struct aether_vm *vm,
 		       void *att_state)
 {
@@ -281,10 +453,14 @@ static int slirp_gc(void *state, const struct aether_vm *live, size_t n_live)
 
 AETHER_PLUGIN_DEFINE(slirp) = {
 	AETHER_PLUGIN_HEADER,
-	.caps = AETHER_CAP_ATTACH_USER,
+	.caps = AETHER_CAP_ATTACH_USER
+#ifdef AE_HAVE_LIBSLIRP
+		| AETHER_CAP_ATTACH_FRAME
+#endif
+	,
 	.name = "slirp",
 	.version = "1.0",
-	.description = "user-mode NAT through QEMU's built-in slirp (no root)",
+	.description = "user-mode NAT, libslirp in the plugin or QEMU's own (no root)",
 	.options = slirp_options,
 	.init = slirp_init,
 	.fini = slirp_fini,
@@ -292,4 +468,5 @@ AETHER_PLUGIN_DEFINE(slirp) = {
 	.detach = slirp_detach,
 	.check = slirp_check,
 	.gc = slirp_gc,
+	.forward = slirp_forward,
 };

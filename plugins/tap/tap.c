@@ -54,6 +54,8 @@
 #include <netlink/cache.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/neighbour.h>
+#include <netlink/route/addr.h>
 
 #include <aether/plugin.h>
 
@@ -1191,6 +1193,62 @@ out:
 
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* addresses (ABI 1.1): what the host's neighbour tables know of the   */
+/* guest: entries on the bridge whose link-layer address is the VM's  */
+/* MAC (the guest talked to the host: ARP, NDP).  Works without the   */
+/* attachment state, so any process can ask.                          */
+
+static int tap_addresses(void *state, const struct aether_vm *vm,
+			 void *att_state, struct aether_addr *out, size_t max)
+{
+	struct tap_plugin *p = state;
+	struct nl_cache *cache = NULL;
+	struct nl_object *obj;
+	struct ifreq ifr;
+	size_t n = 0;
+	int br, r;
+
+	(void)att_state;
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", p->bridge);
+	if (ioctl(nl_socket_get_fd(p->sk), SIOCGIFINDEX, &ifr) < 0)
+		return 0; /* no bridge: nothing known */
+	br = ifr.ifr_ifindex;
+	r = nlerr(rtnl_neigh_alloc_cache(p->sk, &cache));
+	if (r < 0) {
+		LOG(p, AETHER_LOG_WARNING, "neighbour table: %s", strerror(-r));
+		return r;
+	}
+	for (obj = nl_cache_get_first(cache); obj && n < max;
+	     obj = nl_cache_get_next(obj)) {
+		struct rtnl_neigh *ne = (struct rtnl_neigh *)obj;
+		struct nl_addr *ll = rtnl_neigh_get_lladdr(ne);
+		struct nl_addr *dst = rtnl_neigh_get_dst(ne);
+		int st = rtnl_neigh_get_state(ne), fam;
+		unsigned len;
+
+		if (rtnl_neigh_get_ifindex(ne) != br || !ll || !dst ||
+		    nl_addr_get_len(ll) != 6 ||
+		    memcmp(nl_addr_get_binary_addr(ll), vm->mac, 6))
+			continue;
+		if (st & (NUD_FAILED | NUD_INCOMPLETE | NUD_NOARP))
+			continue;
+		fam = nl_addr_get_family(dst);
+		len = nl_addr_get_len(dst);
+		if (!((fam == AF_INET && len == 4) || (fam == AF_INET6 && len == 16)))
+			continue;
+		memset(&out[n], 0, sizeof out[n]);
+		out[n].family = fam;
+		memcpy(out[n].addr, nl_addr_get_binary_addr(dst), len);
+		out[n].prefix = 0;
+		out[n].source = "neigh";
+		n++;
+	}
+	nl_cache_free(cache);
+	return (int)n;
+}
+
 AETHER_PLUGIN_DEFINE(tap) = {
 	AETHER_PLUGIN_HEADER,
 	.caps = AETHER_CAP_ATTACH_TAP | AETHER_CAP_NEEDS_NET_ADMIN |
@@ -1205,4 +1263,5 @@ AETHER_PLUGIN_DEFINE(tap) = {
 	.detach = tap_detach,
 	.check = tap_check,
 	.gc = tap_gc,
+	.addresses = tap_addresses,
 };

@@ -1,0 +1,1627 @@
+/* lifecycle.c - create, start, stop, delete, list, status, console. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "helper.h"
+#include "instance.h"
+#include "lifecycle.h"
+#include "loader.h"
+#include "mac.h"
+#include "options.h"
+#include "qmp.h"
+#include "runtime.h"
+#include "store.h"
+#include "supervisor.h"
+#include "util.h"
+#include "vmconf.h"
+
+extern char **environ;
+
+/* ------------------------------------------------------------------ */
+/* A VM of the store and what runs of it.                             */
+
+struct vmref {
+	char *store, *dir, *vmfile, *statefile;
+	const char *name;
+	struct ae_vmconf *c; /* loaded VM file, or NULL */
+	char *rtroot, *rtdir, *qmp;
+	/* liveness */
+	long sup_pid, qemu_pid, index;
+	int sup_alive, qemu_alive, rtdir_exists;
+	pid_t orphans[8];
+	int n_orphans; /* QEMU processes of this VM whose supervisor is dead */
+	struct ae_vmstate rec;
+};
+
+static void vmref_free(struct vmref *v)
+{
+	free(v->store);
+	free(v->dir);
+	free(v->vmfile);
+	free(v->statefile);
+	free(v->rtroot);
+	free(v->rtdir);
+	free(v->qmp);
+	ae_vmconf_free(v->c);
+	memset(v, 0, sizeof *v);
+}
+
+static int bad_name(const char *name)
+{
+	if (ae_valid_vm_name(name))
+		return 0;
+	ae_err("'%s' is not a valid VM name (1-64 of A-Z a-z 0-9 _ . -, "
+	       "starting with a letter or digit)", name);
+	return 1;
+}
+
+static long read_long_file(const char *dir, const char *file)
+{
+	char *p = ae_xasprintf("%s/%s", dir, file), *buf;
+	long v = 0;
+
+	if (ae_read_file(p, &buf, NULL, 64) == 0) {
+		v = strtol(buf, NULL, 10);
+		free(buf);
+	}
+	free(p);
+	return v;
+}
+
+/* Refresh the liveness fields from the runtime dir and /proc. */
+static void probe(struct vmref *v)
+{
+	struct stat st;
+
+	v->sup_pid = v->qemu_pid = 0;
+	v->index = -1;
+	v->sup_alive = v->qemu_alive = v->rtdir_exists = 0;
+	v->n_orphans = 0;
+	ae_vmstate_read(v->statefile, &v->rec);
+	if (!v->rtdir)
+		return;
+	if (lstat(v->rtdir, &st) == 0 && S_ISDIR(st.st_mode)) {
+		v->rtdir_exists = 1;
+		v->sup_pid = read_long_file(v->rtdir, "pid");
+		v->qemu_pid = read_long_file(v->rtdir, "qemu.pid");
+		if (v->sup_pid > 0)
+			v->index = read_long_file(v->rtdir, "index");
+		v->sup_alive = ae_pid_alive((pid_t)v->sup_pid);
+		v->qemu_alive = ae_pid_alive((pid_t)v->qemu_pid);
+	}
+	/* A QEMU without supervisor can only be there when a supervisor
+	 * died: its runtime dir is left, or its record says it ran.  (Not
+	 * scanning /proc otherwise keeps start O(1) in the running VMs.) */
+	if (!v->sup_alive &&
+	    (v->rtdir_exists || !strcmp(v->rec.state, "running") ||
+	     !strcmp(v->rec.state, "starting") ||
+	     !strcmp(v->rec.state, "stopping")))
+		v->n_orphans = ae_find_procs(v->qmp, v->orphans,
+					     (int)AE_ARRAY_SIZE(v->orphans));
+}
+
+/* Open VM `name` of the store.  must_exist: refuse when it is not there.
+ * Loads the VM file (with the host config) when it exists. */
+static int vm_open(const char *name, const char *hostconf, int must_exist,
+		   struct vmref *v)
+{
+	char err[1024];
+	struct stat st;
+
+	memset(v, 0, sizeof *v);
+	v->name = name;
+	if (bad_name(name))
+		return -EINVAL;
+	if (ae_store_root(&v->store, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		return -EIO;
+	}
+	v->dir = ae_xasprintf("%s/vms/%s", v->store, name);
+	v->vmfile = ae_xasprintf("%s/vm.conf", v->dir);
+	v->statefile = ae_xasprintf("%s/state", v->dir);
+	if (lstat(v->dir, &st) < 0) {
+		if (must_exist) {
+			ae_err("no VM named %s in %s/vms (see aether list)", name,
+			       v->store);
+			return -ENOENT;
+		}
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		ae_err("%s is not a directory", v->dir);
+		return -ENOTDIR;
+	}
+	if (ae_vmconf_load(v->vmfile, hostconf, &v->c, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		return -EINVAL;
+	}
+	ae_runtime_set_default(v->c->runtime_dir);
+	if (ae_runtime_root(v->c->runtime_dir, &v->rtroot, err, sizeof err) <
+	    0) {
+		ae_err("%s", err);
+		return -EIO;
+	}
+	v->rtdir = ae_xasprintf("%s/vms/%s", v->rtroot, name);
+	v->qmp = ae_xasprintf("%s/qmp.sock", v->rtdir);
+	probe(v);
+	return 0;
+}
+
+/* The state shown to users: the record checked against what runs. */
+static const char *vm_state(const struct vmref *v, char *why, size_t len)
+{
+	const char *r = v->rec.state;
+
+	why[0] = '\0';
+	if (v->sup_alive) {
+		if (!strcmp(r, "stopping"))
+			return "stopping";
+		if (v->qemu_alive && !strcmp(r, "running"))
+			return "running";
+		return v->qemu_pid > 0 && !v->qemu_alive ? "stopping"
+							 : "starting";
+	}
+	if (v->n_orphans) {
+		snprintf(why, len, "supervisor died, QEMU pid %ld still runs "
+			 "(aether stop or aether gc)", (long)v->orphans[0]);
+		return "crashed";
+	}
+	if (v->rtdir_exists) {
+		snprintf(why, len, "supervisor pid %ld died (aether gc cleans "
+			 "up)", v->sup_pid);
+		return "crashed";
+	}
+	if (!strcmp(r, "running") || !strcmp(r, "starting") ||
+	    !strcmp(r, "stopping")) {
+		snprintf(why, len, "supervisor pid %ld is gone", v->rec.pid);
+		return "crashed";
+	}
+	snprintf(why, len, "%s", v->rec.reason);
+	return r;
+}
+
+static int vm_running(const struct vmref *v)
+{
+	return v->sup_alive;
+}
+
+/* ------------------------------------------------------------------ */
+/* Small process helpers.                                             */
+
+/* Run argv (no shell), output appended to log; 0 or the failure. */
+static int run_tool(const char *const *argv, const char *log, char *err,
+		    size_t errlen)
+{
+	static const char *const env_extra = "MTOOLS_SKIP_CHECK=1";
+	const char **envp;
+	size_t n = 0, i;
+	pid_t pid;
+	int st, rc;
+
+	while (environ[n])
+		n++;
+	envp = ae_xcalloc(n + 2, sizeof *envp);
+	for (i = 0; i < n; i++)
+		envp[i] = environ[i];
+	envp[n] = env_extra;
+	rc = ae_spawn(argv, envp, log, 0, NULL, 0, &pid, err, errlen);
+	free(envp);
+	if (rc < 0)
+		return rc;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return ae_seterr(err, errlen, errno, "waitpid: %s",
+					 strerror(errno));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	{
+		char *buf = NULL, *last;
+		if (ae_read_file(log, &buf, NULL, 1 << 16) == 0) {
+			size_t l = strlen(buf);
+			while (l && buf[l - 1] == '\n')
+				buf[--l] = '\0';
+			last = strrchr(buf, '\n');
+			last = last ? last + 1 : buf;
+		} else {
+			last = "";
+		}
+		rc = ae_seterr(err, errlen, EIO, "%s failed (%s %d)%s%s",
+			       argv[0],
+			       WIFEXITED(st) ? "status" : "signal",
+			       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+			       *last ? ": " : "", last);
+		free(buf);
+	}
+	return rc;
+}
+
+/* Wait until pid is gone (zombies count as gone); 1 if it went. */
+static int wait_gone(pid_t pid, int timeout_ms)
+{
+	uint64_t end = ae_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	struct timespec ts = {0, 5000000};
+
+	while (ae_pid_alive(pid)) {
+		waitpid(pid, NULL, WNOHANG); /* when it is our child */
+		if (ae_now_ns() >= end)
+			return !ae_pid_alive(pid);
+		nanosleep(&ts, NULL);
+	}
+	return 1;
+}
+
+static void kill_orphans(struct vmref *v)
+{
+	int i;
+
+	for (i = 0; i < v->n_orphans; i++) {
+		ae_warn("%s: killing QEMU pid %ld left by a dead supervisor",
+			v->name, (long)v->orphans[i]);
+		kill(v->orphans[i], SIGKILL);
+	}
+	for (i = 0; i < v->n_orphans; i++)
+		wait_gone(v->orphans[i], 5000);
+	v->n_orphans = 0;
+}
+
+/* The VMs whose supervisor runs, as the plugins' gc wants them. */
+static void backend_gc(const struct ae_vmconf *c, const char *rtroot)
+{
+	struct ae_live_vm *live = NULL;
+	struct aether_vm *vms;
+	struct ae_instance *inst;
+	char err[1024];
+	size_t n = 0, i;
+	int rc;
+
+	if (ae_instance_open(c->backend, c->plugin_dir, &c->backend_section,
+			     &inst, err, sizeof err) < 0) {
+		ae_warn("gc: %s", err);
+		return;
+	}
+	ae_runtime_live(rtroot, &live, &n);
+	vms = ae_xcalloc(n ? n : 1, sizeof *vms);
+	for (i = 0; i < n; i++)
+		ae_vm_init(&vms[i], live[i].name, live[i].index, NULL);
+	rc = ae_instance_gc(inst, vms, n);
+	if (rc < 0)
+		ae_warn("gc: backend %s: %s", c->backend, strerror(-rc));
+	free(vms);
+	ae_runtime_live_free(live, n);
+	ae_instance_close(inst);
+}
+
+/* After a supervisor crash: no QEMU, no runtime dir, backend cleaned. */
+static void recover(struct vmref *v)
+{
+	kill_orphans(v);
+	if (v->rtdir_exists && !ae_pid_alive((pid_t)v->sup_pid)) {
+		ae_info("%s: removing the runtime directory of dead supervisor "
+			"pid %ld", v->name, v->sup_pid);
+		ae_rmtree(v->rtdir);
+		v->rtdir_exists = 0;
+	}
+	backend_gc(v->c, v->rtroot);
+}
+
+static void record(struct vmref *v, const char *state, const char *reason)
+{
+	struct ae_vmstate s;
+
+	ae_vmstate_init(&s, state);
+	s.pid = v->sup_alive ? v->sup_pid : 0;
+	s.qemu_pid = v->qemu_alive ? v->qemu_pid : 0;
+	s.index = v->index;
+	s.started = v->sup_alive ? v->rec.started : 0;
+	s.exit_code = v->rec.exit_code;
+	snprintf(s.reason, sizeof s.reason, "%s", reason ? reason : "");
+	if (ae_vmstate_write(v->statefile, &s) < 0)
+		ae_warn("%s: cannot write %s", v->name, v->statefile);
+	v->rec = s;
+}
+
+/* ------------------------------------------------------------------ */
+/* create                                                             */
+
+struct create_opts {
+	const char *image, *backend, *mac, *init_script, *kernel, *initrd,
+		*append, *user;
+	long memory, cpus;
+};
+
+/* Make `p` absolute against the cwd and refuse '..' components. */
+static char *abs_path(const char *p, const char *what)
+{
+	char cwd[PATH_MAX], *a;
+
+	if (!*p) {
+		ae_err("%s: empty path", what);
+		return NULL;
+	}
+	if (p[0] == '/') {
+		a = ae_xstrdup(p);
+	} else {
+		if (!getcwd(cwd, sizeof cwd)) {
+			ae_err("getcwd: %s", strerror(errno));
+			return NULL;
+		}
+		a = ae_xasprintf("%s/%s", cwd, p);
+	}
+	if (!ae_valid_abs_path(a)) {
+		ae_err("%s: '%s' is not acceptable (no '..' components or "
+		       "control characters)", what, p);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* Resolve and check a file the user names: a readable regular file.
+ * Returns its real path. */
+static char *checked_file(const char *p, const char *what)
+{
+	char *a = abs_path(p, what), *real;
+	struct stat st;
+	int fd;
+
+	if (!a)
+		return NULL;
+	real = realpath(a, NULL);
+	if (!real) {
+		ae_err("%s: %s: %s", what, p, strerror(errno));
+		free(a);
+		return NULL;
+	}
+	free(a);
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ae_err("%s: %s: %s", what, real,
+		       fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		free(real);
+		return NULL;
+	}
+	close(fd);
+	if (!ae_valid_abs_path(real) || strchr(real, '\n')) {
+		ae_err("%s: %s: unusable path", what, real);
+		free(real);
+		return NULL;
+	}
+	return real;
+}
+
+/* qcow2 or raw, from the image's first bytes (never from its name). */
+static const char *image_format(const char *path)
+{
+	unsigned char m[4] = {0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return NULL;
+	r = read(fd, m, sizeof m);
+	close(fd);
+	if (r == 4 && m[0] == 'Q' && m[1] == 'F' && m[2] == 'I' && m[3] == 0xfb)
+		return "qcow2";
+	return "raw";
+}
+
+static int write_text(const char *path, const char *text)
+{
+	int rc = ae_write_file(path, text, strlen(text), 0600);
+	if (rc < 0)
+		ae_err("%s: %s", path, strerror(-rc));
+	return rc;
+}
+
+/* cloud-init NoCloud seed: a FAT image labelled CIDATA with meta-data and
+ * user-data, made with mkfs.vfat and mcopy (no root, no mount). */
+static int make_seed(const char *tmp, const char *name, const char *uuid,
+		     const char *script)
+{
+	char *md = ae_xasprintf("%s/meta-data", tmp);
+	char *ud = ae_xasprintf("%s/user-data", tmp);
+	char *img = ae_xasprintf("%s/seed.img", tmp);
+	char *log = ae_xasprintf("%s/create.log", tmp);
+	char *text = NULL, err[1024];
+	int rc;
+
+	text = ae_xasprintf("instance-id: i-%s\nlocal-hostname: %s\n", uuid,
+			    name);
+	rc = write_text(md, text);
+	free(text);
+	text = NULL;
+	if (rc == 0) {
+		size_t len;
+		rc = ae_read_file(script, &text, &len, 1 << 20);
+		if (rc < 0)
+			ae_err("--init-script %s: %s%s", script, strerror(-rc),
+			       rc == -EFBIG ? " (1 MiB at most)" : "");
+		else
+			rc = ae_write_file(ud, text, len, 0600);
+		free(text);
+	}
+	if (rc == 0) {
+		const char *const mkfs[] = {"mkfs.vfat", "-n", "CIDATA", "-C",
+					    img, "1024", NULL};
+		const char *const mcopy[] = {"mcopy", "-i", img, md, ud, "::",
+					     NULL};
+		rc = run_tool(mkfs, log, err, sizeof err);
+		if (rc == 0)
+			rc = run_tool(mcopy, log, err, sizeof err);
+		if (rc < 0)
+			ae_err("cloud-init seed: %s%s", err,
+			       rc == -ENOENT ? " (install dosfstools and mtools)"
+					     : "");
+	}
+	free(md);
+	free(ud);
+	free(img);
+	free(log);
+	return rc;
+}
+
+/* MACs of every VM in the store but `self`; *names gets who owns each. */
+static size_t store_macs(const char *store, const char *self,
+			 uint8_t (**macs)[6], char ***owners)
+{
+	char **names;
+	int n = ae_store_list(store, &names), i;
+	size_t cnt = 0;
+
+	*macs = ae_xcalloc(n > 0 ? (size_t)n : 1, sizeof **macs);
+	*owners = ae_xcalloc(n > 0 ? (size_t)n : 1, sizeof **owners);
+	for (i = 0; i < n; i++) {
+		char *f;
+		if (!strcmp(names[i], self))
+			continue;
+		f = ae_xasprintf("%s/vms/%s/vm.conf", store, names[i]);
+		if (ae_store_vm_mac(f, (*macs)[cnt]) < 0)
+			ae_mac_derive(names[i], 0, (*macs)[cnt]);
+		(*owners)[cnt++] = ae_xstrdup(names[i]);
+		free(f);
+	}
+	ae_store_list_free(names, n);
+	return cnt;
+}
+
+static int check_backend_opts(const struct ae_vmconf *c)
+{
+	struct ae_plugin *p;
+	struct ae_optset *o;
+	char err[1024];
+
+	if (ae_plugin_load(c->backend, c->plugin_dir, &p, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		return -1;
+	}
+	if (ae_optset_new(c->backend, p->desc->options, &c->backend_section,
+			  &o, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		ae_plugin_unload(p);
+		return -1;
+	}
+	ae_optset_free(o);
+	ae_plugin_unload(p);
+	return 0;
+}
+
+static void create_usage(void)
+{
+	fprintf(stderr,
+		"usage: aether create NAME --image BASE [--backend B] "
+		"[--memory MIB] [--cpus N]\n"
+		"                     [--mac MAC] [--init-script FILE] "
+		"[--kernel F [--initrd F] [--append S]] [--user U]\n");
+}
+
+int ae_cmd_create(int argc, char **argv, const char *hostconf)
+{
+	static const struct option lo[] = {
+		{"image", required_argument, NULL, 'i'},
+		{"backend", required_argument, NULL, 'b'},
+		{"memory", required_argument, NULL, 'm'},
+		{"cpus", required_argument, NULL, 'n'},
+		{"mac", required_argument, NULL, 'a'},
+		{"init-script", required_argument, NULL, 's'},
+		{"kernel", required_argument, NULL, 'k'},
+		{"initrd", required_argument, NULL, 'r'},
+		{"append", required_argument, NULL, 'p'},
+		{"user", required_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
+	};
+	struct create_opts o = {.memory = 0, .cpus = 0};
+	char *base = NULL, *kernel = NULL, *initrd = NULL, *script = NULL;
+	char *store = NULL, *final = NULL, *tmp = NULL, *text = NULL;
+	char err[1024], uuid[37], macs[18];
+	uint8_t mac[6], (*taken)[6] = NULL;
+	char **owners = NULL;
+	size_t n_taken = 0, i;
+	const char *fmt, *name;
+	struct ae_vmconf *c = NULL;
+	int ch, lock = -1, ret = AE_EXIT_ERROR, salt = 0;
+	int64_t v;
+
+	optind = 0; /* glibc: re-initialise (main used "+" mode) */
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'i': o.image = optarg; break;
+		case 'b': o.backend = optarg; break;
+		case 'a': o.mac = optarg; break;
+		case 's': o.init_script = optarg; break;
+		case 'k': o.kernel = optarg; break;
+		case 'r': o.initrd = optarg; break;
+		case 'p': o.append = optarg; break;
+		case 'u': o.user = optarg; break;
+		case 'm':
+			if (ae_parse_int(optarg, &v) < 0 || v < 16 || v > 1 << 20) {
+				ae_err("--memory %s: MiB in 16..1048576", optarg);
+				return AE_EXIT_USAGE;
+			}
+			o.memory = (long)v;
+			break;
+		case 'n':
+			if (ae_parse_int(optarg, &v) < 0 || v < 1 || v > 255) {
+				ae_err("--cpus %s: a number in 1..255", optarg);
+				return AE_EXIT_USAGE;
+			}
+			o.cpus = (long)v;
+			break;
+		default:
+			create_usage();
+			return AE_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1 || !o.image) {
+		create_usage();
+		return AE_EXIT_USAGE;
+	}
+	name = argv[optind];
+	if (bad_name(name))
+		return AE_EXIT_USAGE;
+	if (o.backend && !ae_valid_backend_name(o.backend)) {
+		ae_err("--backend %s: not a backend name (see aether plugins)",
+		       o.backend);
+		return AE_EXIT_USAGE;
+	}
+	if (o.mac && (ae_parse_mac(o.mac, mac) < 0 || ae_mac_check(mac) < 0)) {
+		ae_err("--mac %s: not a unicast MAC address like "
+		       "52:54:00:12:34:56", o.mac);
+		return AE_EXIT_USAGE;
+	}
+	if (o.user && (!ae_valid_vm_name(o.user) || strchr(o.user, '.'))) {
+		ae_err("--user %s: not a user name", o.user);
+		return AE_EXIT_USAGE;
+	}
+	if (o.append && (!o.kernel || strchr(o.append, '\n'))) {
+		ae_err("--append needs --kernel and one line of text");
+		return AE_EXIT_USAGE;
+	}
+	if (o.initrd && !o.kernel) {
+		ae_err("--initrd needs --kernel");
+		return AE_EXIT_USAGE;
+	}
+	/* Everything the user names is resolved and checked first. */
+	if (!(base = checked_file(o.image, "--image")))
+		goto out;
+	if (!(fmt = image_format(base))) {
+		ae_err("--image %s: %s", base, strerror(errno));
+		goto out;
+	}
+	if (o.kernel && !(kernel = checked_file(o.kernel, "--kernel")))
+		goto out;
+	if (o.initrd && !(initrd = checked_file(o.initrd, "--initrd")))
+		goto out;
+	if (o.init_script &&
+	    !(script = checked_file(o.init_script, "--init-script")))
+		goto out;
+	if (ae_uuid_random(uuid) < 0) {
+		ae_err("cannot get random bytes for the VM's UUID");
+		goto out;
+	}
+	if (ae_store_root(&store, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		goto out;
+	}
+	/* Names and MACs are checked and taken under the store lock. */
+	lock = ae_store_lock(store, LOCK_EX);
+	if (lock < 0) {
+		ae_err("%s/lock: %s", store, strerror(-lock));
+		goto out;
+	}
+	final = ae_xasprintf("%s/vms/%s", store, name);
+	if (access(final, F_OK) == 0) {
+		ae_err("a VM named %s already exists (%s)", name, final);
+		goto out;
+	}
+	n_taken = store_macs(store, name, &taken, &owners);
+	if (o.mac) {
+		for (i = 0; i < n_taken; i++)
+			if (!memcmp(taken[i], mac, 6)) {
+				ae_err("--mac %s is already used by VM %s", o.mac,
+				       owners[i]);
+				goto out;
+			}
+	} else {
+		salt = ae_store_pick_mac(name, (const uint8_t(*)[6])taken,
+					 n_taken, mac);
+	}
+	ae_format_mac(mac, macs);
+	if (salt)
+		ae_warn("%s: the MAC derived from the name is used by another "
+			"VM: using %s instead", name, macs);
+
+	tmp = ae_xasprintf("%s/vms/.new-%s.%ld", store, name, (long)getpid());
+	ae_rmtree(tmp);
+	{
+		int rc = ae_mkdir_private(tmp, 0700);
+		if (rc < 0) {
+			ae_err("%s: %s", tmp, strerror(-rc));
+			goto out;
+		}
+	}
+	{
+		char *disk = ae_xasprintf("%s/disk.qcow2", tmp);
+		char *log = ae_xasprintf("%s/create.log", tmp);
+		const char *const img[] = {"qemu-img", "create", "-q", "-f",
+					   "qcow2", "-F", fmt, "-b", base,
+					   disk, NULL};
+		int rc = run_tool(img, log, err, sizeof err);
+		free(disk);
+		free(log);
+		if (rc < 0) {
+			ae_err("overlay on %s: %s", base, err);
+			goto out;
+		}
+	}
+	if (script && make_seed(tmp, name, uuid, script) < 0)
+		goto out;
+	{
+		char *mem = o.memory ? ae_xasprintf("memory = %ld\n", o.memory)
+				     : ae_xstrdup("");
+		char *cpu = o.cpus ? ae_xasprintf("cpus = %ld\n", o.cpus)
+				   : ae_xstrdup("");
+		char *k = kernel ? ae_xasprintf("kernel = %s\n", kernel)
+				 : ae_xstrdup("");
+		char *r = initrd ? ae_xasprintf("initrd = %s\n", initrd)
+				 : ae_xstrdup("");
+		char *a = o.append ? ae_xasprintf("append = %s\n", o.append)
+				   : ae_xstrdup("");
+		char *u = o.user ? ae_xasprintf("user = %s\n", o.user)
+				 : ae_xstrdup("");
+		char *b = o.backend ? ae_xasprintf("\n[network]\nbackend = %s\n",
+						   o.backend)
+				    : ae_xstrdup("");
+		text = ae_xasprintf(
+			"# VM %s, made by aether create (base image %s).\n"
+			"# Relative paths are relative to this directory.\n"
+			"[vm]\n"
+			"name = %s\n%s%s"
+			"disk = disk.qcow2\n"
+			"disk_format = qcow2\n"
+			"%s%s%s%s"
+			"uuid = %s\n"
+			"mac = %s\n"
+			"console = file:console.log\n"
+			"%s%s",
+			name, base, name, mem, cpu, k, r, a,
+			script ? "seed = seed.img\n" : "", uuid, macs, u, b);
+		free(mem);
+		free(cpu);
+		free(k);
+		free(r);
+		free(a);
+		free(u);
+		free(b);
+	}
+	{
+		char *f = ae_xasprintf("%s/vm.conf", tmp);
+		int rc = write_text(f, text);
+		if (rc == 0 &&
+		    ae_vmconf_load(f, hostconf, &c, err, sizeof err) < 0) {
+			ae_err("%s", err);
+			rc = -1;
+		}
+		free(f);
+		if (rc < 0 || check_backend_opts(c) < 0)
+			goto out;
+	}
+	{
+		struct ae_vmstate s;
+		char *f = ae_xasprintf("%s/state", tmp);
+		ae_vmstate_init(&s, "created");
+		snprintf(s.reason, sizeof s.reason, "base %s", base);
+		ae_vmstate_write(f, &s);
+		free(f);
+	}
+	if (rename(tmp, final) < 0) {
+		ae_err("%s -> %s: %s", tmp, final, strerror(errno));
+		goto out;
+	}
+	printf("%s: created (MAC %s, UUID %s, base %s%s)\n", name, macs, uuid,
+	       base, script ? ", cloud-init seed" : "");
+	ret = 0;
+out:
+	if (ret && tmp)
+		ae_rmtree(tmp);
+	if (lock >= 0)
+		close(lock);
+	for (i = 0; i < n_taken; i++)
+		free(owners[i]);
+	free(owners);
+	free(taken);
+	ae_vmconf_free(c);
+	free(text);
+	free(tmp);
+	free(final);
+	free(store);
+	free(base);
+	free(kernel);
+	free(initrd);
+	free(script);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* start                                                              */
+
+/* Print the lines the supervisor logged since offset. */
+static void show_log(const char *log, off_t from)
+{
+	char buf[4096];
+	ssize_t r;
+	int fd = open(log, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (lseek(fd, from, SEEK_SET) == from)
+		while ((r = read(fd, buf, sizeof buf)) > 0)
+			if (fwrite(buf, 1, (size_t)r, stderr) != (size_t)r)
+				break;
+	close(fd);
+}
+
+int ae_cmd_start(int argc, char **argv, const char *hostconf)
+{
+	struct vmref v;
+	struct ae_run_opts ro = {.verbose = ae_log_level > 6};
+	char buf[128];
+	char *log = NULL;
+	int lock = -1, p[2] = {-1, -1}, ret = AE_EXIT_ERROR;
+	int logfd = -1, nullfd = -1;
+	size_t got = 0;
+	struct stat st;
+	off_t off = 0;
+	pid_t pid;
+	ssize_t len;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: aether start NAME\n");
+		return AE_EXIT_USAGE;
+	}
+	if (vm_open(argv[1], hostconf, 1, &v) < 0)
+		goto out;
+	lock = ae_store_lock(v.dir, LOCK_EX);
+	if (lock < 0) {
+		ae_err("%s/lock: %s", v.dir, strerror(-lock));
+		goto out;
+	}
+	probe(&v);
+	if (vm_running(&v)) {
+		ae_err("VM %s is already running (supervisor pid %ld)", v.name,
+		       v.sup_pid);
+		goto out;
+	}
+	if (v.n_orphans || v.rtdir_exists)
+		recover(&v); /* a crashed run: nothing of it may stay */
+	log = ae_xasprintf("%s/supervisor.log", v.dir);
+	if (stat(log, &st) == 0)
+		off = st.st_size;
+	/* Recorded before the side effect. */
+	record(&v, "starting", NULL);
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		ae_err("pipe: %s", strerror(errno));
+		goto out;
+	}
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
+		     0600);
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (logfd < 0 || nullfd < 0) {
+		ae_err("%s: %s", logfd < 0 ? log : "/dev/null", strerror(errno));
+		goto out;
+	}
+	/* The supervisor is this process forked (no second exec, config
+	 * already loaded and checked): a new session, output to its log. */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		char fdbuf[16];
+		int rc;
+
+		setsid();
+		dup2(nullfd, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		close(lock); /* the VM lock is the CLI's, not the supervisor's */
+		close(p[0]);
+		snprintf(fdbuf, sizeof fdbuf, "%d", p[1]);
+		setenv("AETHER_READY_FD", fdbuf, 1);
+		setenv("AETHER_STATE_FILE", v.statefile, 1);
+		rc = ae_run(v.c, &ro);
+		fflush(NULL);
+		_exit(rc);
+	}
+	if (pid < 0) {
+		ae_err("fork: %s", strerror(errno));
+		close(p[1]);
+		record(&v, "stopped", "the supervisor could not be started");
+		goto out;
+	}
+	close(p[1]);
+	for (;;) {
+		struct pollfd pf = {p[0], POLLIN, 0};
+		int r = poll(&pf, 1, 120000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len = read(p[0], buf + got, sizeof buf - 1 - got);
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len <= 0)
+			break;
+		got += (size_t)len;
+		if (memchr(buf, '\n', got) || got >= sizeof buf - 1)
+			break;
+	}
+	buf[got] = '\0';
+	if (!strncmp(buf, "ready ", 6)) {
+		long sp = 0, qp = 0, idx = 0;
+		sscanf(buf + 6, "%ld %ld %ld", &sp, &qp, &idx);
+		printf("%s: running (supervisor pid %ld, QEMU pid %ld, index "
+		       "%ld, backend %s)\n", v.name, sp, qp, idx, v.c->backend);
+		ret = 0;
+		goto out;
+	}
+	/* It ended (or hung) before QEMU ran with the network attached. */
+	{
+		int status = 0;
+		if (!ae_wait_pid(pid, 2000, &status)) {
+			ae_err("%s: the supervisor did not report readiness in "
+			       "120 s: stopping it", v.name);
+			kill(pid, SIGTERM);
+			if (!ae_wait_pid(pid, 15000, &status)) {
+				kill(pid, SIGKILL);
+				ae_wait_pid(pid, 5000, &status);
+			}
+		}
+		ae_err("%s: failed to start (supervisor %s %d); its log:",
+		       v.name, WIFEXITED(status) ? "exit status" : "signal",
+		       WIFEXITED(status) ? WEXITSTATUS(status)
+					 : WTERMSIG(status));
+		show_log(log, off);
+		probe(&v);
+		if (!vm_running(&v)) {
+			char reason[96];
+			snprintf(reason, sizeof reason, "start failed (%s %d)",
+				 WIFEXITED(status) ? "exit status" : "signal",
+				 WIFEXITED(status) ? WEXITSTATUS(status)
+						   : WTERMSIG(status));
+			if (v.n_orphans || v.rtdir_exists)
+				recover(&v);
+			record(&v, strcmp(v.rec.state, "crashed") ? "stopped"
+								  : "crashed",
+			       reason);
+		}
+		ret = WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status)
+							       : AE_EXIT_ERROR;
+	}
+out:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (logfd >= 0)
+		close(logfd);
+	if (nullfd >= 0)
+		close(nullfd);
+	if (lock >= 0)
+		close(lock);
+	free(log);
+	vmref_free(&v);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* stop                                                               */
+
+static int qmp(const struct vmref *v, const char *cmd)
+{
+	char c[64];
+	snprintf(c, sizeof c, "{\"execute\":\"%s\"}", cmd);
+	return ae_qmp_execute(v->qmp, c, NULL, 0, 2000);
+}
+
+/* Stop a running VM; the lock is held.  0 or an exit status. */
+static int do_stop(struct vmref *v, int timeout_s, int force)
+{
+	pid_t sup = (pid_t)v->sup_pid;
+	const char *how;
+
+	record(v, "stopping", force ? "forced stop" : "stop");
+	if (!force && qmp(v, "system_powerdown") == 0) {
+		ae_info("%s: asked the guest to power down (up to %d s)",
+			v->name, timeout_s);
+		if (wait_gone(sup, timeout_s * 1000)) {
+			how = "guest powered off";
+			goto done;
+		}
+		ae_warn("%s: the guest did not power down within %d s", v->name,
+			timeout_s);
+	}
+	if (qmp(v, "quit") == 0 && wait_gone(sup, 5000)) {
+		how = force ? "QEMU quit (forced)" : "QEMU quit";
+		goto done;
+	}
+	probe(v);
+	if (v->qemu_alive) {
+		ae_warn("%s: killing QEMU pid %ld", v->name, v->qemu_pid);
+		kill((pid_t)v->qemu_pid, SIGKILL);
+	}
+	if (wait_gone(sup, 10000)) {
+		how = "QEMU killed";
+		goto done;
+	}
+	ae_warn("%s: supervisor pid %ld does not exit: killing it", v->name,
+		(long)sup);
+	kill(sup, SIGKILL);
+	wait_gone(sup, 5000);
+	how = "supervisor killed";
+done:
+	probe(v);
+	/* The supervisor detaches the network on its way out; if it could
+	 * not, do it here: the network is always detached. */
+	if (v->n_orphans || v->rtdir_exists)
+		recover(v);
+	if (strcmp(v->rec.state, "stopped"))
+		record(v, "stopped", how);
+	printf("%s: stopped (%s)\n", v->name, how);
+	return 0;
+}
+
+int ae_cmd_stop(int argc, char **argv, const char *hostconf)
+{
+	static const struct option lo[] = {
+		{"timeout", required_argument, NULL, 't'},
+		{"force", no_argument, NULL, 'f'},
+		{NULL, 0, NULL, 0},
+	};
+	struct vmref v;
+	int ch, force = 0, timeout = -1, lock = -1, ret = AE_EXIT_ERROR;
+	int64_t t;
+
+	optind = 0; /* glibc: re-initialise (main used "+" mode) */
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			if (ae_parse_int(optarg, &t) < 0 || t < 0 || t > 3600) {
+				ae_err("--timeout %s: seconds in 0..3600", optarg);
+				return AE_EXIT_USAGE;
+			}
+			timeout = (int)t;
+			break;
+		case 'f':
+			force = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: aether stop NAME [--timeout S] "
+					"[--force]\n");
+			return AE_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: aether stop NAME [--timeout S] [--force]\n");
+		return AE_EXIT_USAGE;
+	}
+	if (vm_open(argv[optind], hostconf, 1, &v) < 0)
+		goto out;
+	lock = ae_store_lock(v.dir, LOCK_EX);
+	if (lock < 0) {
+		ae_err("%s/lock: %s", v.dir, strerror(-lock));
+		goto out;
+	}
+	probe(&v);
+	if (!vm_running(&v)) {
+		if (v.n_orphans || v.rtdir_exists) {
+			recover(&v);
+			record(&v, "stopped", "cleaned up after a crash");
+			printf("%s: stopped (cleaned up after a crashed "
+			       "supervisor)\n", v.name);
+			ret = 0;
+		} else {
+			ae_err("VM %s is not running", v.name);
+		}
+		goto out;
+	}
+	ret = do_stop(&v, timeout >= 0 ? timeout : v.c->stop_timeout_s, force);
+out:
+	if (lock >= 0)
+		close(lock);
+	vmref_free(&v);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* delete                                                             */
+
+int ae_cmd_delete(int argc, char **argv, const char *hostconf)
+{
+	static const struct option lo[] = {
+		{"force", no_argument, NULL, 'f'},
+		{NULL, 0, NULL, 0},
+	};
+	struct vmref v;
+	int ch, force = 0, lock = -1, slock = -1, ret = AE_EXIT_ERROR;
+	char *del = NULL;
+
+	optind = 0; /* glibc: re-initialise (main used "+" mode) */
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == 'f') {
+			force = 1;
+			continue;
+		}
+		fprintf(stderr, "usage: aether delete NAME [--force]\n");
+		return AE_EXIT_USAGE;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: aether delete NAME [--force]\n");
+		return AE_EXIT_USAGE;
+	}
+	if (vm_open(argv[optind], hostconf, 1, &v) < 0) {
+		/* A VM file so broken it does not load can still go. */
+		if (!v.dir || access(v.dir, F_OK) < 0 || !force)
+			goto out;
+	}
+	lock = ae_store_lock(v.dir, LOCK_EX);
+	if (lock < 0) {
+		ae_err("%s/lock: %s", v.dir, strerror(-lock));
+		goto out;
+	}
+	if (v.c) {
+		probe(&v);
+		if (vm_running(&v)) {
+			if (!force) {
+				ae_err("VM %s is running: stop it first, or "
+				       "delete --force", v.name);
+				goto out;
+			}
+			do_stop(&v, 0, 1);
+			probe(&v);
+		}
+		if (v.n_orphans || v.rtdir_exists)
+			recover(&v);
+	}
+	slock = ae_store_lock(v.store, LOCK_EX);
+	if (slock < 0) {
+		ae_err("%s/lock: %s", v.store, strerror(-slock));
+		goto out;
+	}
+	del = ae_xasprintf("%s/vms/.del-%s.%ld", v.store, v.name,
+			   (long)getpid());
+	if (rename(v.dir, del) < 0) {
+		ae_err("%s: %s", v.dir, strerror(errno));
+		goto out;
+	}
+	if (ae_rmtree(del) < 0)
+		ae_warn("%s: could not remove everything (aether gc retries)",
+			del);
+	printf("%s: deleted\n", v.name);
+	ret = 0;
+out:
+	if (slock >= 0)
+		close(slock);
+	if (lock >= 0)
+		close(lock);
+	free(del);
+	vmref_free(&v);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* list, status                                                       */
+
+#define MAX_ADDRS 16
+
+/* What the backend knows of the guest's addresses (ABI 1.1 verb), asked
+ * from this process with no attachment state.  For slirp without an
+ * answer from the plugin: its DHCP hands out one address, dhcpstart. */
+static int vm_addresses(const struct vmref *v, char out[][INET6_ADDRSTRLEN + 16],
+			int max)
+{
+	struct aether_addr a[MAX_ADDRS];
+	struct ae_instance *inst;
+	struct aether_vm vm;
+	char err[1024];
+	int n, i, k = 0;
+
+	if (ae_instance_open(v->c->backend, v->c->plugin_dir,
+			     &v->c->backend_section, &inst, err, sizeof err) < 0)
+		return 0;
+	ae_vm_init(&vm, v->name, v->index >= 0 ? (unsigned)v->index : 0,
+		   v->rtdir);
+	memcpy(vm.mac, v->c->mac, 6);
+	memset(a, 0, sizeof a);
+	n = ae_instance_addresses(inst, &vm, NULL, a, MAX_ADDRS);
+	for (i = 0; i < n && k < max; i++) {
+		char s[INET6_ADDRSTRLEN];
+		if ((a[i].family != AF_INET && a[i].family != AF_INET6) ||
+		    !inet_ntop(a[i].family, a[i].addr, s, sizeof s))
+			continue;
+		snprintf(out[k++], INET6_ADDRSTRLEN + 16, "%s(%s)", s,
+			 a[i].source ? a[i].source : "?");
+	}
+	if (n <= 0 && !strcmp(v->c->backend, "slirp") && k < max) {
+		const struct ae_ini_entry *e =
+			ae_ini_get(&v->c->backend_section, "dhcpstart");
+		const struct ae_ini_entry *net =
+			ae_ini_get(&v->c->backend_section, "net");
+		if (e)
+			snprintf(out[k++], INET6_ADDRSTRLEN + 16, "%s(slirp-dhcp)",
+				 e->value);
+		else if (!net)
+			snprintf(out[k++], INET6_ADDRSTRLEN + 16,
+				 "10.0.2.15(slirp-dhcp)");
+	}
+	ae_instance_close(inst);
+	return k;
+}
+
+/* Read from fd until `want` appears in what was read (or timeout). */
+static int qga_read_until(int fd, char *buf, size_t len, const char *want,
+			  uint64_t end)
+{
+	size_t got = 0;
+
+	buf[0] = '\0';
+	while (!strstr(buf, want)) {
+		int64_t left = (int64_t)(end - ae_now_ns()) / 1000000;
+		struct pollfd pf = {fd, POLLIN, 0};
+		ssize_t r;
+
+		if (left <= 0 || got + 1 >= len ||
+		    poll(&pf, 1, (int)left) <= 0)
+			return -ETIMEDOUT;
+		r = read(fd, buf + got, len - 1 - got);
+		if (r <= 0)
+			return -EPIPE;
+		got += (size_t)r;
+		buf[got] = '\0';
+	}
+	return 0;
+}
+
+/* Addresses the QEMU guest agent reports (guest-network-get-interfaces),
+ * when the VM has an agent channel and the guest runs the agent.  Short
+ * timeout: a guest without agent just does not answer. */
+static int qga_addresses(const struct vmref *v,
+			 char out[][INET6_ADDRSTRLEN + 16], int max)
+{
+	static const char sync[] =
+		"{\"execute\":\"guest-sync\",\"arguments\":{\"id\":4711}}\n";
+	static const char ifs[] =
+		"{\"execute\":\"guest-network-get-interfaces\"}\n";
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint64_t end = ae_now_ns() + 500000000ull;
+	char *path = ae_xasprintf("%s/qga.sock", v->rtdir), *buf, *p;
+	int fd, k = 0;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		free(path);
+		return 0;
+	}
+	strcpy(sa.sun_path, path);
+	free(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	buf = ae_xmalloc(1 << 16);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    write(fd, sync, sizeof sync - 1) != (ssize_t)sizeof sync - 1 ||
+	    qga_read_until(fd, buf, 1 << 16, "4711", end) < 0 ||
+	    write(fd, ifs, sizeof ifs - 1) != (ssize_t)sizeof ifs - 1 ||
+	    qga_read_until(fd, buf, 1 << 16, "\n", end) < 0)
+		goto out;
+	/* ..."ip-address-type": "ipv4", "ip-address": "10.0.0.5", ... */
+	for (p = buf; k < max && (p = strstr(p, "\"ip-address\"")); ) {
+		char addr[INET6_ADDRSTRLEN], *q;
+		size_t n;
+
+		p += strlen("\"ip-address\"");
+		while (*p == ' ' || *p == ':')
+			p++;
+		if (*p++ != '"' || !(q = strchr(p, '"')))
+			continue;
+		n = (size_t)(q - p);
+		if (n == 0 || n >= sizeof addr)
+			continue;
+		memcpy(addr, p, n);
+		addr[n] = '\0';
+		p = q;
+		{
+			unsigned char bin[16];
+			if (inet_pton(AF_INET, addr, bin) != 1 &&
+			    inet_pton(AF_INET6, addr, bin) != 1)
+				continue;
+		}
+		if (!strncmp(addr, "127.", 4) || !strcmp(addr, "::1") ||
+		    !strncmp(addr, "fe80:", 5))
+			continue;
+		snprintf(out[k++], INET6_ADDRSTRLEN + 16, "%s(agent)", addr);
+	}
+out:
+	free(buf);
+	close(fd);
+	return k;
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+struct vminfo {
+	const char *name, *state, *backend;
+	char why[256], mac[18], uuid[40];
+	long pid, qemu_pid, index;
+	long long uptime;
+	char addrs[MAX_ADDRS][INET6_ADDRSTRLEN + 16];
+	int n_addrs;
+};
+
+static void gather(struct vmref *v, struct vminfo *in, int with_addrs)
+{
+	memset(in, 0, sizeof *in);
+	in->name = v->name;
+	in->index = -1;
+	in->uptime = -1;
+	if (!v->c) {
+		in->state = "broken";
+		snprintf(in->why, sizeof in->why, "%s does not load",
+			 v->vmfile);
+		in->backend = "?";
+		return;
+	}
+	in->state = vm_state(v, in->why, sizeof in->why);
+	in->backend = v->c->backend;
+	ae_format_mac(v->c->mac, in->mac);
+	snprintf(in->uuid, sizeof in->uuid, "%s", v->c->uuid ? v->c->uuid : "");
+	if (v->sup_alive) {
+		in->pid = v->sup_pid;
+		in->qemu_pid = v->qemu_alive ? v->qemu_pid : 0;
+		in->index = v->index;
+		if (v->rec.started > 0)
+			in->uptime = (long long)time(NULL) - v->rec.started;
+		if (with_addrs && !strcmp(in->state, "running")) {
+			in->n_addrs = vm_addresses(v, in->addrs, MAX_ADDRS);
+			if (v->c->guest_agent)
+				in->n_addrs += qga_addresses(
+					v, in->addrs + in->n_addrs,
+					MAX_ADDRS - in->n_addrs);
+		}
+	}
+}
+
+static void print_json(const struct vminfo *in)
+{
+	int i;
+
+	printf("{\"name\":");
+	json_str(in->name);
+	printf(",\"state\":");
+	json_str(in->state);
+	printf(",\"reason\":");
+	json_str(in->why);
+	printf(",\"backend\":");
+	json_str(in->backend);
+	printf(",\"mac\":");
+	json_str(in->mac);
+	printf(",\"uuid\":");
+	json_str(in->uuid);
+	printf(",\"pid\":%ld,\"qemu_pid\":%ld,\"index\":%ld,\"uptime\":%lld,"
+	       "\"addresses\":[",
+	       in->pid, in->qemu_pid, in->index, in->uptime);
+	for (i = 0; i < in->n_addrs; i++) {
+		char a[INET6_ADDRSTRLEN + 16], *paren;
+		snprintf(a, sizeof a, "%s", in->addrs[i]);
+		paren = strchr(a, '(');
+		if (paren) {
+			*paren = '\0';
+			paren[strlen(paren + 1)] = '\0';
+		}
+		printf("%s{\"address\":", i ? "," : "");
+		json_str(a);
+		printf(",\"source\":");
+		json_str(paren ? paren + 1 : "");
+		printf("}");
+	}
+	printf("]}");
+}
+
+static void fmt_uptime(long long s, char *b, size_t n)
+{
+	if (s < 0)
+		snprintf(b, n, "-");
+	else if (s < 3600)
+		snprintf(b, n, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(b, n, "%lldh%02lldm", s / 3600, (s / 60) % 60);
+}
+
+static int parse_json_flag(int argc, char **argv, int *json, const char *use,
+			   int want_name)
+{
+	int i, names = 0;
+
+	*json = 0;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			*json = 1;
+		else if (argv[i][0] == '-' || ++names > want_name)
+			goto bad;
+	}
+	if (names != want_name)
+		goto bad;
+	return 0;
+bad:
+	fprintf(stderr, "usage: %s\n", use);
+	return -1;
+}
+
+int ae_cmd_list(int argc, char **argv, const char *hostconf)
+{
+	char *store = NULL, err[1024], **names = NULL;
+	int n, i, json;
+
+	if (parse_json_flag(argc, argv, &json, "aether list [--json]", 0) < 0)
+		return AE_EXIT_USAGE;
+	if (ae_store_root(&store, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		return AE_EXIT_ERROR;
+	}
+	n = ae_store_list(store, &names);
+	if (n < 0) {
+		ae_err("%s/vms: %s", store, strerror(-n));
+		free(store);
+		return AE_EXIT_ERROR;
+	}
+	if (json)
+		printf("[");
+	else
+		printf("%-20s %-9s %-8s %-17s %-8s %-8s %s\n", "NAME", "STATE",
+		       "BACKEND", "MAC", "PID", "UPTIME", "ADDRESSES");
+	for (i = 0; i < n; i++) {
+		struct vmref v;
+		struct vminfo in;
+		int lvl = ae_log_level;
+
+		ae_log_level = 2; /* a broken VM file shows as "broken" */
+		vm_open(names[i], hostconf, 1, &v);
+		ae_log_level = lvl;
+		gather(&v, &in, 1);
+		if (json) {
+			if (i)
+				printf(",");
+			print_json(&in);
+		} else {
+			char up[32], pid[16], addrs[512] = "";
+			int k;
+			fmt_uptime(in.uptime, up, sizeof up);
+			snprintf(pid, sizeof pid, in.pid ? "%ld" : "-", in.pid);
+			for (k = 0; k < in.n_addrs; k++)
+				snprintf(addrs + strlen(addrs),
+					 sizeof addrs - strlen(addrs), "%s%s",
+					 k ? " " : "", in.addrs[k]);
+			printf("%-20s %-9s %-8s %-17s %-8s %-8s %s\n", in.name,
+			       in.state, in.backend, in.mac, pid, up,
+			       in.n_addrs ? addrs : "-");
+		}
+		vmref_free(&v);
+	}
+	if (json)
+		printf("]\n");
+	ae_store_list_free(names, n);
+	free(store);
+	return 0;
+}
+
+int ae_cmd_status(int argc, char **argv, const char *hostconf)
+{
+	struct vmref v;
+	struct vminfo in;
+	int json, i, ret;
+	const char *name = NULL;
+
+	if (parse_json_flag(argc, argv, &json, "aether status NAME [--json]",
+			    1) < 0)
+		return AE_EXIT_USAGE;
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--json"))
+			name = argv[i];
+	if (vm_open(name, hostconf, 1, &v) < 0) {
+		vmref_free(&v);
+		return AE_EXIT_ERROR;
+	}
+	gather(&v, &in, 1);
+	if (json) {
+		print_json(&in);
+		printf("\n");
+	} else {
+		char up[32];
+		fmt_uptime(in.uptime, up, sizeof up);
+		printf("name:      %s\nstate:     %s%s%s%s\nbackend:   %s\n"
+		       "mac:       %s\nuuid:      %s\n",
+		       in.name, in.state, *in.why ? " (" : "", in.why,
+		       *in.why ? ")" : "", in.backend, in.mac, in.uuid);
+		if (in.pid)
+			printf("pid:       %ld (QEMU %ld, index %ld)\n"
+			       "uptime:    %s\n",
+			       in.pid, in.qemu_pid, in.index, up);
+		for (i = 0; i < in.n_addrs; i++)
+			printf("address:   %s\n", in.addrs[i]);
+		printf("directory: %s\n", v.dir);
+	}
+	/* status exits 0 while running, 3 when not (like systemctl/LSB) */
+	ret = !strcmp(in.state, "running") ? 0 : 3;
+	vmref_free(&v);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* console                                                            */
+
+int ae_cmd_console(int argc, char **argv, const char *hostconf)
+{
+	struct vmref v;
+	char buf[8192];
+	int fd, follow = 1, i, idle = 0;
+	const char *name = NULL;
+	ssize_t r;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-follow"))
+			follow = 0;
+		else if (argv[i][0] != '-' && !name)
+			name = argv[i];
+		else
+			name = NULL, i = argc + 1;
+	}
+	if (!name || i > argc) {
+		fprintf(stderr, "usage: aether console NAME [--no-follow]\n");
+		return AE_EXIT_USAGE;
+	}
+	if (vm_open(name, hostconf, 1, &v) < 0) {
+		vmref_free(&v);
+		return AE_EXIT_ERROR;
+	}
+	if (!v.c->console || v.c->console[0] != '/') {
+		ae_err("VM %s has no console log (console = %s)", name,
+		       v.c->console ? v.c->console : "none");
+		vmref_free(&v);
+		return AE_EXIT_ERROR;
+	}
+	fd = open(v.c->console, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && !(follow && vm_running(&v))) {
+		ae_err("%s: %s", v.c->console, strerror(errno));
+		vmref_free(&v);
+		return AE_EXIT_ERROR;
+	}
+	for (;;) {
+		if (fd < 0)
+			fd = open(v.c->console, O_RDONLY | O_CLOEXEC);
+		r = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
+		if (r > 0) {
+			if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r)
+				break;
+			fflush(stdout);
+			continue;
+		}
+		if (!follow)
+			break;
+		/* follow while the VM runs (checked every second) */
+		if (++idle % 10 == 0) {
+			probe(&v);
+			if (!vm_running(&v)) {
+				/* drain what QEMU wrote last, then stop */
+				while (fd >= 0 && (r = read(fd, buf, sizeof buf)) > 0)
+					if (fwrite(buf, 1, (size_t)r, stdout) !=
+					    (size_t)r)
+						break;
+				break;
+			}
+		}
+		usleep(100000);
+	}
+	if (fd >= 0)
+		close(fd);
+	vmref_free(&v);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* gc                                                                 */
+
+void ae_lifecycle_gc(const char *runtime_root)
+{
+	char *vms = ae_xasprintf("%s/vms", runtime_root), *store;
+	struct ae_live_vm *live = NULL;
+	char err[1024];
+	size_t n = 0;
+	pid_t pids[64];
+	int k, i;
+
+	/* QEMU processes whose supervisor died: their QMP socket is under
+	 * runtime_root/vms/<name>/ and no live supervisor owns <name>. */
+	ae_runtime_live(runtime_root, &live, &n);
+	k = ae_find_procs(vms, pids, (int)AE_ARRAY_SIZE(pids));
+	for (i = 0; i < k; i++) {
+		char path[64], *buf, *p, *q;
+		size_t len, off, j;
+		int owned = 0, isqemu = 0;
+
+		snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pids[i]);
+		if (ae_read_file(path, &buf, &len, 1 << 20) < 0)
+			continue;
+		for (off = 0; off < len && !isqemu; off += strlen(buf + off) + 1) {
+			p = strstr(buf + off, vms);
+			if (!p || !strstr(buf + off, "/qmp.sock"))
+				continue;
+			isqemu = 1;
+			p += strlen(vms) + 1;
+			q = strchr(p, '/');
+			if (q)
+				*q = '\0';
+			for (j = 0; j < n; j++)
+				owned |= !strcmp(live[j].name, p);
+			if (!owned)
+				ae_info("gc: killing QEMU pid %ld of VM %s (its "
+					"supervisor is gone)", (long)pids[i], p);
+		}
+		free(buf);
+		if (isqemu && !owned) {
+			kill(pids[i], SIGKILL);
+			wait_gone(pids[i], 5000);
+		}
+	}
+	ae_runtime_live_free(live, n);
+	free(vms);
+	if (ae_store_root(&store, err, sizeof err) == 0) {
+		ae_store_gc(store);
+		free(store);
+	}
+}

@@ -1,0 +1,23 @@
+/* lifecycle.h - the VM store commands: create, start, stop, delete, list,
+ * status, console.  Daemonless: each running VM is one detached `aether
+ * run` supervisor; the commands find it through its runtime directory and
+ * the state record in the store (see store.h). */
+#ifndef AE_LIFECYCLE_H
+#define AE_LIFECYCLE_H
+
+/* Each returns the process exit status; argv[0] is the command name.
+ * hostconf is the -c option (NULL: default host config). */
+int ae_cmd_create(int argc, char **argv, const char *hostconf);
+int ae_cmd_start(int argc, char **argv, const char *hostconf);
+int ae_cmd_stop(int argc, char **argv, const char *hostconf);
+int ae_cmd_delete(int argc, char **argv, const char *hostconf);
+int ae_cmd_list(int argc, char **argv, const char *hostconf);
+int ae_cmd_status(int argc, char **argv, const char *hostconf);
+int ae_cmd_console(int argc, char **argv, const char *hostconf);
+
+/* For `aether gc`, before the plugins' gc: kill QEMU processes whose
+ * supervisor died (found by their QMP socket path under runtime_root) and
+ * finish interrupted creates/deletes in the store. */
+void ae_lifecycle_gc(const char *runtime_root);
+
+#endif

@@ -1,0 +1,606 @@
+/* check_relay.c - frame ports without QEMU: the test plays the VM on the
+ * hypervisor's end of the relay's socketpair and sends real Ethernet
+ * frames to the slirp plugin in mode = libslirp, driving the relay the
+ * way `aether run`'s loop does.  Also: a plugin built against the frozen
+ * ABI 1.0 header loads and works next to the 1.1 frame port. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "check-main.h"
+#include "instance.h"
+#include "qemu-argv.h"
+#include "relay.h"
+
+static const uint8_t gmac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+#define GUEST_IP "10.0.2.15"
+#define GW_IP "10.0.2.2"
+
+static struct ae_instance *inst;
+static struct ae_relay *relay;
+static struct aether_vm vm;
+static void *att_state;
+static int vmfd = -1; /* the VM's end */
+static uint8_t gw_mac[6];
+
+static void port_open(const char *opts)
+{
+	struct aether_attachment att = {0};
+	char err[512];
+	int rc;
+
+	ck_tmp_setup();
+	ae_vm_init(&vm, "relaytest", 0, ck_tmpdir);
+	memcpy(vm.mac, gmac, 6);
+	rc = ae_instance_open_text("slirp", NULL, opts, "check_relay", &inst,
+				   err, sizeof err);
+	ck_assert_msg(rc == 0, "open slirp: %s", err);
+	ck_assert_int_eq(ae_relay_new(&relay, &att, err, sizeof err), 0);
+	rc = ae_instance_attach(inst, &vm, &att, &att_state);
+	ck_assert_msg(rc == 0, "attach: %s", strerror(-rc));
+	ck_assert_uint_eq(att.kind, AETHER_ATTACH_FRAME);
+	rc = ae_relay_bind(relay, &att, err, sizeof err);
+	ck_assert_msg(rc == 0, "bind: %s", err);
+	vmfd = ae_relay_hv_fd(relay);
+	ck_assert_int_ge(vmfd, 0);
+}
+
+static void setup(void)
+{
+	port_open("mode = libslirp\n");
+}
+
+static void teardown(void)
+{
+	if (inst && att_state)
+		ae_instance_detach(inst, &vm, att_state);
+	ae_relay_free(relay);
+	ae_instance_close(inst);
+	ck_tmp_teardown();
+}
+
+/* ---- frame building ---- */
+
+static uint16_t csum(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t *p = data;
+
+	while (len > 1) {
+		sum += (uint32_t)(p[0] << 8 | p[1]);
+		p += 2;
+		len -= 2;
+	}
+	if (len)
+		sum += (uint32_t)p[0] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+static size_t eth(uint8_t *f, const uint8_t *dst, uint16_t type)
+{
+	memcpy(f, dst, 6);
+	memcpy(f + 6, gmac, 6);
+	f[12] = (uint8_t)(type >> 8);
+	f[13] = (uint8_t)type;
+	return 14;
+}
+
+/* IPv4 header at f (20 bytes) for a payload of plen bytes. */
+static void ipv4(uint8_t *f, uint8_t proto, const char *src, const char *dst,
+		 size_t plen)
+{
+	struct in_addr s, d;
+	uint16_t c;
+
+	inet_pton(AF_INET, src, &s);
+	inet_pton(AF_INET, dst, &d);
+	memset(f, 0, 20);
+	f[0] = 0x45;
+	f[2] = (uint8_t)((20 + plen) >> 8);
+	f[3] = (uint8_t)(20 + plen);
+	f[4] = 0x12;
+	f[8] = 64;
+	f[9] = proto;
+	memcpy(f + 12, &s, 4);
+	memcpy(f + 16, &d, 4);
+	c = csum(f, 20, 0);
+	f[10] = (uint8_t)(c >> 8);
+	f[11] = (uint8_t)c;
+}
+
+static size_t udp(uint8_t *f, const uint8_t *dmac, const char *src,
+		  const char *dst, uint16_t sport, uint16_t dport,
+		  const void *payload, size_t plen)
+{
+	size_t o = eth(f, dmac, 0x0800);
+	uint8_t *u = f + o + 20;
+
+	ipv4(f + o, 17, src, dst, 8 + plen);
+	u[0] = (uint8_t)(sport >> 8);
+	u[1] = (uint8_t)sport;
+	u[2] = (uint8_t)(dport >> 8);
+	u[3] = (uint8_t)dport;
+	u[4] = (uint8_t)((8 + plen) >> 8);
+	u[5] = (uint8_t)(8 + plen);
+	u[6] = u[7] = 0; /* no checksum */
+	memcpy(u + 8, payload, plen);
+	return o + 20 + 8 + plen;
+}
+
+static size_t arp(uint8_t *f, uint16_t op, const uint8_t *tha,
+		  const char *sip, const char *tip)
+{
+	size_t o = eth(f, op == 1 ? bcast : tha, 0x0806);
+	uint8_t *a = f + o;
+	struct in_addr s, t;
+
+	inet_pton(AF_INET, sip, &s);
+	inet_pton(AF_INET, tip, &t);
+	a[0] = 0; a[1] = 1;   /* Ethernet */
+	a[2] = 8; a[3] = 0;   /* IPv4 */
+	a[4] = 6; a[5] = 4;
+	a[6] = 0; a[7] = (uint8_t)op;
+	memcpy(a + 8, gmac, 6);
+	memcpy(a + 14, &s, 4);
+	memset(a + 18, 0, 6);
+	if (op == 2)
+		memcpy(a + 18, tha, 6);
+	memcpy(a + 24, &t, 4);
+	return o + 28;
+}
+
+static void vm_send(const void *f, size_t len)
+{
+	ck_assert_int_eq(send(vmfd, f, len, 0), (ssize_t)len);
+}
+
+static int is_ip(const uint8_t *f, const char *ip, int off)
+{
+	struct in_addr a;
+
+	inet_pton(AF_INET, ip, &a);
+	return !memcmp(f + off, &a, 4);
+}
+
+/* Run the relay until the VM receives a frame pred() accepts (answering
+ * slirp's ARP requests for the guest on the way), or fail after 5 s.
+ * extra: an fd to watch too; returns 1 when it became readable first. */
+typedef int (*pred_fn)(const uint8_t *f, size_t len, void *arg);
+
+static size_t vm_expect(uint8_t *f, size_t cap, pred_fn pred, void *arg,
+			int extra)
+{
+	uint64_t end = ae_now_ns() + 5000000000ull;
+
+	while (ae_now_ns() < end) {
+		ssize_t n;
+
+		ck_assert_int_ge(ae_relay_run_once(relay, 20), 0);
+		if (extra >= 0) {
+			struct pollfd p = {extra, POLLIN, 0};
+			if (poll(&p, 1, 0) == 1)
+				return 0;
+		}
+		while ((n = recv(vmfd, f, cap, MSG_DONTWAIT)) > 0) {
+			if (n >= 42 && f[12] == 8 && f[13] == 6 && f[21] == 1 &&
+			    is_ip(f, GUEST_IP, 38)) {
+				uint8_t r[64];
+				size_t l = arp(r, 2, f + 22, GUEST_IP, GW_IP);
+				vm_send(r, l);
+				continue;
+			}
+			if (pred(f, (size_t)n, arg))
+				return (size_t)n;
+		}
+	}
+	ck_abort_msg("timed out waiting for a frame from the network");
+	return 0;
+}
+
+/* ---- DHCP ---- */
+
+static size_t dhcp_discover(uint8_t *f, uint32_t xid)
+{
+	uint8_t b[300] = {0};
+	size_t o = 240;
+
+	b[0] = 1; b[1] = 1; b[2] = 6;
+	memcpy(b + 4, &xid, 4);
+	b[10] = 0x80; /* broadcast reply */
+	memcpy(b + 28, gmac, 6);
+	b[236] = 99; b[237] = 130; b[238] = 83; b[239] = 99;
+	b[o++] = 53; b[o++] = 1; b[o++] = 1; /* DHCPDISCOVER */
+	b[o++] = 255;
+	return udp(f, bcast, "0.0.0.0", "255.255.255.255", 68, 67, b, 300);
+}
+
+static int is_offer(const uint8_t *f, size_t len, void *arg)
+{
+	const uint8_t *b = f + 14 + 20 + 8;
+	size_t i;
+
+	if (len < 14 + 20 + 8 + 240 || f[12] != 8 || f[13] != 0 ||
+	    f[23] != 17 || f[34] != 0 || f[35] != 67 || f[36] != 0 ||
+	    f[37] != 68 || b[0] != 2 || memcmp(b + 4, arg, 4))
+		return 0;
+	for (i = 240; i + 2 < len - 42; i += 2u + b[i + 1])
+		if (b[i] == 53)
+			return b[i + 2] == 2;
+	return 0;
+}
+
+START_TEST(dhcp_offer)
+{
+	uint8_t f[2048];
+	uint32_t xid = 0x5eed1234;
+	size_t n = dhcp_discover(f, xid);
+
+	vm_send(f, n);
+	n = vm_expect(f, sizeof f, is_offer, &xid, -1);
+	ck_assert_msg(is_ip(f, GUEST_IP, 42 + 16), "offered address is not "
+		      GUEST_IP);
+}
+END_TEST
+
+/* ---- ARP ---- */
+
+static int is_arp_reply_gw(const uint8_t *f, size_t len, void *arg)
+{
+	return len >= 42 && f[12] == 8 && f[13] == 6 && f[21] == 2 &&
+	       is_ip(f, GW_IP, 28) && !memcmp(f + 32, gmac, 6);
+}
+
+static void learn_gateway(void)
+{
+	uint8_t f[128];
+	size_t n = arp(f, 1, bcast, GUEST_IP, GW_IP);
+
+	vm_send(f, n);
+	vm_expect(f, sizeof f, is_arp_reply_gw, NULL, -1);
+	memcpy(gw_mac, f + 22, 6);
+}
+
+START_TEST(arp_gateway)
+{
+	learn_gateway();
+	ck_assert_msg(memcmp(gw_mac, "\0\0\0\0\0\0", 6), "zero gateway MAC");
+}
+END_TEST
+
+/* ---- ICMP echo ---- */
+
+static int is_echo_reply(const uint8_t *f, size_t len, void *arg)
+{
+	return len >= 42 && f[12] == 8 && f[13] == 0 && f[23] == 1 &&
+	       f[34] == 0 && is_ip(f, GW_IP, 26) &&
+	       !memcmp(f + 38, arg, 4);
+}
+
+START_TEST(icmp_echo_gateway)
+{
+	uint8_t f[256], *ic;
+	size_t o;
+	uint16_t c;
+	const uint8_t idseq[4] = {0x12, 0x34, 0x00, 0x01};
+
+	learn_gateway();
+	o = eth(f, gw_mac, 0x0800);
+	ipv4(f + o, 1, GUEST_IP, GW_IP, 8 + 32);
+	ic = f + o + 20;
+	memset(ic, 0, 8 + 32);
+	ic[0] = 8;
+	memcpy(ic + 4, idseq, 4);
+	memcpy(ic + 8, "aether-icmp-payload-0123456789ab", 32);
+	c = csum(ic, 40, 0);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	vm_send(f, o + 20 + 40);
+	vm_expect(f, sizeof f, is_echo_reply, (void *)idseq, -1);
+}
+END_TEST
+
+/* ---- UDP to a host loopback server and back ---- */
+
+static int is_udp_reply(const uint8_t *f, size_t len, void *arg)
+{
+	return len >= 42 + 10 && f[12] == 8 && f[13] == 0 && f[23] == 17 &&
+	       is_ip(f, GW_IP, 26) && is_ip(f, GUEST_IP, 30) &&
+	       f[36] == 0x9c && f[37] == 0x40 &&
+	       !memcmp(f + 42, "host-reply", 10);
+}
+
+START_TEST(udp_loopback_round_trip)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET}, from;
+	socklen_t sl = sizeof sa, fl = sizeof from;
+	uint8_t f[2048];
+	char buf[64];
+	int srv, port;
+	size_t n;
+	ssize_t got;
+	struct ae_relay_stats st;
+
+	srv = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(srv, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(srv, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(getsockname(srv, (struct sockaddr *)&sa, &sl), 0);
+	port = ntohs(sa.sin_port);
+
+	learn_gateway();
+	n = udp(f, gw_mac, GUEST_IP, GW_IP, 40000, (uint16_t)port,
+		"guest-hello", 11);
+	vm_send(f, n);
+	vm_expect(f, sizeof f, is_udp_reply, NULL, srv); /* srv readable */
+	got = recvfrom(srv, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+	ck_assert_int_eq(got, 11);
+	ck_assert(!memcmp(buf, "guest-hello", 11));
+	ck_assert_int_eq(sendto(srv, "host-reply", 10, 0,
+				(struct sockaddr *)&from, fl), 10);
+	vm_expect(f, sizeof f, is_udp_reply, NULL, -1);
+	close(srv);
+
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_ge(st.frames[AE_RELAY_TO_NET], 2);
+	ck_assert_uint_ge(st.frames[AE_RELAY_TO_GUEST], 2);
+	ck_assert_uint_ge(st.bytes[AE_RELAY_TO_NET], 42 + 11);
+	ck_assert_uint_eq(st.drops[AE_RELAY_TO_NET], 0);
+}
+END_TEST
+
+/* An oversized or empty datagram from the VM is dropped and counted. */
+START_TEST(drops_counted)
+{
+	struct ae_relay_stats st;
+
+	ck_assert_int_eq(send(vmfd, "", 0, 0), 0);
+	ck_assert_int_eq(ae_relay_run_once(relay, 50) >= 0, 1);
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.drops[AE_RELAY_TO_NET], 1);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_NET], 0);
+}
+END_TEST
+
+/* QEMU gets the relay's socket as a dgram netdev fd. */
+START_TEST(argv_dgram_fd)
+{
+	struct aether_attachment att = {0};
+	struct ae_argv a = {0};
+	char err[256], want[64];
+	size_t i;
+	int found = 0;
+
+	att.struct_size = sizeof att;
+	att.kind = AETHER_ATTACH_FRAME;
+	att.frame.sink = relay;
+	ck_assert_int_eq(ae_qemu_netdev_args(&a, &att, NULL, err, sizeof err), 0);
+	snprintf(want, sizeof want, "dgram,id=net0,local.type=fd,local.str=%d",
+		 vmfd);
+	for (i = 0; i < a.n; i++)
+		found |= !strcmp(a.v[i], want);
+	ck_assert_msg(found, "no '%s' in the netdev arguments", want);
+	ck_assert_uint_eq(a.n_keep, 1);
+	ck_assert_int_eq(a.keep_fds[0], vmfd);
+	ae_argv_free(&a);
+}
+END_TEST
+
+/* mode = libslirp options reach libslirp: another network and dhcpstart. */
+static void setup_custom(void)
+{
+	port_open("mode = libslirp\nnet = 192.168.77.0/24\n"
+		  "dhcpstart = 192.168.77.50\nmtu = 9000\n");
+}
+
+START_TEST(dhcp_custom_network)
+{
+	uint8_t f[2048];
+	uint32_t xid = 0x77;
+	size_t n = dhcp_discover(f, xid);
+
+	vm_send(f, n);
+	vm_expect(f, sizeof f, is_offer, &xid, -1);
+	ck_assert(is_ip(f, "192.168.77.50", 42 + 16));
+}
+END_TEST
+
+/* restrict = yes: the guest reaches no host server. */
+static void setup_restrict(void)
+{
+	port_open("mode = libslirp\nrestrict = yes\n");
+}
+
+START_TEST(restrict_blocks_host)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof sa;
+	uint8_t f[2048];
+	struct pollfd p;
+	int srv, i;
+	size_t n;
+
+	srv = socket(AF_INET, SOCK_DGRAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(srv, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(getsockname(srv, (struct sockaddr *)&sa, &sl), 0);
+	learn_gateway(); /* ARP still works */
+	n = udp(f, gw_mac, GUEST_IP, GW_IP, 40000, ntohs(sa.sin_port),
+		"guest-hello", 11);
+	vm_send(f, n);
+	for (i = 0; i < 20; i++)
+		ae_relay_run_once(relay, 25);
+	p.fd = srv;
+	p.events = POLLIN;
+	ck_assert_msg(poll(&p, 1, 0) == 0,
+		      "restrict = yes let a datagram through to the host");
+	close(srv);
+}
+END_TEST
+
+/* ipv6 = yes: a router solicitation gets libslirp's advertisement. */
+static void setup_ipv6(void)
+{
+	port_open("mode = libslirp\nipv6 = yes\n");
+}
+
+static int is_ra(const uint8_t *f, size_t len, void *arg)
+{
+	return len >= 14 + 40 + 16 && f[12] == 0x86 && f[13] == 0xdd &&
+	       f[20] == 58 && f[54] == 134;
+}
+
+START_TEST(ipv6_router_advert)
+{
+	uint8_t f[256], *ip6, *ic;
+	static const uint8_t src[16] = {0xfe, 0x80, 0, 0, 0, 0, 0, 0,
+					0x50, 0x54, 0x00, 0xff, 0xfe, 0x12,
+					0x34, 0x56};
+	static const uint8_t dst[16] = {0xff, 0x02, 0, 0, 0, 0, 0, 0,
+					0, 0, 0, 0, 0, 0, 0, 2};
+	static const uint8_t dmac[6] = {0x33, 0x33, 0, 0, 0, 2};
+	uint8_t pseudo[40 + 16];
+	size_t o = eth(f, dmac, 0x86dd), plen = 16;
+	uint16_t c;
+
+	ip6 = f + o;
+	memset(ip6, 0, 40);
+	ip6[0] = 0x60;
+	ip6[5] = (uint8_t)plen;
+	ip6[6] = 58;
+	ip6[7] = 255;
+	memcpy(ip6 + 8, src, 16);
+	memcpy(ip6 + 24, dst, 16);
+	ic = ip6 + 40;
+	memset(ic, 0, plen);
+	ic[0] = 133; /* router solicitation, + source link-layer option */
+	ic[8] = 1;
+	ic[9] = 1;
+	memcpy(ic + 10, gmac, 6);
+	memset(pseudo, 0, sizeof pseudo);
+	memcpy(pseudo, src, 16);
+	memcpy(pseudo + 16, dst, 16);
+	pseudo[35] = (uint8_t)plen;
+	pseudo[39] = 58;
+	memcpy(pseudo + 40, ic, plen);
+	c = csum(pseudo, sizeof pseudo, 0);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	vm_send(f, o + 40 + plen);
+	vm_expect(f, sizeof f, is_ra, NULL, -1);
+}
+END_TEST
+
+/* ---- ABI 1.0 plugin next to a 1.1 frame port ---- */
+
+START_TEST(abi10_next_to_frame_port)
+{
+	const char *b = getenv("top_builddir");
+	char dir[1024], err[512];
+	struct ae_instance *old = NULL;
+	struct aether_attachment att = {0};
+	struct aether_vm vm2;
+	void *st2 = NULL;
+	int rc;
+
+	ck_assert_msg(b != NULL, "top_builddir is not set");
+	snprintf(dir, sizeof dir, "%s/abi", b);
+	rc = ae_instance_open_text("abi10", dir, "label = compat\n", "check_relay",
+				   &old, err, sizeof err);
+	ck_assert_msg(rc == 0, "the ABI 1.0 fixture plugin did not load: %s",
+		      err);
+	ck_assert_uint_eq(ae_instance_plugin(old)->abi_minor, 0);
+	ck_assert_uint_lt(ae_instance_plugin(old)->struct_size,
+			  sizeof(struct aether_plugin));
+	ae_vm_init(&vm2, "abi10vm", 1, ck_tmpdir);
+	rc = ae_instance_attach(old, &vm2, &att, &st2);
+	ck_assert_msg(rc == 0, "abi10 attach: %s", strerror(-rc));
+	ck_assert_uint_eq(att.kind, AETHER_ATTACH_STREAM);
+	ck_assert_int_eq(ae_instance_forward(old, &vm2, st2, NULL, 1),
+			 -EOPNOTSUPP);
+	/* the frame port still answers while the old plugin is attached */
+	learn_gateway();
+	ck_assert_int_eq(ae_instance_check(old, &vm2, st2), 0);
+	ae_attachment_close_fds(&att);
+	ck_assert_int_eq(ae_instance_detach(old, &vm2, st2), 0);
+	ae_instance_close(old);
+}
+END_TEST
+
+/* ---- run-time forwards through the plugin's forward verb ---- */
+
+START_TEST(forward_verb)
+{
+	struct aether_forward fw = {.struct_size = sizeof fw,
+				    .proto = IPPROTO_TCP,
+				    .host_addr = "127.0.0.1",
+				    .guest_port = 80};
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof sa;
+	int s = socket(AF_INET, SOCK_STREAM, 0), busy, c;
+
+	/* a port someone else holds: EADDRINUSE */
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(s, 1), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&sa, &sl), 0);
+	busy = ntohs(sa.sin_port);
+	fw.host_port = (uint16_t)busy;
+	ck_assert_int_eq(ae_instance_forward(inst, &vm, att_state, &fw, 1),
+			 -EADDRINUSE);
+	close(s);
+	/* free now: added, connectable, removed, refused */
+	ck_assert_int_eq(ae_instance_forward(inst, &vm, att_state, &fw, 1), 0);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof sa), 0);
+	close(c);
+	ck_assert_int_eq(ae_instance_forward(inst, &vm, att_state, &fw, 0), 0);
+	ck_assert_int_eq(ae_instance_forward(inst, &vm, att_state, &fw, 0),
+			 -ENOENT);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof sa), -1);
+	ck_assert_int_eq(errno, ECONNREFUSED);
+	close(c);
+}
+END_TEST
+
+static Suite *relay_suite(void)
+{
+	Suite *s = suite_create("relay");
+	TCase *tc = tcase_create("libslirp");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, dhcp_offer);
+	tcase_add_test(tc, arp_gateway);
+	tcase_add_test(tc, icmp_echo_gateway);
+	tcase_add_test(tc, udp_loopback_round_trip);
+	tcase_add_test(tc, drops_counted);
+	tcase_add_test(tc, argv_dgram_fd);
+	tcase_add_test(tc, abi10_next_to_frame_port);
+	tcase_add_test(tc, forward_verb);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("options");
+	tcase_add_checked_fixture(tc, setup_custom, teardown);
+	tcase_add_test(tc, dhcp_custom_network);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("restrict");
+	tcase_add_checked_fixture(tc, setup_restrict, teardown);
+	tcase_add_test(tc, restrict_blocks_host);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("ipv6");
+	tcase_add_checked_fixture(tc, setup_ipv6, teardown);
+	tcase_add_test(tc, ipv6_router_advert);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return ck_run_suite(relay_suite());
+}

@@ -1,0 +1,50 @@
+#!/bin/sh
+# End to end with slirp in mode = libslirp: the plugin runs libslirp as a
+# frame port and `aether run` relays the frames to QEMU over a socketpair
+# (-netdev dgram, fd).  The guest takes its lease, reaches a TCP server on
+# the host's loopback through 10.0.2.2, powers off; the relay's counters
+# are logged at exit and the runtime directory is left empty.
+. "${top_srcdir:-.}/tests/lib.sh"
+
+need qemu-system-x86_64
+"$AETHER" plugins show slirp 2>/dev/null | grep -q libslirp ||
+	skip "the slirp plugin was built without libslirp"
+make_work
+guest
+RUN=$WORK/run
+export AETHER_RUNTIME_DIR=$RUN
+
+"$top_builddir/tests/tcp-echo" -p "$WORK/port" -l "$WORK/server.log" &
+ECHO_PID=$!
+at_exit "kill $ECHO_PID 2>/dev/null"
+wait_for "$WORK/port" '^[0-9]+$' 10 || fail "tcp-echo did not start"
+PORT=$(cat "$WORK/port")
+
+cat >"$WORK/vm.conf" <<EOT
+[vm]
+name = e2e-libslirp
+memory = 256
+accel = tcg
+reboot = no
+kernel = $GUEST_KERNEL
+initrd = $GUEST_INITRD
+append = console=ttyS0 quiet panic=-1 aether.tcp=10.0.2.2:$PORT
+console = file:$WORK/console.log
+
+[network]
+backend = slirp
+
+[network.slirp]
+mode = libslirp
+EOT
+rc=0
+timeout 240 "$AETHER" -c none -v run "$WORK/vm.conf" 2>"$WORK/aether.err" || rc=$?
+cat "$WORK/aether.err" >&2
+[ $rc -eq 0 ] || { cat "$WORK/console.log" >&2; fail "aether run exited $rc, want 0"; }
+pass "aether run exited 0 after the guest powered off"
+expect "$WORK/console.log" 'AETHER-GUEST: lease ip=10\.0\.2\.15 router=10\.0\.2\.2' "guest got a DHCP lease from libslirp"
+expect "$WORK/console.log" "AETHER-GUEST: tcp-reply host-says hello-from-guest 10\.0\.2\.15" "guest reached the host loopback server"
+expect "$WORK/server.log" '^hello-from-guest 10\.0\.2\.15$' "host server saw the guest's request"
+expect "$WORK/aether.err" 'relay to-net frames=[1-9][0-9]* bytes=[1-9][0-9]* drops=0; to-guest frames=[1-9]' "relay counters logged at exit"
+[ -z "$(ls -A "$RUN/vms" 2>/dev/null)" ] || fail "runtime dir left behind: $(ls -R "$RUN/vms")"
+pass "runtime directory cleaned"
