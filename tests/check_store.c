@@ -80,6 +80,7 @@ START_TEST(store_root_and_list)
 	ck_assert_int_ne(access(ck_path("store/vms/.new-e.999999999"), F_OK), 0);
 	ck_assert_int_eq(access(ck_path("store/vms/.new-f.1"), F_OK), 0);
 	ck_assert_int_eq(access(ck_path("store/vms/a"), F_OK), 0);
+	free(root);
 	setenv("AETHER_STORE_DIR", "relative/store", 1);
 	ck_assert_int_lt(ae_store_root(&root, err, sizeof err), 0);
 	setenv("AETHER_STORE_DIR", "/tmp/../etc", 1);
