@@ -1,9 +1,11 @@
 /* supervisor.c - `aether run`: claim a runtime dir, attach the network,
  * start QEMU with the attachment's fds, wait, and detach however it ends.
  *
- * Signals are blocked and read from a signalfd, so the loop is a plain
- * poll over the signalfd with a timeout for periodic health checks.  Only
- * QEMU's pid is reaped here; helper processes belong to the instance.
+ * Signals are blocked and read from a signalfd, so the loop is one poll
+ * over the signalfd, the control socket (aether forward), the frame relay
+ * and a frame-port plugin's own fds, with a timeout for the plugin's
+ * timers and periodic health checks.  Only QEMU's pid is reaped here;
+ * helper processes belong to the instance.
  */
 #include "config.h"
 
