@@ -687,13 +687,7 @@ int ae_cmd_forward(int argc, char **argv, const char *hostconf)
 		ae_err("forward %s: %s", verb, err);
 		return 2;
 	}
-	if (!hc) {
-		hc = ae_default_host_config();
-		if (access(hc, F_OK) < 0)
-			hc = NULL;
-	} else if (!strcmp(hc, "none")) {
-		hc = NULL;
-	}
+	hc = ae_host_config_path(hc);
 	if (hc && ae_ini_parse_file(hc, &host, err, sizeof err) < 0) {
 		ae_err("%s", err);
 		return 1;

@@ -74,15 +74,9 @@ static int bad_name(const char *name)
 
 static long read_long_file(const char *dir, const char *file)
 {
-	char *p = ae_xasprintf("%s/%s", dir, file), *buf;
 	long v = 0;
 
-	if (ae_read_file(p, &buf, NULL, 64) == 0) {
-		v = strtol(buf, NULL, 10);
-		free(buf);
-	}
-	free(p);
-	return v;
+	return ae_read_long(dir, file, &v) == 0 ? v : 0;
 }
 
 /* Refresh the liveness fields from the runtime dir and /proc. */

@@ -336,13 +336,7 @@ static int cmd_gc(int argc, char **argv)
 	size_t i;
 	int j;
 
-	if (!hc) {
-		hc = ae_default_host_config();
-		if (access(hc, F_OK) < 0)
-			hc = NULL;
-	} else if (!strcmp(hc, "none")) {
-		hc = NULL;
-	}
+	hc = ae_host_config_path(hc);
 	if (hc && ae_ini_parse_file(hc, &g.host, err, sizeof err) < 0) {
 		ae_err("%s", err);
 		return AE_EXIT_ERROR;

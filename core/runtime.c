@@ -67,26 +67,6 @@ int ae_runtime_root(const char *configured, char **out, char *err,
 	return 0;
 }
 
-static int read_long(const char *dir, const char *file, long *out)
-{
-	char path[PATH_MAX], *buf, *end;
-	int rc;
-
-	snprintf(path, sizeof path, "%s/%s", dir, file);
-	rc = ae_read_file(path, &buf, NULL, 64);
-	if (rc < 0)
-		return rc;
-	*out = strtol(buf, &end, 10);
-	rc = (end == buf) ? -EINVAL : 0;
-	free(buf);
-	return rc;
-}
-
-static int pid_alive(pid_t pid)
-{
-	return ae_pid_alive(pid); /* store.c: zombies count as dead */
-}
-
 int ae_runtime_live(const char *root, struct ae_live_vm **out, size_t *n)
 {
 	char path[PATH_MAX];
@@ -110,8 +90,8 @@ int ae_runtime_live(const char *root, struct ae_live_vm **out, size_t *n)
 		if (snprintf(dir, sizeof dir, "%s/%s", path, e->d_name) >=
 		    (int)sizeof dir)
 			continue;
-		if (read_long(dir, "pid", &pid) < 0 || !pid_alive((pid_t)pid) ||
-		    read_long(dir, "index", &idx) < 0)
+		if (ae_read_long(dir, "pid", &pid) < 0 || !ae_pid_alive((pid_t)pid) ||
+		    ae_read_long(dir, "index", &idx) < 0)
 			continue;
 		v = ae_xrealloc(v, (cnt + 1) * sizeof *v);
 		v[cnt].name = ae_xstrdup(e->d_name);
@@ -172,7 +152,7 @@ int ae_runtime_claim_vm(const char *root, const char *name, int want,
 		goto out;
 	}
 	snprintf(path, sizeof path, "%s/vms/%s", root, name);
-	if (read_long(path, "pid", &pid) == 0 && pid_alive((pid_t)pid) &&
+	if (ae_read_long(path, "pid", &pid) == 0 && ae_pid_alive((pid_t)pid) &&
 	    pid != getpid()) {
 		rc = ae_seterr(err, errlen, EEXIST,
 			       "VM %s is already running (supervisor pid %ld, "

@@ -297,24 +297,6 @@ int ae_store_pick_mac(const char *name, const uint8_t (*taken)[6], size_t n,
 	}
 }
 
-int ae_pid_alive(pid_t pid)
-{
-	char path[64], *buf, *p;
-	int alive = 1;
-
-	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
-		return 0;
-	/* A zombie nobody reaps (an init that does not) is dead to us. */
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if (ae_read_file(path, &buf, NULL, 4096) == 0) {
-		p = strrchr(buf, ')');
-		if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
-			alive = 0;
-		free(buf);
-	}
-	return alive;
-}
-
 void ae_store_gc(const char *root)
 {
 	char path[PATH_MAX];

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,6 +384,40 @@ int ae_read_file(const char *path, char **out, size_t *len, size_t max)
 	if (len)
 		*len = n;
 	return 0;
+}
+
+int ae_pid_alive(pid_t pid)
+{
+	char path[64], *buf, *p;
+	int alive = 1;
+
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
+		return 0;
+	/* A zombie nobody reaps (an init that does not) is dead to us. */
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if (ae_read_file(path, &buf, NULL, 4096) == 0) {
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+			alive = 0;
+		free(buf);
+	}
+	return alive;
+}
+
+int ae_read_long(const char *dir, const char *file, long *out)
+{
+	char path[PATH_MAX], *buf, *end;
+	int rc;
+
+	if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+		return -ENAMETOOLONG;
+	rc = ae_read_file(path, &buf, NULL, 64);
+	if (rc < 0)
+		return rc;
+	*out = strtol(buf, &end, 10);
+	rc = (end == buf) ? -EINVAL : 0;
+	free(buf);
+	return rc;
 }
 
 uint64_t ae_now_ns(void)

@@ -54,6 +54,11 @@ int ae_write_file(const char *path, const char *data, size_t len, mode_t mode);
 /* Read a small file into a NUL-terminated buffer. */
 int ae_read_file(const char *path, char **out, size_t *len, size_t max);
 
+/* 1 while pid runs (kill 0 works or says EPERM) and is not a zombie. */
+int ae_pid_alive(pid_t pid);
+/* Read a small file dir/file holding a decimal number. */
+int ae_read_long(const char *dir, const char *file, long *out);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t ae_now_ns(void);
 

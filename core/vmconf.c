@@ -21,6 +21,17 @@ const char *ae_default_host_config(void)
 	return env && *env ? env : AE_SYSCONFDIR "/aether/aether.conf";
 }
 
+const char *ae_host_config_path(const char *given)
+{
+	const char *def;
+
+	if (given)
+		return *given && strcmp(given, "none") ? given : NULL;
+	def = ae_default_host_config();
+	/* a missing default is fine; one we cannot see is reported later */
+	return access(def, F_OK) < 0 && errno == ENOENT ? NULL : def;
+}
+
 const char *ae_accel_name(enum ae_accel a)
 {
 	return a == AE_ACCEL_TCG ? "tcg" : a == AE_ACCEL_KVM ? "kvm" : "auto";
@@ -451,13 +462,7 @@ int ae_vmconf_load(const char *vmfile, const char *hostfile,
 	const struct ae_ini_entry *e;
 	int rc;
 
-	if (!hostfile) {
-		hostfile = ae_default_host_config();
-		if (access(hostfile, F_OK) < 0 && errno == ENOENT)
-			hostfile = NULL;
-	} else if (!*hostfile || !strcmp(hostfile, "none")) {
-		hostfile = NULL;
-	}
+	hostfile = ae_host_config_path(hostfile);
 	if (hostfile) {
 		rc = ae_ini_parse_file(hostfile, &c->host_ini, err, errlen);
 		if (rc < 0)

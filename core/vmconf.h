@@ -50,6 +50,9 @@ void ae_vmconf_free(struct ae_vmconf *c);
 
 /* The default host config path. */
 const char *ae_default_host_config(void);
+/* The host config to read: `given` (-c; "" or "none": none), else the
+ * default if it exists, else NULL. */
+const char *ae_host_config_path(const char *given);
 
 const char *ae_accel_name(enum ae_accel a);
 
