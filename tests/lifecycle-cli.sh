@@ -136,6 +136,13 @@ grep -q '^state: *crashed (QEMU was killed)' "$WORK/out" || fail "after kill -9 
 ae_expect 0 running start s1
 sup=$(cat "$WORK/run/vms/s1/pid")
 kill -9 "$sup"
+# kill(2) returns before the process is gone: wait until it is dead (a
+# zombie or reaped), so list is asked about a supervisor that really died.
+i=0
+while [ -e "/proc/$sup" ] && ! grep -q ') [ZX] ' "/proc/$sup/stat" 2>/dev/null; do
+	i=$((i + 1)); [ $i -lt 100 ] || fail "supervisor $sup survived kill -9"
+	sleep 0.05
+done
 ae_expect 0 '' list
 grep -q '^s1 *crashed' "$WORK/out" || fail "list after kill -9 of the supervisor: $(cat "$WORK/out")"
 ae_expect 3 'supervisor died, QEMU pid [0-9]+ still runs' status s1
