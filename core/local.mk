@@ -16,9 +16,16 @@ libaether_core_la_SOURCES = \
 	core/store.c core/store.h \
 	core/lifecycle.c core/lifecycle.h \
 	core/relay.c core/relay.h \
-	core/control.c core/control.h
+	core/control.c core/control.h \
+	core/journal.c core/journal.h
 libaether_core_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 libaether_core_la_LIBADD = $(LTDL_LIBS) $(INIH_LIBS)
+if BUILD_AGENT
+libaether_core_la_SOURCES += core/broker.c core/broker.h \
+	core/agent.c core/agent.h core/remote.c
+libaether_core_la_CFLAGS += $(AMQP_CFLAGS)
+libaether_core_la_LIBADD += $(AMQP_LIBS)
+endif
 
 bin_PROGRAMS += aether
 aether_SOURCES = core/main.c

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "instance.h"
+#include "journal.h"
+#include "store.h"
 #include "lifecycle.h"
 #include "control.h"
 #include "loader.h"
@@ -51,6 +54,12 @@ static const char usage_text[] =
 	"  console NAME [--no-follow]  print (and follow) the serial console\n"
 	"  forward add|remove|list VM [tcp|udp [HOSTADDR]:HOSTPORT [GUESTPORT]]\n"
 	"                           change a running VM's port forwards\n"
+	"  serve [--host NAME] [--amqp URL] [--credentials FILE]\n"
+	"                           host agent: take VM requests from a\n"
+	"                           RabbitMQ broker (see aether-remote(7))\n"
+	"  remote [--amqp URL] COMMAND ...\n"
+	"                           create/start/stop/delete/status/list/\n"
+	"                           forward against the hosts of a broker\n"
 	"\n"
 	"Options:\n"
 	"  -c, --config FILE        host config (default: %s;\n"
@@ -160,7 +169,8 @@ static int cmd_check_config(int argc, char **argv)
 		for (i = 0; i < h->n_sections; i++) {
 			const char *n = h->sections[i].name;
 			if (strcmp(n, "aether") && strcmp(n, "network") &&
-			    strncmp(n, "network.", 8) && strcmp(n, "vm")) {
+			    strncmp(n, "network.", 8) && strcmp(n, "vm") &&
+			    strcmp(n, "amqp") && strcmp(n, "agent")) {
 				ae_err("%s:%d: unknown section [%s]", h->file,
 				       h->sections[i].line, n);
 				bad = 1;
@@ -351,6 +361,13 @@ static int cmd_gc(int argc, char **argv)
 		return AE_EXIT_ERROR;
 	}
 	ae_lifecycle_gc(root); /* orphan QEMUs, interrupted creates/deletes */
+	{
+		/* VMs a dead host agent left half made */
+		char *store = NULL, serr[512];
+		if (ae_store_root(&store, serr, sizeof serr) == 0)
+			ae_journal_recover(store, hostconf, 0);
+		free(store);
+	}
 	ae_runtime_live(root, &live, &g.n_live);
 	g.live = ae_xcalloc(g.n_live, sizeof *g.live);
 	for (i = 0; i < g.n_live; i++) {
@@ -441,6 +458,17 @@ int main(int argc, char **argv)
 		return ae_cmd_console(argc, argv, hostconf);
 	if (!strcmp(argv[0], "forward"))
 		return ae_cmd_forward(argc, argv, hostconf);
+	if (!strcmp(argv[0], "serve") || !strcmp(argv[0], "remote")) {
+#ifdef AE_HAVE_AGENT
+		return !strcmp(argv[0], "serve")
+			       ? ae_cmd_serve(argc, argv, hostconf)
+			       : ae_cmd_remote(argc, argv, hostconf);
+#else
+		ae_err("%s: this aether was built without the host agent "
+		       "(configure found no librabbitmq or jansson)", argv[0]);
+		return AE_EXIT_ERROR;
+#endif
+	}
 	if (!strcmp(argv[0], "help")) {
 		usage(stdout);
 		return 0;

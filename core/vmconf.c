@@ -87,15 +87,19 @@ static int check_sections(const struct ae_ini *ini, int is_host, char *err,
 						 s->file, s->line, s->name);
 			continue; /* checked against the plugin later */
 		}
+		if (is_host && (!strcmp(s->name, "amqp") ||
+				!strcmp(s->name, "agent")))
+			continue; /* the host agent's: checked by aether serve */
 		for (k = 0; k < AE_ARRAY_SIZE(keys); k++)
 			if (!strcmp(keys[k].section, s->name))
 				known = 1;
 		if (!known || (!is_host && !strcmp(s->name, "aether")))
 			return ae_seterr(err, errlen, EINVAL,
 					 "%s:%d: unknown section [%s] (known: "
-					 "%s[vm], [network], [network.<backend>])",
+					 "%s[vm], [network], [network.<backend>]%s)",
 					 s->file, s->line, s->name,
-					 is_host ? "[aether], " : "");
+					 is_host ? "[aether], " : "",
+					 is_host ? ", [amqp], [agent]" : "");
 		for (j = 0; j < s->n_entries; j++) {
 			const struct ae_ini_entry *e = &s->entries[j];
 			const struct keydef *kd = NULL;
