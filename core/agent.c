@@ -1003,6 +1003,10 @@ static void finish(struct agent *a, struct job *j)
 			return;
 		}
 	}
+	if (j->cmd == C_DELETE && !j->failed && a->connected) {
+		bind_vm(a, j->name, 0); /* no longer routed here */
+		save_bindings(a);
+	}
 	if (j->failed) {
 		const char *r = j->reason ? j->reason : "failed";
 		char *full = ae_xasprintf("%s%s%s", j->name ? j->name : "",

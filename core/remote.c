@@ -443,8 +443,15 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 		}
 		if (left <= 0) {
 			if (want_all && got) {
-				ae_warn("remote: %d of %d hosts answered in %ld s",
-					got, expect, timeout_s);
+				const char *k;
+				json_t *x;
+				char names[512] = "";
+				json_object_foreach(seen, k, x)
+					snprintf(names + strlen(names),
+						 sizeof names - strlen(names),
+						 "%s%s", *names ? ", " : "", k);
+				ae_warn("remote: only %d of %d hosts answered in "
+					"%ld s (%s)", got, expect, timeout_s, names);
 				break;
 			}
 			ae_err("remote: no reply in %ld s (request %s)",
@@ -471,7 +478,7 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 			if (r->json) {
 				char *s = json_dumps(rep, JSON_COMPACT);
 				if (!json_is_true(json_object_get(rep, "progress")) ||
-				    ae_log_level > 5)
+				    ae_log_level > 6)
 					printf("%s\n", s);
 				free(s);
 			}

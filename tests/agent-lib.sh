@@ -1,0 +1,128 @@
+# tests/agent-lib.sh - shared setup of the host agent tests (sourced after
+# tests/lib.sh).  Each test runs as root in private network, mount and pid
+# namespaces: a private RabbitMQ broker on the namespace's loopback
+# (tests/rabbitmq-lib.sh), and one `aether serve` per simulated host, each
+# with its own host config, VM store, runtime dir and image directory.
+# Every process a test starts dies with its pid namespace.
+
+. "$top_srcdir/tests/rabbitmq-lib.sh"
+# Already in a private pid namespace with its own /proc (ag_enter).
+_rmq_wrap=
+
+# Re-run this script inside fresh namespaces (or skip saying why).
+ag_enter() {
+	if [ "${AG_INNER:-}" = 1 ]; then
+		return 0
+	fi
+	[ "$(id -u)" = 0 ] || skip "needs root (private namespaces, the broker's user)"
+	need unshare qemu-img timeout
+	[ -x "$AETHER" ] || fail "aether binary not found at $AETHER (make first)"
+	"$AETHER" remote --help >/dev/null 2>&1 ||
+		skip "this aether was built without the host agent (librabbitmq-dev, libjansson-dev)"
+	[ -x "${RMQ_SBIN:-/usr/lib/rabbitmq/bin}/rabbitmq-server" ] ||
+		skip "rabbitmq-server is not installed (Debian package rabbitmq-server)"
+	command -v "${QEMU:-qemu-system-x86_64}" >/dev/null 2>&1 ||
+		skip "qemu-system-x86_64 not found"
+	unshare -n -m -p -f --mount-proc true 2>/dev/null ||
+		skip "cannot create network/mount/pid namespaces (unshare)"
+	trap - EXIT
+	[ -n "$WORK" ] && rm -rf "$WORK"
+	WORK=
+	AG_INNER=1 exec unshare -n -m -p -f --mount-proc -- /bin/sh "$0" "$@"
+	fail "cannot exec unshare"
+}
+
+# The broker and a client config.
+ag_setup() {
+	make_work
+	ip link set lo up
+	unset AETHER_RUNTIME_DIR XDG_RUNTIME_DIR AETHER_STORE_DIR
+	rmq_start "$WORK/rmq" || skip "cannot start a private RabbitMQ broker (see above)"
+	printf 'username = %s\npassword = %s\n' "$RMQ_USER" "$RMQ_PASS" >"$WORK/cred"
+	chmod 600 "$WORK/cred"
+	cat >"$WORK/client.conf" <<EOC
+[amqp]
+url = $RMQ_URL
+credentials = $WORK/cred
+EOC
+}
+
+# ag_host NAME [AGENT-LINES] [VM-LINES]: host NAME's files under $WORK/NAME.
+ag_host() {
+	_h=$WORK/$1
+	mkdir -p "$_h/images" || fail "mkdir $_h"
+	[ -f "$WORK/base.qcow2" ] ||
+		qemu-img create -q -f qcow2 "$WORK/base.qcow2" 16M || fail "qemu-img"
+	cp "$WORK/base.qcow2" "$_h/images/base.qcow2"
+	cp "$WORK/cred" "$_h/cred"
+	cat >"$_h/host.conf" <<EOC
+[aether]
+runtime_dir = $_h/run
+[vm]
+accel = tcg
+memory = 32
+stop_timeout = 3
+${3:-}
+[network]
+backend = slirp
+[network.slirp]
+mode = qemu
+[amqp]
+url = $RMQ_URL
+credentials = $_h/cred
+heartbeat = 5
+[agent]
+host = host-$1
+image_dir = $_h/images
+${2:-}
+EOC
+}
+
+# Start host NAME's agent in the background; wait until it serves.
+ag_serve() {
+	_h=$WORK/$1
+	: >>"$_h/agent.log"
+	n=$(grep -c 'serving amqp' "$_h/agent.log")
+	AETHER_STORE_DIR=$_h/store "$AETHER" -v -c "$_h/host.conf" serve \
+		>>"$_h/agent.log" 2>&1 &
+	echo $! >"$_h/agent.pid"
+	_i=0
+	while [ "$(grep -c 'serving amqp' "$_h/agent.log")" -le "$n" ]; do
+		_i=$((_i + 1))
+		[ $_i -gt 300 ] && { cat "$_h/agent.log" >&2; fail "agent $1 did not start"; }
+		kill -0 "$(cat "$_h/agent.pid")" 2>/dev/null ||
+			{ cat "$_h/agent.log" >&2; fail "agent $1 exited"; }
+		sleep 0.1
+	done
+}
+
+# Stop host NAME's agent: SIGTERM (graceful) or the signal given.
+ag_stop() {
+	_p=$(cat "$WORK/$1/agent.pid")
+	kill -"${2:-TERM}" "$_p" 2>/dev/null
+	_i=0
+	while kill -0 "$_p" 2>/dev/null && [ "$(ps -o stat= -p "$_p")" != Z ]; do
+		_i=$((_i + 1))
+		[ $_i -gt 300 ] && fail "agent $1 (pid $_p) does not exit"
+		sleep 0.1
+	done
+	wait "$_p" 2>/dev/null
+	return 0
+}
+
+# The client, and the local CLI of host NAME.
+rem() { "$AETHER" -c "$WORK/client.conf" remote "$@"; }
+on() {
+	_h=$WORK/$1
+	shift
+	AETHER_STORE_DIR=$_h/store "$AETHER" -c "$_h/host.conf" "$@"
+}
+
+# VMs in host NAME's store, one per line.
+vms_of() { ls "$WORK/$1/store/vms" 2>/dev/null | grep -v '^\.' ; }
+
+# Messages waiting in queue Q.
+queue_depth() {
+	rmq_ctl list_queues -q name messages 2>/dev/null |
+		awk -v q="$1" '$1 == q { print $2 }'
+}
