@@ -91,6 +91,12 @@ cpid=$!
 wait_for "$WORK/c/agent.log" 'create-vm k1: accepted' 30 || fail "host c did not take k1"
 # Until the VM is in c's store and its supervisor waits for the slow QEMU.
 wait_for "$WORK/c/store/vms/k1/state" 'starting' 30 || fail "k1 did not get to starting on c"
+# Long work does not block the agent: c answers a list meanwhile.
+rem --timeout 20 list >"$WORK/busy" 2>&1 || fail "list during a create: $(cat "$WORK/busy")"
+grep -Eq '^k1 +host-c +starting' "$WORK/busy" ||
+	fail "list during the create of k1 does not show it starting: $(cat "$WORK/busy")"
+grep -q 'create-vm k1: done' "$WORK/c/agent.log" && fail "k1 was done before the list was answered"
+pass "host c answered a list while its create of k1 was still running"
 ag_serve b
 ag_stop c KILL
 log "killed host c's agent with k1 half made"

@@ -59,6 +59,14 @@ grep -q "$va" "$WORK/b/agent.log" && fail "host b saw requests for $va: $(grep "
 	fail "host a did not serve status, stop and start of $va once each"
 pass "status, stop and start of $va reached host a only"
 
+# forward goes to the owner too (slirp mode = qemu: QMP hostfwd).
+port=$(free_port)
+rem forward add "$va" tcp "127.0.0.1:$port" 22 >"$WORK/fwd" 2>&1 || fail "forward add: $(cat "$WORK/fwd")"
+rem forward list "$va" >"$WORK/fwdl" 2>&1 || fail "forward list: $(cat "$WORK/fwdl")"
+expect "$WORK/fwdl" "tcp.*127.0.0.1:$port.*22" "forward add/list of $va through its owner"
+if rem forward add "$va" tcp "127.0.0.1:$port" 22 >"$WORK/fwd2" 2>&1; then fail "a duplicate forward succeeded"; fi
+grep -q "host-a: $va: " "$WORK/fwd2" || fail "duplicate forward: no owner-named error: $(cat "$WORK/fwd2")"
+
 if rem status nosuch >"$WORK/nosuch" 2>&1; then fail "status of an unknown VM succeeded"; fi
 expect "$WORK/nosuch" 'no host owns VM nosuch' "an unknown VM is refused at once"
 if rem create v2 --image base.qcow2 >"$WORK/dup" 2>&1; then fail "a duplicate create succeeded"; fi
