@@ -30,3 +30,10 @@ endif
 bin_PROGRAMS += aether
 aether_SOURCES = core/main.c
 aether_LDADD = libaether-core.la
+
+# The host agent's system unit (aether serve); shipped, not enabled.
+if BUILD_AGENT
+systemdsystemunitdir = $(prefix)/lib/systemd/system
+systemdsystemunit_DATA = data/systemd/aether-serve.service
+endif
+EXTRA_DIST += data/systemd/aether-serve.service
