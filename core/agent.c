@@ -207,6 +207,21 @@ static int agent_conf_load(struct agent_conf *c, const struct ae_ini *host,
 	return 0;
 }
 
+int ae_agent_check_config(const struct ae_ini *host, char *err, size_t errlen)
+{
+	struct ae_amqp_conf ac;
+	struct agent_conf c;
+	int rc;
+
+	if (ae_amqp_conf_load(&ac, host, NULL, NULL, err, errlen) < 0)
+		return -1;
+	ae_amqp_conf_free(&ac);
+	rc = agent_conf_load(&c, host, "/var/lib/aether", NULL, err, errlen);
+	free(c.host);
+	free(c.image_dir);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* replies, acks, dead letters                                        */
 

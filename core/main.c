@@ -141,7 +141,10 @@ static int cmd_check_config(int argc, char **argv)
 		ae_err("%s", err);
 		return AE_EXIT_ERROR;
 	}
-	if (ae_ini_find(ini, "vm")) {
+	/* A VM file names its VM; a host config may have [vm] defaults. */
+	if (ae_ini_get(ae_ini_find(ini, "vm"), "name") &&
+	    !ae_ini_find(ini, "aether") && !ae_ini_find(ini, "amqp") &&
+	    !ae_ini_find(ini, "agent")) {
 		ae_ini_free(ini);
 		if (ae_vmconf_load(argv[1], hostconf, &c, err, sizeof err) < 0) {
 			ae_err("%s", err);
@@ -176,6 +179,12 @@ static int cmd_check_config(int argc, char **argv)
 				bad = 1;
 			}
 		}
+#ifdef AE_HAVE_AGENT
+		if (!bad && ae_agent_check_config(h, err, sizeof err) < 0) {
+			ae_err("%s", err);
+			bad = 1;
+		}
+#endif
 		pd = ae_ini_get(ae_ini_find(h, "aether"), "plugin_dir");
 		if (pd)
 			plugin_dir = pd->value;

@@ -98,4 +98,12 @@ if AETHER_STORE_DIR=$WORK/a/store "$AETHER" -c "$WORK/a/host.conf" serve --host 
 	fail "serve with a bad host name started"
 fi
 expect "$WORK/badhost" "host name 'bad/host' is not" "a bad host name is refused before connecting"
+# check-config validates [amqp] and [agent], naming file, line and key.
+printf '[amqp]\nurl = %s\n' "$cred_url" >"$WORK/h1.conf"
+if "$AETHER" check-config "$WORK/h1.conf" >"$WORK/cc1" 2>&1; then fail "check-config took a URL with a password"; fi
+expect "$WORK/cc1" "$WORK/h1.conf:2: \\[amqp\\] url: a password in the URL is refused" "check-config: password in [amqp] url"
+printf '[agent]\nhost = n1\nmax_memory = -5\n' >"$WORK/h2.conf"
+if "$AETHER" check-config "$WORK/h2.conf" >"$WORK/cc2" 2>&1; then fail "check-config took max_memory = -5"; fi
+expect "$WORK/cc2" "$WORK/h2.conf:3: \\[agent\\] max_memory: '-5' is not 0" "check-config: bad [agent] limit"
+"$AETHER" check-config "$WORK/a/host.conf" >"$WORK/cc3" 2>&1 || fail "check-config of a good host config: $(cat "$WORK/cc3")"
 ag_stop a
