@@ -10,7 +10,9 @@
 . "$top_srcdir/tests/agent-lib.sh"
 ag_enter "$@"
 ag_setup
-ag_host a "max_message = 4096"
+ag_host a "max_message = 4096
+max_memory = 100
+max_cpus = 2"
 ag_serve a
 pid=$(cat "$WORK/a/agent.pid")
 
@@ -71,6 +73,14 @@ pass "nothing left unacked"
 kill -0 "$pid" || fail "the agent died"
 rem create ok1 --image base.qcow2 --no-start >"$WORK/ok" 2>&1 || fail "create after bad input: $(cat "$WORK/ok")"
 expect "$WORK/ok" '^ok1: created on host host-a$' "the agent keeps serving after bad input"
+# Capacity in memory and vCPUs, not only VM count (one host: it declines,
+# every live host has, so the client is told).
+if rem create big1 --image base.qcow2 --memory 128 --no-start >"$WORK/cap1" 2>&1; then fail "a create over max_memory succeeded"; fi
+expect "$WORK/cap1" 'big1: no host has capacity for it \(128 MiB, 1 vCPUs\); declined by host-a; here: 32 of 100 MiB memory in use, 128 asked' \
+	"max_memory: a create that does not fit is refused"
+if rem create big2 --image base.qcow2 --cpus 2 --no-start >"$WORK/cap2" 2>&1; then fail "a create over max_cpus succeeded"; fi
+expect "$WORK/cap2" 'here: 1 of 2 vCPUs in use, 2 asked' "max_cpus: a create that does not fit is refused"
+[ "$(vms_of a)" = ok1 ] || fail "store after refused creates: $(vms_of a)"
 # A missing image is an error reply (a valid request that failed), not a
 # dead letter, and leaves nothing behind.
 if rem create ok2 --image nosuch.qcow2 >"$WORK/noimg" 2>&1; then fail "create from a missing image succeeded"; fi
