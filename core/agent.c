@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -1684,6 +1685,27 @@ int ae_cmd_serve(int argc, char **argv, const char *hostconf)
 	if (!(a->jdir = ae_journal_dir(a->store, err, sizeof err))) {
 		ae_err("%s", err);
 		goto out;
+	}
+	/* One agent per store: two would both own its VMs. */
+	{
+		char *lp = ae_xasprintf("%s/.agent.lock", a->jdir), pidb[24];
+		int lfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+			char other[24] = "";
+			if (lfd >= 0 && pread(lfd, other, sizeof other - 1, 0) > 0)
+				other[strcspn(other, "\n")] = '\0';
+			ae_err("%s: %s", lp, lfd < 0 ? strerror(errno)
+				: "another aether serve serves this VM store");
+			if (*other)
+				ae_err("(its pid: %s)", other);
+			free(lp);
+			goto out;
+		}
+		snprintf(pidb, sizeof pidb, "%ld\n", (long)getpid());
+		if (ftruncate(lfd, 0) < 0 ||
+		    pwrite(lfd, pidb, strlen(pidb), 0) < 0)
+			ae_warn("%s: %s", lp, strerror(errno));
+		free(lp); /* lfd stays open: the lock lives as long as we do */
 	}
 	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0) {

@@ -116,4 +116,10 @@ printf '[agent]\nhost = n1\nmax_memory = -5\n' >"$WORK/h2.conf"
 if "$AETHER" check-config "$WORK/h2.conf" >"$WORK/cc2" 2>&1; then fail "check-config took max_memory = -5"; fi
 expect "$WORK/cc2" "$WORK/h2.conf:3: \\[agent\\] max_memory: '-5' is not 0" "check-config: bad [agent] limit"
 "$AETHER" check-config "$WORK/a/host.conf" >"$WORK/cc3" 2>&1 || fail "check-config of a good host config: $(cat "$WORK/cc3")"
+# One agent per store.
+if AETHER_STORE_DIR=$WORK/a/store "$AETHER" -c "$WORK/a/host.conf" serve --host other >"$WORK/second" 2>&1; then
+	fail "a second agent on the same store started"
+fi
+expect "$WORK/second" "another aether serve serves this VM store" "a second agent on one store is refused"
+grep -q "its pid: $pid" "$WORK/second" || fail "the refusal does not name the running agent: $(cat "$WORK/second")"
 ag_stop a
