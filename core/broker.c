@@ -256,6 +256,40 @@ int ae_amqp_rpc_check(struct ae_amqp *a, const char *what, char *err,
 	return -1;
 }
 
+/* What to check after a failed TLS connection: librabbitmq's status alone
+ * ("SSL handshake failed", ...) does not say. */
+static void tls_hint(int rc, const struct ae_amqp_conf *c,
+		     const struct amqp_connection_info *ci, char *buf,
+		     size_t len)
+{
+	buf[0] = '\0';
+	if (!ci->ssl)
+		return;
+	switch (rc) {
+	case AMQP_STATUS_SSL_PEER_VERIFY_FAILED:
+		if (c->cacert)
+			snprintf(buf, len, ": the broker's certificate is not "
+				 "signed by a CA of [amqp] cacert %s (or is "
+				 "expired or not yet valid)", c->cacert);
+		else
+			snprintf(buf, len, ": the broker's certificate is not "
+				 "signed by a CA of the system bundle "
+				 "(/etc/ssl/certs/ca-certificates.crt): set "
+				 "[amqp] cacert to the CA file that signed it");
+		break;
+	case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED:
+		snprintf(buf, len, ": the broker's certificate does not name "
+			 "'%s' among its DNS names (an IP address must be "
+			 "there as a DNS name too)", ci->host);
+		break;
+	case AMQP_STATUS_SSL_CONNECTION_FAILED:
+		snprintf(buf, len, ": is port %d a TLS (amqps) listener? "
+			 "amqps:// needs one (usually port 5671), amqp:// "
+			 "the plain one (5672)", ci->port);
+		break;
+	}
+}
+
 int ae_amqp_connect(struct ae_amqp *a, const struct ae_amqp_conf *c,
 		    char *err, size_t errlen)
 {
@@ -277,7 +311,8 @@ int ae_amqp_connect(struct ae_amqp *a, const struct ae_amqp_conf *c,
 		goto fail;
 	}
 	snprintf(a->where, sizeof a->where, "%s://%s:%d/%s",
-		 ci.ssl ? "amqps" : "amqp", ci.host, ci.port, ci.vhost);
+		 ci.ssl ? "amqps" : "amqp", ci.host, ci.port,
+		 strcmp(ci.vhost, "/") ? ci.vhost : "");
 	if (c->credentials &&
 	    read_credentials(c->credentials, &user, &pass, err, errlen) < 0)
 		goto fail;
@@ -291,11 +326,17 @@ int ae_amqp_connect(struct ae_amqp *a, const struct ae_amqp_conf *c,
 		if (sock) {
 			amqp_ssl_socket_set_verify_peer(sock, c->verify);
 			amqp_ssl_socket_set_verify_hostname(sock, c->verify);
-			if (c->cacert &&
-			    amqp_ssl_socket_set_cacert(sock, c->cacert) !=
+			/* librabbitmq trusts no CA by default: the system
+			 * bundle unless [amqp] cacert names another. */
+			const char *ca = c->cacert;
+			if (!ca && c->verify &&
+			    access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+				ca = "/etc/ssl/certs/ca-certificates.crt";
+			if (ca &&
+			    amqp_ssl_socket_set_cacert(sock, ca) !=
 				    AMQP_STATUS_OK) {
 				snprintf(err, errlen, "[amqp] cacert %s: cannot "
-					 "be loaded", c->cacert);
+					 "be loaded", ca);
 				goto fail;
 			}
 		}
@@ -308,7 +349,9 @@ int ae_amqp_connect(struct ae_amqp *a, const struct ae_amqp_conf *c,
 	}
 	rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
 	if (rc != AMQP_STATUS_OK) {
-		snprintf(err, errlen, "%s: %s", a->where, amqp_error_string2(rc));
+		tls_hint(rc, c, &ci, t, sizeof t);
+		snprintf(err, errlen, "%s: %s%s", a->where,
+			 amqp_error_string2(rc), t);
 		goto fail;
 	}
 	r = amqp_login(a->conn, ci.vhost, 0, 131072, c->heartbeat,
@@ -316,8 +359,10 @@ int ae_amqp_connect(struct ae_amqp *a, const struct ae_amqp_conf *c,
 		       pass ? pass : ci.password);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		rpc_text(r, t, sizeof t);
-		snprintf(err, errlen, "%s: login as %s: %s", a->where,
-			 user ? user : ci.user, t);
+		snprintf(err, errlen, "%s: login as %s: %s%s", a->where,
+			 user ? user : ci.user, t,
+			 !ci.ssl && r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+				 ? " (a TLS listener? it needs amqps://)" : "");
 		goto fail;
 	}
 	amqp_channel_open(a->conn, 1);

@@ -11,7 +11,20 @@
 #                    Returns 77 (log tail on stderr) when no broker can run:
 #                        rmq_start "$WORK/rmq" || skip "no RabbitMQ broker"
 #                    Starting again on a DIR that held a broker reuses its
-#                    node name, ports, credentials and data.
+#                    node name, ports, credentials, certificates and data.
+#   RMQ_TLS=1 rmq_start DIR
+#                    the same plus an AMQP-over-TLS listener on another
+#                    loopback port, with a private CA and a server
+#                    certificate for 127.0.0.1 and localhost made by
+#                    openssl under DIR/tls (no client certificate asked
+#                    for).  Also exports RMQ_TLS_PORT, RMQ_TLS_URL
+#                    (amqps://127.0.0.1:PORT/%2f) and RMQ_CACERT (the CA's
+#                    PEM file); startup waits for both listeners.  77 when
+#                    openssl is missing.  A DIR once started with TLS keeps
+#                    it; without TLS those three are empty.
+#   rmq_make_ca DIR NAME
+#                    a self-signed CA in DIR/ca.pem (key DIR/ca.key),
+#                    e.g. an unrelated CA to check that verification fails.
 #   rmq_stop         stop the current broker cleanly (SIGKILL after
 #                    RMQ_STOP_TIMEOUT s); nothing of it stays (beam, epmd,
 #                    erl_child_setup).  Safe to call twice or with none.
@@ -41,6 +54,8 @@ RMQ_START_TIMEOUT=${RMQ_START_TIMEOUT:-60}
 RMQ_STOP_TIMEOUT=${RMQ_STOP_TIMEOUT:-30}
 RMQ_DIR=
 RMQ_PID=
+RMQ_TLS_PORT=
+RMQ_CACERT=
 _rmq_dirs=
 _rmq_wrap=unset
 _rmq_registered=
@@ -128,14 +143,24 @@ _rmq_export() {
 	RMQ_URL="amqp://127.0.0.1:$RMQ_PORT/%2f"
 	RMQ_URL_AUTH="amqp://$RMQ_USER:$RMQ_PASS@127.0.0.1:$RMQ_PORT/%2f"
 	RMQ_VHOST=/
+	RMQ_TLS_URL=
+	[ -n "$RMQ_TLS_PORT" ] && RMQ_TLS_URL="amqps://127.0.0.1:$RMQ_TLS_PORT/%2f"
 	export RMQ_DIR RMQ_NODE RMQ_PORT RMQ_DIST_PORT RMQ_EPMD_PORT \
-		RMQ_USER RMQ_PASS RMQ_URL RMQ_URL_AUTH RMQ_VHOST
+		RMQ_USER RMQ_PASS RMQ_URL RMQ_URL_AUTH RMQ_VHOST \
+		RMQ_TLS_PORT RMQ_TLS_URL RMQ_CACERT
+}
+
+# The state of the broker of DIR (variables absent from an older rmq.env
+# must not leak from the broker that was current before).
+_rmq_load() {
+	RMQ_TLS_PORT= RMQ_CACERT=
+	. "$1/rmq.env"
 }
 
 # rmq_use DIR: make the broker of DIR current.
 rmq_use() {
 	[ -f "$1/rmq.env" ] || { _rmq_log "no broker state in $1"; return 1; }
-	. "$1/rmq.env"
+	_rmq_load "$1"
 	RMQ_PID=$(cat "$1/rmq.pid" 2>/dev/null || true)
 	_rmq_export
 }
@@ -198,10 +223,73 @@ _rmq_configure() {
 	)
 }
 
+# rmq_make_ca DIR NAME: a self-signed CA, DIR/ca.pem and DIR/ca.key.
+rmq_make_ca() {
+	command -v openssl >/dev/null 2>&1 ||
+		{ _rmq_log "openssl: not installed"; return 77; }
+	mkdir -p "$1" || return 1
+	(umask 077 && openssl req -x509 -newkey ec \
+		-pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+		-subj "/CN=$2" -keyout "$1/ca.key" -out "$1/ca.pem" \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign) \
+		>"$1/openssl.log" 2>&1 ||
+		{ cat "$1/openssl.log" >&2; _rmq_log "$1: cannot make a CA"; return 1; }
+	chmod 0644 "$1/ca.pem"
+}
+
+# Add a TLS listener to the configuration in RMQ_DIR: a private CA, a
+# server certificate for 127.0.0.1 and localhost, a free port.  The
+# address is also a DNS name in the certificate: librabbitmq 0.11 checks
+# the URL's host against the DNS names only, never against IP entries.
+_rmq_configure_tls() {
+	_t=$RMQ_DIR/tls
+	rmq_make_ca "$_t" "aether test CA $RMQ_NODE" || return $?
+	printf '%s\n' \
+		'basicConstraints = critical,CA:FALSE' \
+		'keyUsage = critical,digitalSignature,keyEncipherment' \
+		'extendedKeyUsage = serverAuth' \
+		'subjectAltName = IP:127.0.0.1,DNS:127.0.0.1,DNS:localhost' >"$_t/server.ext"
+	(umask 077 && openssl req -new -newkey ec \
+		-pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+		-keyout "$_t/server.key" -out "$_t/server.csr" &&
+		openssl x509 -req -in "$_t/server.csr" -CA "$_t/ca.pem" \
+		-CAkey "$_t/ca.key" -CAcreateserial -days 3650 \
+		-extfile "$_t/server.ext" -out "$_t/server.pem") \
+		>"$_t/openssl.log" 2>&1 ||
+		{ cat "$_t/openssl.log" >&2; _rmq_log "$_t: cannot make the server certificate"; return 1; }
+	# A port none of the broker's others.
+	for _p in $(_rmq_ports 4); do
+		case " $RMQ_PORT $RMQ_DIST_PORT $RMQ_EPMD_PORT " in
+		*" $_p "*) ;;
+		*) RMQ_TLS_PORT=$_p; break ;;
+		esac
+	done
+	[ -n "$RMQ_TLS_PORT" ] || return 1
+	RMQ_CACERT=$_t/ca.pem
+	cat >>"$RMQ_DIR/rabbitmq.conf" <<-EOF || return 1
+	listeners.ssl.default = 127.0.0.1:$RMQ_TLS_PORT
+	ssl_options.cacertfile = $_t/ca.pem
+	ssl_options.certfile = $_t/server.pem
+	ssl_options.keyfile = $_t/server.key
+	ssl_options.verify = verify_none
+	ssl_options.fail_if_no_peer_cert = false
+	EOF
+	cat >>"$RMQ_DIR/rmq.env" <<-EOF
+	RMQ_TLS_PORT=$RMQ_TLS_PORT
+	RMQ_CACERT='$RMQ_CACERT'
+	EOF
+}
+
 # The broker accepts an AMQP login and a channel (an unroutable publish
-# to amq.direct, which leaves nothing behind).
+# to amq.direct, which leaves nothing behind), over TLS too when it has a
+# TLS listener (certificate checked against its CA).
 _rmq_ready() {
 	amqp-publish -u "$RMQ_URL_AUTH" -e amq.direct -r aether-probe \
+		-b probe >/dev/null 2>&1 || return 1
+	[ -n "$RMQ_TLS_PORT" ] || return 0
+	amqp-publish -u "amqps://$RMQ_USER:$RMQ_PASS@127.0.0.1:$RMQ_TLS_PORT/%2f" \
+		--cacert "$RMQ_CACERT" -e amq.direct -r aether-probe \
 		-b probe >/dev/null 2>&1
 }
 
@@ -221,9 +309,13 @@ rmq_start() {
 	esac
 	mkdir -p "$RMQ_DIR" || return 77
 	if [ -f "$RMQ_DIR/rmq.env" ]; then
-		. "$RMQ_DIR/rmq.env"
+		_rmq_load "$RMQ_DIR"
 	else
+		RMQ_TLS_PORT= RMQ_CACERT=
 		_rmq_configure || { _rmq_log "$RMQ_DIR: cannot configure"; return 77; }
+	fi
+	if [ "${RMQ_TLS:-}" = 1 ] && [ -z "$RMQ_TLS_PORT" ]; then
+		_rmq_configure_tls || { _rmq_log "$RMQ_DIR: cannot configure TLS"; return 77; }
 	fi
 	_rmq_export
 	_rmq_pick_wrap
@@ -269,7 +361,7 @@ rmq_start() {
 		fi
 		_i=$((_i + 1))
 		if [ $_i -ge $((RMQ_START_TIMEOUT * 5)) ]; then
-			_rmq_log "broker $RMQ_NODE not accepting AMQP on port $RMQ_PORT after ${RMQ_START_TIMEOUT}s"
+			_rmq_log "broker $RMQ_NODE not accepting AMQP on port $RMQ_PORT${RMQ_TLS_PORT:+ and AMQP over TLS on port $RMQ_TLS_PORT} after ${RMQ_START_TIMEOUT}s"
 			break
 		fi
 		sleep 0.2
@@ -319,7 +411,7 @@ _rmq_watch() {
 	[ -f "$3/rmq.watch" ] || exit 0
 	_t=$(_rmq_tree "$2")
 	kill -KILL "$2" $_t 2>/dev/null
-	. "$3/rmq.env"
+	_rmq_load "$3"
 	for _p in $(_rmq_epmd_pids); do kill -KILL "$_p" 2>/dev/null; done
 	rm -f "$3/rmq.watch" "$3/rmq.pid"
 }
