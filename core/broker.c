@@ -348,6 +348,11 @@ int ae_amqp_connect(struct ae_amqp *a, const struct ae_amqp_conf *c,
 		goto fail;
 	}
 	rc = amqp_socket_open_noblock(sock, ci.host, ci.port, &tv);
+	if (rc == AMQP_STATUS_SOCKET_ERROR) {
+		snprintf(err, errlen, "%s: cannot connect (is a broker "
+			 "listening there?)", a->where);
+		goto fail;
+	}
 	if (rc != AMQP_STATUS_OK) {
 		tls_hint(rc, c, &ci, t, sizeof t);
 		snprintf(err, errlen, "%s: %s%s", a->where,
