@@ -1750,7 +1750,9 @@ int ae_cmd_serve(int argc, char **argv, const char *hostconf)
 			p[np++] = (struct pollfd){j->out_fd, POLLIN, 0};
 			p[np++] = (struct pollfd){j->err_fd, POLLIN, 0};
 		}
-		if (a->connected && ae_amqp_buffered(&a->amqp))
+		/* Deliveries read while waiting for a confirm (a reply sent
+		 * from reap()) wait in the inbox: the socket will not say so. */
+		if (a->connected && (a->amqp.inbox || ae_amqp_buffered(&a->amqp)))
 			timeout = 0;
 		else if (!a->connected && a->next_try - now < timeout)
 			timeout = a->next_try > now ? (int)(a->next_try - now) : 0;
@@ -1787,7 +1789,8 @@ int ae_cmd_serve(int argc, char **argv, const char *hostconf)
 			int k;
 			for (k = 0; k < 64 && a->connected; k++) {
 				struct ae_msg *m;
-				int more = ae_amqp_buffered(&a->amqp) ||
+				int more = a->amqp.inbox ||
+					   ae_amqp_buffered(&a->amqp) ||
 					   (k == 0 && np > 1 && p[1].revents);
 				if (!more)
 					break;

@@ -458,7 +458,10 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 			       timeout_s, r->id);
 			goto out;
 		}
-		if (ae_amqp_pump(&r->amqp, (int)(left < 500 ? left : 500), err,
+		/* A reply may already wait in the inbox (read while the
+		 * publish waited for its confirm). */
+		if (!r->amqp.inbox &&
+		    ae_amqp_pump(&r->amqp, (int)(left < 500 ? left : 500), err,
 				 sizeof err) < 0)
 			goto broken;
 		while ((m = ae_amqp_take(&r->amqp))) {

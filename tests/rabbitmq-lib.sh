@@ -75,8 +75,8 @@ _rmq_pick_wrap() {
 	[ "$_rmq_wrap" != unset ] && return 0
 	_rmq_wrap=
 	command -v unshare >/dev/null 2>&1 || return 0
-	for _w in "unshare --pid --fork --kill-child" \
-	    "unshare --user --map-root-user --pid --fork --kill-child"; do
+	for _w in "unshare --pid --fork --kill-child --mount-proc" \
+	    "unshare --user --map-root-user --pid --fork --kill-child --mount-proc"; do
 		if $_w true >/dev/null 2>&1; then
 			_rmq_wrap=$_w
 			return 0
