@@ -10,7 +10,15 @@
  *           returns (it returns once QEMU answers on QMP with the network
  *           attached).
  *   start-bench --pause QMPSOCK...   pauses those VMs' vCPUs (QMP stop).
- * Prints the medians and minimums and the overhead (aether - qemu).
+ * The order of the two alternates from trial to trial.  QEMU's own start
+ * varies by several ms, so the difference of the medians is noisy; aether's
+ * own time is also measured directly, independent of QEMU: from the fork of
+ * `aether start` until the supervisor spawns QEMU, plus from QEMU's first
+ * QMP answer until `aether start` has returned (the supervisor reports both
+ * instants, CLOCK_MONOTONIC, through AETHER_START_TIMES).
+ * Prints, in ms: the medians of qemu and aether, their difference, the
+ * median and minimum of aether's own time, and the median time QEMU took
+ * inside the aether trials (spawn to QMP answer).
  */
 #include "config.h"
 
@@ -91,7 +99,7 @@ static uint64_t time_qemu(const struct ae_vmconf *c, const char *qmp)
 	/* the same readiness test the supervisor uses */
 	while (ae_qmp_execute(qmp, "{\"execute\":\"query-status\"}", NULL, 0,
 			      2000) < 0) {
-		struct timespec ts = {0, 1000000};
+		struct timespec ts = {0, 200000};
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			fprintf(stderr, "start-bench: QEMU exited\n");
 			exit(1);
@@ -106,7 +114,7 @@ static uint64_t time_qemu(const struct ae_vmconf *c, const char *qmp)
 	return t;
 }
 
-static int run(const char *const *argv)
+static int run(const char *const *argv, uint64_t *t_end)
 {
 	char err[512];
 	pid_t pid;
@@ -118,15 +126,37 @@ static int run(const char *const *argv)
 		exit(1);
 	}
 	waitpid(pid, &st, 0);
+	if (t_end)
+		*t_end = ae_now_ns();
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
+
+/* The last "SPAWN READY" line of the times file. */
+static int last_times(const char *path, uint64_t *spawn, uint64_t *ready)
+{
+	unsigned long long a = 0, b = 0;
+	char line[128];
+	FILE *f = fopen(path, "r");
+	int ok = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		ok = sscanf(line, "%llu %llu", &a, &b) == 2;
+	fclose(f);
+	*spawn = a;
+	*ready = b;
+	return ok && a && b ? 0 : -1;
+}
+
+#define MS(x) ((double)(x) / 1e6)
 
 int main(int argc, char **argv)
 {
 	struct ae_vmconf *c;
-	char err[1024], *vmfile, *qmp, tmp[] = "/tmp/start-bench.XXXXXX";
+	char err[1024], *vmfile, *qmp, *times, tmp[] = "/tmp/start-bench.XXXXXX";
 	const char *store = getenv("AETHER_STORE_DIR");
-	uint64_t *tq, *ta;
+	uint64_t *tq, *ta, *own, *inq;
 	int n, i;
 
 	if (argc > 1 && !strcmp(argv[1], "--pause")) {
@@ -157,33 +187,51 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	qmp = ae_xasprintf("%s/qmp.sock", tmp);
+	times = ae_xasprintf("%s/times", tmp);
+	setenv("AETHER_START_TIMES", times, 1);
 	tq = ae_xcalloc((size_t)n, sizeof *tq);
 	ta = ae_xcalloc((size_t)n, sizeof *ta);
+	own = ae_xcalloc((size_t)n, sizeof *own);
+	inq = ae_xcalloc((size_t)n, sizeof *inq);
 	for (i = 0; i < n; i++) {
 		const char *start[] = {argv[1], "-q", "-c", argv[2], "start",
 				       argv[3], NULL};
 		const char *stop[] = {argv[1], "-q", "-c", argv[2], "stop",
 				      argv[3], "--force", NULL};
-		uint64_t t0;
+		uint64_t t0, t1, spawn, ready;
 
-		tq[i] = time_qemu(c, qmp);
+		if (i % 2 == 0)
+			tq[i] = time_qemu(c, qmp);
 		t0 = ae_now_ns();
-		if (run(start) != 0) {
+		if (run(start, &t1) != 0) {
 			fprintf(stderr, "start-bench: aether start failed\n");
 			return 1;
 		}
-		ta[i] = ae_now_ns() - t0;
-		if (run(stop) != 0) {
+		ta[i] = t1 - t0;
+		if (last_times(times, &spawn, &ready) < 0 || spawn < t0 ||
+		    ready < spawn || t1 < ready) {
+			fprintf(stderr, "start-bench: no start times from "
+					"aether in %s\n", times);
+			return 1;
+		}
+		own[i] = (spawn - t0) + (t1 - ready);
+		inq[i] = ready - spawn;
+		if (run(stop, NULL) != 0) {
 			fprintf(stderr, "start-bench: aether stop failed\n");
 			return 1;
 		}
+		if (i % 2 == 1)
+			tq[i] = time_qemu(c, qmp);
 	}
 	qsort(tq, (size_t)n, sizeof *tq, cmp_u64);
 	qsort(ta, (size_t)n, sizeof *ta, cmp_u64);
-	printf("%8.2f %8.2f %8.2f %8.2f %8.2f\n", tq[n / 2] / 1e6,
-	       ta[n / 2] / 1e6, (double)((int64_t)ta[n / 2] - (int64_t)tq[n / 2]) / 1e6,
-	       tq[0] / 1e6, ta[0] / 1e6);
+	qsort(own, (size_t)n, sizeof *own, cmp_u64);
+	qsort(inq, (size_t)n, sizeof *inq, cmp_u64);
+	printf("%8.2f %8.2f %8.2f %8.2f %8.2f %8.2f\n", MS(tq[n / 2]),
+	       MS(ta[n / 2]), MS((int64_t)ta[n / 2] - (int64_t)tq[n / 2]),
+	       MS(own[n / 2]), MS(own[0]), MS(inq[n / 2]));
 	unlink(qmp);
+	unlink(times);
 	rmdir(tmp);
 	return 0;
 }

@@ -4,7 +4,8 @@
 # same argv (bench/start-bench.c), with 0, 1, 10, 25 and 50 other VMs
 # already running (their vCPUs paused).  Tap backend, kernel-less stub VMs, in private network,
 # mount and pid namespaces.  Target: overhead < 5 ms, flat in the number of
-# running VMs.  By hand (root):
+# running VMs; the "own" column (aether's time measured apart from QEMU's,
+# see bench/start-bench.c) is the robust one.  By hand (root):
 #   top_builddir=. AETHER=$PWD/aether AETHER_PLUGIN_PATH=$PWD/plugins/tap \
 #     sh bench/start-bench.sh [TRIALS] [COUNTS...]
 set -u
@@ -54,8 +55,12 @@ while [ $i -le "$max" ]; do
 	a create "bg$i" --image "$w/base.qcow2" >/dev/null || exit 1
 	i=$((i + 1))
 done
-echo "start-bench: $TRIALS trials each; times in ms (median; min)"
-printf '%-8s %10s %10s %10s %10s %10s\n' running qemu-alone aether-start overhead qemu-min aether-min
+echo "start-bench: $TRIALS trials each; times in ms (medians; own-min: minimum)"
+echo "  overhead = aether-start - qemu-alone (noisy: QEMU's own start varies);"
+echo "  own = aether's own time, measured without QEMU's: fork of aether start"
+echo "  -> QEMU spawned, + QEMU answered on QMP -> aether start returned;"
+echo "  qemu-in-aether = QEMU's spawn -> QMP answer inside the aether trials"
+printf '%-8s %10s %12s %9s %7s %8s %14s\n' running qemu-alone aether-start overhead own own-min qemu-in-aether
 running=0
 rc=0
 for n in $COUNTS; do
@@ -68,7 +73,7 @@ for n in $COUNTS; do
 	[ "$n" -gt 0 ] && "$prog" --pause "$w"/run/vms/bg*/qmp.sock
 	r=$("$prog" "$AETHER" "$w/host.conf" bench "$TRIALS") || { rc=1; break; }
 	set -- $r
-	printf '%-8s %10s %10s %10s %10s %10s\n' "$n" "$1" "$2" "$3" "$4" "$5"
+	printf '%-8s %10s %12s %9s %7s %8s %14s\n' "$n" "$1" "$2" "$3" "$4" "$5" "$6"
 done
 i=1
 while [ $i -le $running ]; do

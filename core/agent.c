@@ -42,11 +42,12 @@
 
 enum cmd {
 	C_CREATE, C_START, C_STOP, C_DELETE, C_STATUS, C_LIST, C_FORWARD,
+	C_CONSOLE,
 };
 
 static const char *const cmd_names[] = {
 	"create-vm", "start-vm", "stop-vm", "delete-vm", "status-vm",
-	"list-vms", "forward",
+	"list-vms", "forward", "console-vm",
 };
 
 struct agent_conf {
@@ -84,6 +85,7 @@ struct job {
 	int made;             /* create: the VM exists in the store */
 	int cur_step, cur_json;/* the running step; it prints JSON */
 	char *script;         /* create: init script file */
+	char *kernel, *initrd;/* create: their paths in image_dir */
 	long mem, cpus;       /* create: reserved capacity */
 };
 
@@ -514,7 +516,8 @@ static const struct ospec o_create[] = {
 	{"backend", O_STR, 0, 0, 0},  {"memory", O_INT, 0, 16, 1 << 20},
 	{"cpus", O_INT, 0, 1, 255},   {"mac", O_STR, 0, 0, 0},
 	{"init_script", O_STR, 0, 0, 0}, {"start", O_BOOL, 0, 0, 0},
-	{NULL, 0, 0, 0, 0}};
+	{"kernel", O_STR, 0, 0, 0},   {"initrd", O_STR, 0, 0, 0},
+	{"append", O_STR, 0, 0, 0},   {NULL, 0, 0, 0, 0}};
 static const struct ospec o_name[] = {{"name", O_STR, 1, 0, 0},
 				      {NULL, 0, 0, 0, 0}};
 static const struct ospec o_stop[] = {
@@ -529,7 +532,7 @@ static const struct ospec o_forward[] = {
 	{"proto", O_STR, 0, 0, 0}, {"host", O_STR, 0, 0, 0},
 	{"guest", O_INT, 0, 1, 65535}, {NULL, 0, 0, 0, 0}};
 static const struct ospec *const specs[] = {
-	o_create, o_name, o_stop, o_delete, o_name, o_none, o_forward};
+	o_create, o_name, o_stop, o_delete, o_name, o_none, o_forward, o_name};
 
 static const char *type_name(enum otype t)
 {
@@ -597,6 +600,20 @@ static int check_options(enum cmd c, json_t *o, char *why, size_t len)
 				 "(no '/', no leading '.')", img);
 			return -1;
 		}
+		for (int f_i = 0; f_i < 2; f_i++) {
+			const char *f = json_string_value(json_object_get(
+				o, f_i ? "initrd" : "kernel"));
+			if (f && !ae_valid_vm_name(f)) {
+				snprintf(why, len, "create-vm: %s '%.64s' must be "
+					 "the name of a file in the host's image "
+					 "directory", f_i ? "initrd" : "kernel", f);
+				return -1;
+			}
+		}
+		if (json_object_get(o, "initrd") && !json_object_get(o, "kernel")) {
+			snprintf(why, len, "create-vm: initrd needs kernel");
+			return -1;
+		}
 		if (v && json_string_length(v) > 65536) {
 			snprintf(why, len, "create-vm: init_script is over "
 				 "64 KiB");
@@ -642,6 +659,8 @@ static void job_free(struct job *j)
 		unlink(j->script);
 		free(j->script);
 	}
+	free(j->kernel);
+	free(j->initrd);
 	free(j->id);
 	free(j->name);
 	free(j->reply_to);
@@ -723,6 +742,18 @@ static int next_argv(struct agent *a, struct job *j, const char **v, char *b1,
 				v[n++] = "--init-script";
 				v[n++] = j->script;
 			}
+			if (j->kernel) {
+				v[n++] = "--kernel";
+				v[n++] = j->kernel;
+			}
+			if (j->initrd) {
+				v[n++] = "--initrd";
+				v[n++] = j->initrd;
+			}
+			if ((s = opt_str(j, "append"))) {
+				v[n++] = "--append";
+				v[n++] = s;
+			}
 		} else if (j->step == 1 && opt_bool(j, "start", 1)) {
 			v[n++] = "start";
 			v[n++] = j->name;
@@ -779,6 +810,13 @@ static int next_argv(struct agent *a, struct job *j, const char **v, char *b1,
 			return 0;
 		v[n++] = "list";
 		v[n++] = "--json";
+		break;
+	case C_CONSOLE:
+		if (j->step)
+			return 0;
+		v[n++] = "console";
+		v[n++] = j->name;
+		v[n++] = "--no-follow";
 		break;
 	case C_FORWARD: {
 		const char *act = opt_str(j, "action");
@@ -1344,6 +1382,12 @@ static void do_create(struct agent *a, struct ae_msg *m, json_t *opts,
 	}
 	free(img);
 	j = job_new(a, C_CREATE, m, opts, id);
+	if (json_object_get(opts, "kernel"))
+		j->kernel = ae_xasprintf("%s/%s", a->conf.image_dir,
+					 opt_str(j, "kernel"));
+	if (json_object_get(opts, "initrd"))
+		j->initrd = ae_xasprintf("%s/%s", a->conf.image_dir,
+					 opt_str(j, "initrd"));
 	j->mem = mem;
 	j->cpus = cpus;
 	if (json_object_get(opts, "init_script")) {
@@ -1427,7 +1471,7 @@ static void handle(struct agent *a, struct ae_msg *m)
 	if (c == (int)AE_ARRAY_SIZE(cmd_names)) {
 		dead_letter(a, m, -1, "unknown command '%.64s' (create-vm, "
 			    "start-vm, stop-vm, delete-vm, status-vm, "
-			    "list-vms, forward)", json_string_value(cmdv));
+			    "list-vms, forward, console-vm)", json_string_value(cmdv));
 		goto out;
 	}
 	if (opts && !json_is_object(opts)) {

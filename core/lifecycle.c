@@ -25,6 +25,7 @@
 #include "loader.h"
 #include "mac.h"
 #include "options.h"
+#include "qemu-argv.h"
 #include "qmp.h"
 #include "runtime.h"
 #include "store.h"
@@ -793,19 +794,362 @@ static void show_log(const char *log, off_t from)
 	close(fd);
 }
 
+/* Read the supervisor's readiness lines from fd: "started PID" (from a
+ * supervisor that is not our child) and "ready PID QEMU_PID INDEX".
+ * started_by: the deadline for "started" (0: not expected); ready_by: for
+ * "ready".  Returns 1 ready (line in buf), 0 the supervisor closed its end
+ * before that, -ETIMEDOUT; *sup gets the pid "started" gave. */
+static int wait_ready(int fd, uint64_t started_by, uint64_t ready_by,
+		      long *sup, char *buf, size_t len)
+{
+	size_t got = 0;
+	int started = !started_by;
+
+	for (;;) {
+		uint64_t end = started ? ready_by : started_by, now = ae_now_ns();
+		struct pollfd pf = {fd, POLLIN, 0};
+		char *nl;
+		ssize_t r;
+		int pr;
+
+		while ((nl = memchr(buf, '\n', got))) {
+			*nl = '\0';
+			if (!strncmp(buf, "ready ", 6))
+				return 1;
+			if (!strncmp(buf, "started ", 8)) {
+				started = 1;
+				*sup = strtol(buf + 8, NULL, 10);
+			}
+			got -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, got);
+		}
+		if (got >= len - 1)
+			got = 0; /* not ours: a line that long */
+		if (now >= end)
+			return -ETIMEDOUT;
+		pr = poll(&pf, 1, (int)((end - now) / 1000000 + 1));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr < 0)
+			return -errno;
+		if (pr == 0)
+			continue;
+		r = read(fd, buf + got, len - 1 - got);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0)
+			return 0;
+		got += (size_t)r;
+	}
+}
+
+#define READY_TIMEOUT_S 120
+#define UNIT_START_TIMEOUT_S 30
+
+/* The start failed: say why with the supervisor's log, clean up what a
+ * dead supervisor left and record it.  code: its exit status, or -1. */
+static int start_failed(struct vmref *v, const char *log, off_t off,
+			const char *how, int code)
+{
+	char reason[128];
+
+	ae_err("%s: failed to start (%s); its log:", v->name, how);
+	show_log(log, off);
+	probe(v);
+	if (!vm_running(v)) {
+		snprintf(reason, sizeof reason, "start failed (%s)", how);
+		if (v->n_orphans || v->rtdir_exists)
+			recover(v);
+		record(v, strcmp(v->rec.state, "crashed") ? "stopped" : "crashed",
+		       reason);
+	}
+	return code > 0 ? code : AE_EXIT_ERROR;
+}
+
+static int start_ok(struct vmref *v, const char *line)
+{
+	const char *times = getenv("AETHER_START_TIMES");
+	unsigned long long t_spawn = 0, t_ready = 0;
+	long sp = 0, qp = 0, idx = 0;
+
+	sscanf(line + 6, "%ld %ld %ld %llu %llu", &sp, &qp, &idx, &t_spawn,
+	       &t_ready);
+	/* For bench/start-bench: when QEMU was spawned and answered
+	 * (CLOCK_MONOTONIC ns), appended to the file the variable names. */
+	if (times && *times && t_spawn && t_ready) {
+		char b[64];
+		int fd = open(times, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
+					     O_NOCTTY,
+			      0600);
+		int n = snprintf(b, sizeof b, "%llu %llu\n", t_spawn, t_ready);
+		if (fd < 0 || write(fd, b, (size_t)n) != n)
+			ae_warn("AETHER_START_TIMES %s: %s", times,
+				strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	printf("%s: running (supervisor pid %ld, QEMU pid %ld, index %ld, "
+	       "backend %s)\n", v->name, sp, qp, idx, v->c->backend);
+	return 0;
+}
+
+/* supervisor = fork: the supervisor is this process forked (no second
+ * exec, config already loaded and checked), in a new session, output to
+ * its log; readiness comes through an inherited pipe. */
+static int start_fork(struct vmref *v, const char *log, off_t off, int lock)
+{
+	struct ae_run_opts ro = {.verbose = ae_log_level > 6};
+	int p[2] = {-1, -1}, logfd = -1, nullfd = -1, ret = AE_EXIT_ERROR;
+	int rc, status = 0;
+	char buf[256], how[64];
+	long sup = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		ae_err("pipe: %s", strerror(errno));
+		record(v, "stopped", "the supervisor could not be started");
+		return AE_EXIT_ERROR;
+	}
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
+		     0600);
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (logfd < 0 || nullfd < 0) {
+		ae_err("%s: %s", logfd < 0 ? log : "/dev/null", strerror(errno));
+		record(v, "stopped", "the supervisor could not be started");
+		goto out;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		char fdbuf[16];
+
+		setsid();
+		dup2(nullfd, 0);
+		dup2(logfd, 1);
+		dup2(logfd, 2);
+		/* the VM lock is the CLI's, not the supervisor's: it is
+		 * O_CLOEXEC, but this child does not exec */
+		close(lock);
+		close(p[0]);
+		snprintf(fdbuf, sizeof fdbuf, "%d", p[1]);
+		setenv("AETHER_READY_FD", fdbuf, 1);
+		setenv("AETHER_STATE_FILE", v->statefile, 1);
+		rc = ae_run(v->c, &ro);
+		fflush(NULL);
+		_exit(rc);
+	}
+	if (pid < 0) {
+		ae_err("fork: %s", strerror(errno));
+		record(v, "stopped", "the supervisor could not be started");
+		goto out;
+	}
+	close(p[1]);
+	p[1] = -1;
+	rc = wait_ready(p[0], 0,
+			ae_now_ns() + READY_TIMEOUT_S * 1000000000ull, &sup, buf,
+			sizeof buf);
+	if (rc == 1) {
+		ret = start_ok(v, buf);
+		goto out;
+	}
+	/* It ended (or hung) before QEMU ran with the network attached. */
+	if (!ae_wait_pid(pid, 2000, &status)) {
+		ae_err("%s: the supervisor did not report readiness in %d s: "
+		       "stopping it", v->name, READY_TIMEOUT_S);
+		kill(pid, SIGTERM);
+		if (!ae_wait_pid(pid, 15000, &status)) {
+			kill(pid, SIGKILL);
+			ae_wait_pid(pid, 5000, &status);
+		}
+	}
+	snprintf(how, sizeof how, "supervisor %s %d",
+		 WIFEXITED(status) ? "exit status" : "signal",
+		 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	ret = start_failed(v, log, off, how,
+			   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+out:
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	if (logfd >= 0)
+		close(logfd);
+	if (nullfd >= 0)
+		close(nullfd);
+	return ret;
+}
+
+/* What goes into a systemd-run argument must reach the unit unchanged: no
+ * specifiers (%), variables ($), quoting, escapes or whitespace. */
+static int systemd_safe(const char *what, const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (*p == '%' || *p == '$' || *p == '\\' || *p == '"' ||
+		    *p == '\'' || *p == ';' || (unsigned char)*p <= ' ' ||
+		    *p == 0x7f) {
+			ae_err("%s '%s' cannot be handed to systemd-run (it "
+			       "holds '%c'): use supervisor = fork", what, s,
+			       *p);
+			return 0;
+		}
+	return 1;
+}
+
+/* Stop the VM's transient unit (systemctl --user stop, argv). */
+static void stop_unit(const struct vmref *v, const char *unit, const char *log)
+{
+	const char *const argv[] = {"systemctl", "--user", "stop", unit, NULL};
+	char err[512];
+
+	if (run_tool(argv, log, err, sizeof err) < 0)
+		ae_warn("%s: stopping unit %s: %s", v->name, unit, err);
+}
+
+/* supervisor = systemd: `aether run VMFILE` as the main process of a
+ * transient unit of the user manager.  No fd can be inherited through
+ * systemd-run: the supervisor opens a FIFO in the VM's directory
+ * (AETHER_READY_PATH), says "started PID" and then "ready ...", and the
+ * FIFO reaches EOF when it ends before that. */
+static int start_systemd(struct vmref *v, const char *hostconf,
+			 const char *log, off_t off)
+{
+	const char *hc = ae_host_config_path(hostconf);
+	const char *pp = getenv("AETHER_PLUGIN_PATH");
+	char *fifo = ae_xasprintf("%s/start.fifo", v->dir);
+	char *unit = ae_xasprintf("aether-vm-%s.service", v->name);
+	char exe[PATH_MAX], hcabs[PATH_MAX], err[1024], buf[256], how[128];
+	struct ae_argv a = {0};
+	int fd = -1, rc, ret = AE_EXIT_ERROR, i;
+	long sup = 0;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0) {
+		ae_err("/proc/self/exe: %s", n < 0 ? strerror(errno) : "empty");
+		goto fail;
+	}
+	exe[n] = '\0';
+	/* the unit does not run in this directory */
+	if (hc && hc[0] != '/') {
+		if (!realpath(hc, hcabs)) {
+			ae_err("%s: %s", hc, strerror(errno));
+			goto fail;
+		}
+		hc = hcabs;
+	}
+	if (!systemd_safe("the aether binary", exe) ||
+	    !systemd_safe("the VM directory", v->dir) ||
+	    !systemd_safe("the runtime directory", v->rtroot) ||
+	    (hc && !systemd_safe("the host config", hc)) ||
+	    (pp && *pp && !systemd_safe("AETHER_PLUGIN_PATH", pp)))
+		goto fail;
+	unlink(fifo); /* a start interrupted before */
+	if (mkfifo(fifo, 0600) < 0) {
+		ae_err("%s: %s", fifo, strerror(errno));
+		goto fail;
+	}
+	/* The read end first: the supervisor's open would fail without it. */
+	fd = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		ae_err("%s: %s", fifo, strerror(errno));
+		goto fail;
+	}
+	ae_argv_add(&a, "systemd-run");
+	ae_argv_add(&a, "--user");
+	ae_argv_addf(&a, "--unit=%s", unit);
+	ae_argv_addf(&a, "--description=aether VM %s", v->name);
+	ae_argv_add(&a, "--collect");
+	ae_argv_add(&a, "--quiet");
+	/* systemd-run returns once aether is exec'd (or says why not) */
+	ae_argv_add(&a, "--property=Type=exec");
+	/* a unit stop is a VM stop: SIGTERM to the supervisor alone (it
+	 * powers the guest down), SIGKILL for the rest only after that */
+	ae_argv_add(&a, "--property=KillMode=mixed");
+	ae_argv_addf(&a, "--property=TimeoutStopSec=%d",
+		     v->c->stop_timeout_s + 20);
+	ae_argv_addf(&a, "--property=StandardOutput=append:%s", log);
+	ae_argv_addf(&a, "--property=StandardError=append:%s", log);
+	ae_argv_addf(&a, "--setenv=AETHER_STATE_FILE=%s", v->statefile);
+	ae_argv_addf(&a, "--setenv=AETHER_READY_PATH=%s", fifo);
+	/* the runtime root this CLI (and stop, list, status) looks in */
+	ae_argv_addf(&a, "--setenv=AETHER_RUNTIME_DIR=%s", v->rtroot);
+	if (pp && *pp)
+		ae_argv_addf(&a, "--setenv=AETHER_PLUGIN_PATH=%s", pp);
+	ae_argv_add(&a, "--");
+	ae_argv_add(&a, exe);
+	if (ae_log_level <= 3)
+		ae_argv_add(&a, "-q");
+	for (i = 6; i < ae_log_level; i++)
+		ae_argv_add(&a, "-v");
+	ae_argv_add(&a, "-c");
+	ae_argv_add(&a, hc ? hc : "none");
+	ae_argv_add(&a, "run");
+	ae_argv_add(&a, v->vmfile);
+	rc = run_tool((const char *const *)a.v, log, err, sizeof err);
+	if (rc < 0) {
+		ae_err("%s: cannot start the supervisor as unit %s: %s%s",
+		       v->name, unit, err,
+		       rc == -ENOENT ? " (supervisor = systemd needs systemd's "
+				       "systemd-run and a user manager)"
+				     : "");
+		snprintf(how, sizeof how, "systemd-run: %.100s", err);
+		record(v, "stopped", how);
+		goto out;
+	}
+	{
+		uint64_t now = ae_now_ns();
+		rc = wait_ready(fd,
+				now + UNIT_START_TIMEOUT_S * 1000000000ull,
+				now + READY_TIMEOUT_S * 1000000000ull, &sup,
+				buf, sizeof buf);
+	}
+	if (rc == 1) {
+		ret = start_ok(v, buf);
+		goto out;
+	}
+	if (rc == -ETIMEDOUT)
+		ae_err("%s: the supervisor (unit %s) did not report %s in %d s: "
+		       "stopping it", v->name, unit,
+		       sup ? "readiness" : "that it runs",
+		       sup ? READY_TIMEOUT_S : UNIT_START_TIMEOUT_S);
+	/* Whatever is left of the unit goes, and the supervisor with it. */
+	stop_unit(v, unit, log);
+	if (sup > 0 && !wait_gone((pid_t)sup, 15000)) {
+		kill((pid_t)sup, SIGKILL);
+		wait_gone((pid_t)sup, 5000);
+	}
+	ae_vmstate_read(v->statefile, &v->rec);
+	if (rc == -ETIMEDOUT)
+		snprintf(how, sizeof how, "no readiness from unit %s", unit);
+	else if (v->rec.exit_code >= 0 && v->rec.pid == sup && sup > 0)
+		snprintf(how, sizeof how, "supervisor exit status %d, unit %s",
+			 v->rec.exit_code, unit);
+	else
+		snprintf(how, sizeof how, "supervisor of unit %s ended", unit);
+	ret = start_failed(v, log, off, how,
+			   v->rec.pid == sup && sup > 0 ? v->rec.exit_code : -1);
+	goto out;
+fail:
+	record(v, "stopped", "the supervisor could not be started");
+out:
+	if (fd >= 0)
+		close(fd);
+	unlink(fifo);
+	ae_argv_free(&a);
+	free(fifo);
+	free(unit);
+	return ret;
+}
+
 int ae_cmd_start(int argc, char **argv, const char *hostconf)
 {
 	struct vmref v;
-	struct ae_run_opts ro = {.verbose = ae_log_level > 6};
-	char buf[128];
 	char *log = NULL;
-	int lock = -1, p[2] = {-1, -1}, ret = AE_EXIT_ERROR;
-	int logfd = -1, nullfd = -1;
-	size_t got = 0;
+	int lock = -1, ret = AE_EXIT_ERROR;
 	struct stat st;
 	off_t off = 0;
-	pid_t pid;
-	ssize_t len;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: aether start NAME\n");
@@ -831,110 +1175,11 @@ int ae_cmd_start(int argc, char **argv, const char *hostconf)
 		off = st.st_size;
 	/* Recorded before the side effect. */
 	record(&v, "starting", NULL);
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		ae_err("pipe: %s", strerror(errno));
-		goto out;
-	}
-	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
-		     0600);
-	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (logfd < 0 || nullfd < 0) {
-		ae_err("%s: %s", logfd < 0 ? log : "/dev/null", strerror(errno));
-		goto out;
-	}
-	/* The supervisor is this process forked (no second exec, config
-	 * already loaded and checked): a new session, output to its log. */
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		char fdbuf[16];
-		int rc;
-
-		setsid();
-		dup2(nullfd, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		close(lock); /* the VM lock is the CLI's, not the supervisor's */
-		close(p[0]);
-		snprintf(fdbuf, sizeof fdbuf, "%d", p[1]);
-		setenv("AETHER_READY_FD", fdbuf, 1);
-		setenv("AETHER_STATE_FILE", v.statefile, 1);
-		rc = ae_run(v.c, &ro);
-		fflush(NULL);
-		_exit(rc);
-	}
-	if (pid < 0) {
-		ae_err("fork: %s", strerror(errno));
-		close(p[1]);
-		record(&v, "stopped", "the supervisor could not be started");
-		goto out;
-	}
-	close(p[1]);
-	for (;;) {
-		struct pollfd pf = {p[0], POLLIN, 0};
-		int r = poll(&pf, 1, 120000);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len = read(p[0], buf + got, sizeof buf - 1 - got);
-		if (len < 0 && errno == EINTR)
-			continue;
-		if (len <= 0)
-			break;
-		got += (size_t)len;
-		if (memchr(buf, '\n', got) || got >= sizeof buf - 1)
-			break;
-	}
-	buf[got] = '\0';
-	if (!strncmp(buf, "ready ", 6)) {
-		long sp = 0, qp = 0, idx = 0;
-		sscanf(buf + 6, "%ld %ld %ld", &sp, &qp, &idx);
-		printf("%s: running (supervisor pid %ld, QEMU pid %ld, index "
-		       "%ld, backend %s)\n", v.name, sp, qp, idx, v.c->backend);
-		ret = 0;
-		goto out;
-	}
-	/* It ended (or hung) before QEMU ran with the network attached. */
-	{
-		int status = 0;
-		if (!ae_wait_pid(pid, 2000, &status)) {
-			ae_err("%s: the supervisor did not report readiness in "
-			       "120 s: stopping it", v.name);
-			kill(pid, SIGTERM);
-			if (!ae_wait_pid(pid, 15000, &status)) {
-				kill(pid, SIGKILL);
-				ae_wait_pid(pid, 5000, &status);
-			}
-		}
-		ae_err("%s: failed to start (supervisor %s %d); its log:",
-		       v.name, WIFEXITED(status) ? "exit status" : "signal",
-		       WIFEXITED(status) ? WEXITSTATUS(status)
-					 : WTERMSIG(status));
-		show_log(log, off);
-		probe(&v);
-		if (!vm_running(&v)) {
-			char reason[96];
-			snprintf(reason, sizeof reason, "start failed (%s %d)",
-				 WIFEXITED(status) ? "exit status" : "signal",
-				 WIFEXITED(status) ? WEXITSTATUS(status)
-						   : WTERMSIG(status));
-			if (v.n_orphans || v.rtdir_exists)
-				recover(&v);
-			record(&v, strcmp(v.rec.state, "crashed") ? "stopped"
-								  : "crashed",
-			       reason);
-		}
-		ret = WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status)
-							       : AE_EXIT_ERROR;
-	}
+	if (v.c->supervisor == AE_SUPERVISOR_SYSTEMD)
+		ret = start_systemd(&v, hostconf, log, off);
+	else
+		ret = start_fork(&v, log, off, lock);
 out:
-	if (p[0] >= 0)
-		close(p[0]);
-	if (logfd >= 0)
-		close(logfd);
-	if (nullfd >= 0)
-		close(nullfd);
 	if (lock >= 0)
 		close(lock);
 	free(log);

@@ -50,11 +50,13 @@ static void remote_usage(FILE *f)
 		"  create NAME --image IMAGE [--backend B] [--memory MIB] "
 		"[--cpus N]\n"
 		"         [--mac MAC] [--init-script FILE] [--no-start]\n"
+		"         [--kernel K [--initrd I] [--append TEXT]]\n"
 		"  start NAME | stop NAME [--timeout S] [--force] |\n"
 		"  delete NAME [--force] | status NAME | list |\n"
+		"  console NAME (the serial console log so far) |\n"
 		"  forward add|remove|list NAME [tcp|udp [ADDR]:PORT [GUESTPORT]]\n"
 		"  raw JSON [--to create|vm:NAME|host:H|all]\n"
-		"IMAGE is the name of a file in the serving host's image "
+		"IMAGE, K and I name files in the serving host's image "
 		"directory.\n");
 }
 
@@ -153,6 +155,8 @@ static int show(struct remote *r, const char *cmd, json_t *rep)
 		s = json_dumps(resp, JSON_INDENT(2));
 		printf("%s\n", s ? s : "null");
 		free(s);
+	} else if (!strcmp(cmd, "console")) {
+		fputs(str(resp, "output"), stdout);
 	} else if (json_object_get(resp, "state")) {
 		printf("%s: %s (host %s)\n", str(resp, "name"), str(resp, "state"),
 		       host);
@@ -181,6 +185,9 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 		{"timeout", required_argument, NULL, 't'},
 		{"force", no_argument, NULL, 'f'},
 		{"to", required_argument, NULL, 'T'},
+		{"kernel", required_argument, NULL, 'K'},
+		{"initrd", required_argument, NULL, 'R'},
+		{"append", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *cmd = argv[0], *wire;
@@ -198,6 +205,9 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 		case 'S': json_object_set_new(o, "start", json_false()); break;
 		case 'f': json_object_set_new(o, "force", json_true()); break;
 		case 'T': to = optarg; break;
+		case 'K': json_object_set_new(o, "kernel", json_string(optarg)); break;
+		case 'R': json_object_set_new(o, "initrd", json_string(optarg)); break;
+		case 'P': json_object_set_new(o, "append", json_string(optarg)); break;
 		case 'm': case 'n': case 't':
 			if (ae_parse_int(optarg, &v) < 0) {
 				snprintf(err, errlen, "--%s: '%s' is not a number",
@@ -287,7 +297,8 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 		static const char *const map[][2] = {
 			{"create", "create-vm"}, {"start", "start-vm"},
 			{"stop", "stop-vm"},     {"delete", "delete-vm"},
-			{"status", "status-vm"}, {NULL, NULL}};
+			{"status", "status-vm"}, {"console", "console-vm"},
+			{NULL, NULL}};
 		for (i = 0; map[i][0] && strcmp(map[i][0], cmd); i++)
 			;
 		if (!map[i][0]) {

@@ -114,27 +114,63 @@ void ae_runtime_live_free(struct ae_live_vm *v, size_t n)
 	free(v);
 }
 
-static int index_used(const struct ae_live_vm *v, size_t n, unsigned idx)
-{
-	size_t i;
+/* The supervisor's hold on its VM index: <root>/index/<N> flock'd for its
+ * lifetime (one VM per process).  The kernel drops the lock when the
+ * process ends, however it ends, so a slot is free exactly when no live
+ * supervisor holds it: allocating one neither reads every VM's files nor
+ * checks every pid (start stays flat in the number of running VMs). */
+static int held_slot = -1;
 
-	for (i = 0; i < n; i++)
-		if (v[i].index == idx)
-			return 1;
-	return 0;
+/* Take slot idx: the locked fd, -EWOULDBLOCK when a live supervisor
+ * holds it, or -errno. */
+static int take_slot(const char *root, unsigned idx)
+{
+	char path[PATH_MAX];
+	int fd, e;
+
+	if (snprintf(path, sizeof path, "%s/index/%u", root, idx) >=
+	    (int)sizeof path)
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		  0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		e = errno;
+		close(fd);
+		return e == EWOULDBLOCK ? -EWOULDBLOCK : -e;
+	}
+	return fd;
+}
+
+/* Who holds slot idx (the name its holder wrote), for messages. */
+static void slot_owner(const char *root, unsigned idx, char *out, size_t len)
+{
+	char path[PATH_MAX], *buf = NULL;
+
+	snprintf(out, len, "?");
+	if (snprintf(path, sizeof path, "%s/index/%u", root, idx) >=
+		    (int)sizeof path ||
+	    ae_read_file(path, &buf, NULL, 256) < 0)
+		return;
+	buf[strcspn(buf, "\n")] = '\0';
+	if (ae_valid_vm_name(buf))
+		snprintf(out, len, "%s", buf);
+	free(buf);
 }
 
 int ae_runtime_claim_vm(const char *root, const char *name, int want,
 			char **vmdir, unsigned *index, char *err,
 			size_t errlen)
 {
-	char path[PATH_MAX], buf[32];
-	struct ae_live_vm *live = NULL;
-	size_t n = 0, i;
-	unsigned idx;
-	int lock, rc;
+	char path[PATH_MAX], buf[80];
+	unsigned idx = 0;
+	int lock, rc, slot = -1;
 	long pid;
 
+	if (held_slot >= 0)
+		return ae_seterr(err, errlen, EBUSY,
+				 "this process already runs a VM");
 	snprintf(path, sizeof path, "%s/lock", root);
 	lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lock < 0)
@@ -147,6 +183,10 @@ int ae_runtime_claim_vm(const char *root, const char *name, int want,
 	}
 	snprintf(path, sizeof path, "%s/vms", root);
 	rc = ae_mkdir_private(path, 0700);
+	if (rc == 0) {
+		snprintf(path, sizeof path, "%s/index", root);
+		rc = ae_mkdir_private(path, 0700);
+	}
 	if (rc < 0) {
 		ae_seterr(err, errlen, -rc, "%s: %s", path, strerror(-rc));
 		goto out;
@@ -160,24 +200,34 @@ int ae_runtime_claim_vm(const char *root, const char *name, int want,
 		goto out;
 	}
 	ae_rmtree(path); /* stale leftovers of a crashed supervisor */
-	rc = ae_runtime_live(root, &live, &n);
-	if (rc < 0) {
-		ae_seterr(err, errlen, -rc, "%s/vms: %s", root, strerror(-rc));
-		goto out;
-	}
 	if (want >= 0) {
 		idx = (unsigned)want;
-		for (i = 0; i < n; i++)
-			if (live[i].index == idx) {
-				rc = ae_seterr(err, errlen, EBUSY,
-					       "index %u is used by running VM "
-					       "%s", idx, live[i].name);
-				goto out;
-			}
+		slot = take_slot(root, idx);
+		if (slot == -EWOULDBLOCK) {
+			slot_owner(root, idx, buf, sizeof buf);
+			rc = ae_seterr(err, errlen, EBUSY,
+				       "index %u is used by running VM %s", idx,
+				       buf);
+			goto out;
+		}
 	} else {
-		for (idx = 0; index_used(live, n, idx); idx++)
-			;
+		/* the lowest free index: one open + flock per slot in use */
+		for (idx = 0; idx <= 65535; idx++) {
+			slot = take_slot(root, idx);
+			if (slot != -EWOULDBLOCK)
+				break;
+		}
 	}
+	if (slot < 0) {
+		rc = ae_seterr(err, errlen, slot == -EWOULDBLOCK ? EBUSY : -slot,
+			       "%s/index/%u: %s", root, idx,
+			       strerror(slot == -EWOULDBLOCK ? EBUSY : -slot));
+		slot = -1;
+		goto out;
+	}
+	rc = snprintf(buf, sizeof buf, "%s\n", name);
+	if (ftruncate(slot, 0) < 0 || pwrite(slot, buf, (size_t)rc, 0) != rc)
+		ae_warn("%s/index/%u: %s", root, idx, strerror(errno));
 	rc = ae_mkdir_private(path, 0700);
 	if (rc < 0) {
 		ae_seterr(err, errlen, -rc, "%s: %s", path, strerror(-rc));
@@ -199,8 +249,11 @@ int ae_runtime_claim_vm(const char *root, const char *name, int want,
 	}
 	*vmdir = ae_xasprintf("%s/vms/%s", root, name);
 	*index = idx;
+	held_slot = slot;
+	slot = -1;
 out:
-	ae_runtime_live_free(live, n);
+	if (slot >= 0)
+		close(slot);
 	close(lock);
 	return rc;
 }
@@ -209,4 +262,8 @@ void ae_runtime_release_vm(const char *vmdir)
 {
 	if (vmdir)
 		ae_rmtree(vmdir);
+	if (held_slot >= 0) { /* after the directory: the index is free now */
+		close(held_slot);
+		held_slot = -1;
+	}
 }

@@ -3,6 +3,8 @@
  * Layout under the runtime root ($AETHER_RUNTIME_DIR, the host config's
  * runtime_dir, $XDG_RUNTIME_DIR/aether for users or /run/aether for root):
  *   lock                 flock'd while allocating indexes
+ *   index/<N>            VM index N: flock'd by the supervisor using it for
+ *                        its lifetime (holds its VM's name)
  *   vms/<name>/          one per running supervisor (0700)
  *       pid, index       the supervisor's pid and the VM's index
  *       qmp.sock         QEMU's QMP socket
@@ -21,8 +23,10 @@ int ae_runtime_root(const char *configured, char **out, char *err,
 		    size_t errlen);
 
 /* Claim vms/<name> for this process and pick the lowest index no live VM
- * uses (or `want` if >= 0 and free).  Fails with -EEXIST when a live
- * supervisor already runs that VM; a stale directory is taken over. */
+ * uses (or `want` if >= 0 and free): the index/<N> slot is locked until
+ * ae_runtime_release_vm or the process ends (one VM per process).  Fails
+ * with -EEXIST when a live supervisor already runs that VM; a stale
+ * directory is taken over. */
 int ae_runtime_claim_vm(const char *root, const char *name, int want,
 			char **vmdir, unsigned *index, char *err,
 			size_t errlen);

@@ -11,6 +11,8 @@
  *       state             last recorded state (key=value lines, atomic)
  *       lock              flock'd by start/stop/delete of this VM
  *       supervisor.log    the detached supervisor's output
+ *       start.fifo        while `aether start` waits for a supervisor run
+ *                         as a systemd unit: its readiness reports
  *       console.log       the guest's serial console
  *   vms/.new-<name>.<pid> a create in progress (renamed into place at the
  *   vms/.del-<name>.<pid> end) and a delete in progress; `aether gc`

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,7 @@ struct run {
 	uint32_t kind;          /* the attachment's kind */
 	struct ae_relay *relay; /* frame port: the relay, else NULL */
 	struct ae_control *ctl; /* <vmdir>/control.sock */
+	uint64_t t_spawn;       /* CLOCK_MONOTONIC ns: QEMU about to be spawned */
 };
 
 static int setup_signals(struct run *r)
@@ -188,6 +190,7 @@ static int start_qemu(struct run *r, struct aether_attachment *att)
 		for (i = 0; i < a.n; i++)
 			ae_debug("argv[%zu] = %s", i, a.v[i]);
 	}
+	r->t_spawn = ae_now_ns();
 	rc = ae_spawn((const char *const *)a.v, NULL, NULL, 0, a.keep_fds,
 		      a.n_keep, &r->qemu, err, sizeof err);
 	ae_argv_free(&a);
@@ -303,15 +306,18 @@ static void record_state(const struct run *r, const char *state, int code,
 }
 
 /* AETHER_READY_FD: once QEMU answers on QMP (it runs, with the network
- * attached), write "ready PID QEMU_PID INDEX" there and close it.  If the
+ * attached), write "ready PID QEMU_PID INDEX SPAWN_NS READY_NS" there and
+ * close it (the last two: CLOCK_MONOTONIC times at which QEMU was spawned
+ * and answered, so the starter can tell its own time from QEMU's).  If the
  * supervisor ends before that, the fd closes with the process: the reader
  * sees EOF and reports the failure from the log. */
 static void notify_ready(struct run *r)
 {
 	const char *env = getenv("AETHER_READY_FD");
 	uint64_t end = ae_now_ns() + 60ull * 1000000000ull;
-	struct timespec ts = {0, 1000000};
-	char buf[96];
+	struct timespec ts = {0, 200000};
+	uint64_t t_ready;
+	char buf[160];
 	int fd, n;
 
 	while (ae_qmp_execute(r->qmp_path, "{\"execute\":\"query-status\"}",
@@ -325,19 +331,55 @@ static void notify_ready(struct run *r)
 			return;
 		nanosleep(&ts, NULL);
 	}
+	t_ready = ae_now_ns();
 	record_state(r, "running", -1, NULL);
 	if (!env || !*env)
 		return;
 	fd = atoi(env);
 	if (fd <= 2)
 		return;
-	n = snprintf(buf, sizeof buf, "ready %ld %ld %u\n", (long)getpid(),
-		     (long)r->qemu, r->index);
+	n = snprintf(buf, sizeof buf, "ready %ld %ld %u %llu %llu\n",
+		     (long)getpid(), (long)r->qemu, r->index,
+		     (unsigned long long)r->t_spawn,
+		     (unsigned long long)t_ready);
 	if (write(fd, buf, (size_t)n) != n)
 		ae_warn("%s: readiness notification failed: %s", r->c->name,
 			strerror(errno));
 	close(fd);
 	unsetenv("AETHER_READY_FD");
+}
+
+/* AETHER_READY_PATH: a FIFO the starting CLI reads, when the supervisor
+ * is not its child (a systemd unit): no fd can be inherited then.  Opened
+ * first thing and kept open, so the CLI sees EOF when the supervisor ends
+ * before it is ready; "started PID" says it runs.  Then it is the ready
+ * fd (AETHER_READY_FD) for notify_ready. */
+static void open_ready_path(const char *name)
+{
+	const char *path = getenv("AETHER_READY_PATH");
+	struct stat st;
+	char buf[64];
+	int fd, n;
+
+	if (!path || !*path)
+		return;
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || fd <= 2) {
+		ae_warn("%s: readiness FIFO %s: %s", name, path,
+			fd < 0 ? strerror(errno) : "not a FIFO");
+		if (fd >= 0)
+			close(fd);
+		unsetenv("AETHER_READY_PATH");
+		return;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	n = snprintf(buf, sizeof buf, "started %ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n)
+		ae_warn("%s: readiness FIFO %s: %s", name, path,
+			strerror(errno));
+	snprintf(buf, sizeof buf, "%d", fd);
+	setenv("AETHER_READY_FD", buf, 1);
+	unsetenv("AETHER_READY_PATH");
 }
 
 static const char *exit_reason(int ret)
@@ -362,6 +404,8 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 
 	if (getenv("AETHER_READY_FD")) /* ours only: not QEMU's or helpers' */
 		fcntl(atoi(getenv("AETHER_READY_FD")), F_SETFD, FD_CLOEXEC);
+	else
+		open_ready_path(c->name);
 	ae_runtime_set_default(c->runtime_dir); /* for the plugins' dirs too */
 	if (ae_runtime_root(c->runtime_dir, &r.root, err, sizeof err) < 0) {
 		ae_err("%s", err);

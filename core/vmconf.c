@@ -37,6 +37,11 @@ const char *ae_accel_name(enum ae_accel a)
 	return a == AE_ACCEL_TCG ? "tcg" : a == AE_ACCEL_KVM ? "kvm" : "auto";
 }
 
+const char *ae_supervisor_mode_name(enum ae_supervisor_mode m)
+{
+	return m == AE_SUPERVISOR_SYSTEMD ? "systemd" : "fork";
+}
+
 /* Known keys per section; "host" marks keys only the host file may set. */
 struct keydef {
 	const char *section, *key;
@@ -66,6 +71,7 @@ static const struct keydef keys[] = {
 	{"vm", "seed", 0, 1},
 	{"vm", "user", 0, 0},
 	{"vm", "guest_agent", 0, 0},
+	{"vm", "supervisor", 0, 0},
 	{"network", "backend", 0, 0},
 	{"network", "model", 0, 0},
 };
@@ -380,6 +386,15 @@ static int load_vm(struct ae_vmconf *c, char *err, size_t errlen)
 		return ae_seterr(err, errlen, EINVAL,
 				 "%s:%d: guest_agent: '%s' is not a boolean "
 				 "(yes/no)", e->file, e->line, e->value);
+	e = lookup(c, "vm", "supervisor");
+	if (!e || !strcmp(e->value, "fork"))
+		c->supervisor = AE_SUPERVISOR_FORK;
+	else if (!strcmp(e->value, "systemd"))
+		c->supervisor = AE_SUPERVISOR_SYSTEMD;
+	else
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: supervisor: '%s' is not one of fork, "
+				 "systemd", e->file, e->line, e->value);
 
 	e = ae_ini_get(ae_ini_find(c->vm_ini, "vm"), "mac");
 	if (e) {

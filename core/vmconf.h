@@ -9,6 +9,10 @@
 
 enum ae_accel { AE_ACCEL_AUTO, AE_ACCEL_TCG, AE_ACCEL_KVM };
 
+/* How `aether start` runs the supervisor: forked from the CLI, or as a
+ * transient unit of the systemd user manager (systemd-run --user). */
+enum ae_supervisor_mode { AE_SUPERVISOR_FORK, AE_SUPERVISOR_SYSTEMD };
+
 struct ae_vmconf {
 	/* [vm] */
 	char *name;
@@ -30,6 +34,7 @@ struct ae_vmconf {
 	char *seed;        /* cloud-init NoCloud seed image (raw, read-only) */
 	char *user;        /* when run as root: QEMU drops to this user */
 	int guest_agent;   /* a virtio-serial port for qemu-guest-agent */
+	enum ae_supervisor_mode supervisor; /* for aether start */
 	/* [network] */
 	char *backend;
 	char *nic_model;
@@ -55,5 +60,6 @@ const char *ae_default_host_config(void);
 const char *ae_host_config_path(const char *given);
 
 const char *ae_accel_name(enum ae_accel a);
+const char *ae_supervisor_mode_name(enum ae_supervisor_mode m);
 
 #endif

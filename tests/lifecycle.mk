@@ -10,9 +10,11 @@ tests_check_store_LDADD = libaether-core.la $(CHECK_LIBS)
 endif
 
 LIFECYCLE_TESTS = tests/lifecycle-cli.sh tests/lifecycle-guest.sh \
-	tests/parallel-start.sh tests/crash-torture.sh
+	tests/parallel-start.sh tests/crash-torture.sh \
+	tests/lifecycle-systemd.sh
 TESTS += $(LIFECYCLE_TESTS)
-dist_noinst_SCRIPTS += $(LIFECYCLE_TESTS) tests/lifecycle-lib.sh
+dist_noinst_SCRIPTS += $(LIFECYCLE_TESTS) tests/lifecycle-lib.sh \
+	tests/fake-systemd-run.sh
 
 # make bench: the launcher's start overhead (bench/start-bench.sh).
 noinst_PROGRAMS += bench/start-bench

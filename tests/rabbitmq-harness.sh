@@ -75,6 +75,8 @@ check_listeners "broker A"
 [ -s "$a_dir/log/$RMQ_NODE.log" ] || fail "no log in $a_dir/log"
 [ -d "$a_dir/mnesia/$RMQ_NODE" ] || fail "no data in $a_dir/mnesia"
 [ -s "$a_dir/home/.erlang.cookie" ] || fail "no private cookie in $a_dir/home"
+# The broker logs this just after it starts accepting connections.
+wait_for "$a_dir/log/$RMQ_NODE.log" "Server startup complete" 30
 expect "$a_dir/log/$RMQ_NODE.log" 'Server startup complete; 0 plugins' "broker A runs without plugins"
 
 # Credentials are enforced.
