@@ -11,7 +11,7 @@ if BUILD_AGENT
 noinst_PROGRAMS += bench/agent-bench
 bench_agent_bench_SOURCES = bench/agent-bench.c
 bench_agent_bench_CFLAGS = $(AM_CFLAGS) $(AMQP_CFLAGS)
-bench_agent_bench_LDADD = libaether-core.la $(AMQP_LIBS)
+bench_agent_bench_LDADD = libaether-agent.la
 endif
 bench_scripts += bench/agent-bench.sh
 dist_noinst_SCRIPTS += bench/agent-bench.sh

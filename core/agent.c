@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "agentconf.h"
 #include "broker.h"
 #include "conffile.h"
 #include "journal.h"
@@ -48,15 +49,6 @@ enum cmd {
 static const char *const cmd_names[] = {
 	"create-vm", "start-vm", "stop-vm", "delete-vm", "status-vm",
 	"list-vms", "forward", "console-vm",
-};
-
-struct agent_conf {
-	char *host;
-	long max_vms, max_memory, max_cpus;
-	int prefetch;
-	char *image_dir;
-	long max_message;
-	int default_memory, default_cpus;
 };
 
 struct tagref {
@@ -96,7 +88,7 @@ struct done {
 };
 
 struct agent {
-	struct agent_conf conf;
+	struct ae_agent_conf conf;
 	const char *hostconf;
 	char *exe, *store, *jdir;
 	struct ae_amqp_conf aconf;
@@ -115,114 +107,6 @@ struct agent {
 static long long mono_ms(void)
 {
 	return (long long)(ae_now_ns() / 1000000);
-}
-
-/* ------------------------------------------------------------------ */
-/* configuration                                                      */
-
-static int get_long(const struct ae_ini_section *s, const char *key, long min,
-		    long max, long *out, char *err, size_t errlen)
-{
-	const struct ae_ini_entry *e = ae_ini_get(s, key);
-	int64_t v;
-
-	if (!e)
-		return 0;
-	if (ae_parse_int(e->value, &v) < 0 || v < min || v > max) {
-		snprintf(err, errlen, "%s:%d: [agent] %s: '%s' is not %ld..%ld",
-			 e->file, e->line, key, e->value, min, max);
-		return -1;
-	}
-	*out = (long)v;
-	return 0;
-}
-
-static int agent_conf_load(struct agent_conf *c, const struct ae_ini *host,
-			   const char *store, const char *host_opt, char *err,
-			   size_t errlen)
-{
-	static const char *const keys[] = {
-		"host", "max_vms", "max_memory", "max_cpus", "prefetch",
-		"image_dir", "max_message", NULL};
-	const struct ae_ini_section *s = ae_ini_find(host, "agent");
-	const struct ae_ini_section *vm = ae_ini_find(host, "vm");
-	const struct ae_ini_entry *e;
-	long v;
-	size_t i;
-	int k;
-
-	memset(c, 0, sizeof *c);
-	c->prefetch = 4;
-	c->max_message = AE_MAX_MESSAGE;
-	c->default_memory = 256;
-	c->default_cpus = 1;
-	for (i = 0; s && i < s->n_entries; i++) {
-		for (k = 0; keys[k] && strcmp(keys[k], s->entries[i].key); k++)
-			;
-		if (!keys[k]) {
-			snprintf(err, errlen, "%s:%d: [agent]: unknown key '%s'",
-				 s->entries[i].file, s->entries[i].line,
-				 s->entries[i].key);
-			return -1;
-		}
-	}
-	if (get_long(s, "max_vms", 0, 100000, &c->max_vms, err, errlen) < 0 ||
-	    get_long(s, "max_memory", 0, 1L << 30, &c->max_memory, err,
-		     errlen) < 0 ||
-	    get_long(s, "max_cpus", 0, 100000, &c->max_cpus, err, errlen) < 0 ||
-	    get_long(s, "max_message", 1024, 64L << 20, &c->max_message, err,
-		     errlen) < 0)
-		return -1;
-	v = c->prefetch;
-	if (get_long(s, "prefetch", 1, 1000, &v, err, errlen) < 0)
-		return -1;
-	c->prefetch = (int)v;
-	if ((e = ae_ini_get(vm, "memory")) && atoi(e->value) > 0)
-		c->default_memory = atoi(e->value);
-	if ((e = ae_ini_get(vm, "cpus")) && atoi(e->value) > 0)
-		c->default_cpus = atoi(e->value);
-	e = ae_ini_get(s, "host");
-	if (host_opt) {
-		c->host = ae_xstrdup(host_opt);
-	} else if (e) {
-		c->host = ae_xstrdup(e->value);
-	} else {
-		char h[256] = "";
-		gethostname(h, sizeof h - 1);
-		h[strcspn(h, ".")] = '\0';
-		c->host = ae_xstrdup(h);
-	}
-	if (!ae_amqp_valid_host(c->host)) {
-		snprintf(err, errlen, "%shost name '%s' is not 1-63 of "
-			 "[A-Za-z0-9._-] (set [agent] host or --host)",
-			 e && !host_opt ? "[agent] " : "", c->host);
-		return -1;
-	}
-	e = ae_ini_get(s, "image_dir");
-	c->image_dir = e ? ae_xstrdup(e->value)
-			 : ae_xasprintf("%s/images", store);
-	if (!ae_valid_abs_path(c->image_dir)) {
-		snprintf(err, errlen, "%s:%d: [agent] image_dir: '%s' is not an "
-			 "absolute path", e ? e->file : "", e ? e->line : 0,
-			 c->image_dir);
-		return -1;
-	}
-	return 0;
-}
-
-int ae_agent_check_config(const struct ae_ini *host, char *err, size_t errlen)
-{
-	struct ae_amqp_conf ac;
-	struct agent_conf c;
-	int rc;
-
-	if (ae_amqp_conf_load(&ac, host, NULL, NULL, err, errlen) < 0)
-		return -1;
-	ae_amqp_conf_free(&ac);
-	rc = agent_conf_load(&c, host, "/var/lib/aether", NULL, err, errlen);
-	free(c.host);
-	free(c.image_dir);
-	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1687,9 +1571,8 @@ int ae_cmd_serve(int argc, char **argv, const char *hostconf)
 	struct agent *a = &A;
 	const char *host_opt = NULL, *url = NULL, *cred = NULL, *hc;
 	struct ae_ini *host = NULL;
-	char err[1024], exe[4096];
+	char err[1024];
 	sigset_t mask;
-	ssize_t n;
 	int ch, ret = AE_EXIT_ERROR;
 	long long stop_deadline = 0;
 
@@ -1721,7 +1604,7 @@ int ae_cmd_serve(int argc, char **argv, const char *hostconf)
 		ae_err("%s", err);
 		goto out;
 	}
-	if (agent_conf_load(&a->conf, host, a->store, host_opt, err,
+	if (ae_agent_conf_load(&a->conf, host, a->store, host_opt, err,
 			    sizeof err) < 0) {
 		ae_err("%s", err);
 		goto out;
@@ -1751,13 +1634,13 @@ int ae_cmd_serve(int argc, char **argv, const char *hostconf)
 			ae_warn("%s: %s", lp, strerror(errno));
 		free(lp); /* lfd stays open: the lock lives as long as we do */
 	}
-	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n <= 0) {
-		ae_err("/proc/self/exe: %s", strerror(errno));
+	/* The aether program that runs each request (set by aether). */
+	if (!getenv("AETHER_BINARY") || access(getenv("AETHER_BINARY"), X_OK)) {
+		ae_err("serve: AETHER_BINARY does not name the aether program "
+		       "(run this as `aether serve`)");
 		goto out;
 	}
-	exe[n] = '\0';
-	a->exe = ae_xstrdup(exe);
+	a->exe = ae_xstrdup(getenv("AETHER_BINARY"));
 	/* Requests an earlier run left half done. */
 	ae_store_gc(a->store);
 	ae_journal_recover(a->store, a->hostconf, getpid());

@@ -25,6 +25,7 @@
 
 #include <amqp.h>
 
+#include "agentconf.h"
 #include "conffile.h"
 
 #define AE_X_MAIN "aether"
@@ -33,23 +34,6 @@
 #define AE_Q_CREATE "aether.create"
 #define AE_Q_HOSTS "aether.hosts"
 #define AE_Q_DEAD "aether.dead"
-#define AE_MAX_MESSAGE (256 * 1024)
-
-/* Where and how to connect: [amqp] of the host config, overridable. */
-struct ae_amqp_conf {
-	char *url;         /* amqp[s]://[user@]host[:port][/vhost] */
-	char *credentials; /* file with "username = " / "password = " */
-	char *cacert;      /* amqps: CA bundle (default: system store) */
-	int verify;        /* amqps: verify the peer (default 1) */
-	int heartbeat;     /* seconds (default 10) */
-};
-
-/* Fill c from [amqp] of host (may be NULL); url/credentials given override
- * the file.  Returns 0 or -1 with err set. */
-int ae_amqp_conf_load(struct ae_amqp_conf *c, const struct ae_ini *host,
-		      const char *url, const char *credentials, char *err,
-		      size_t errlen);
-void ae_amqp_conf_free(struct ae_amqp_conf *c);
 
 /* A delivery or a returned message, copied out of the library's buffers. */
 struct ae_msg {
@@ -112,7 +96,5 @@ int ae_amqp_buffered(struct ae_amqp *a);
 int ae_amqp_consumers(struct ae_amqp *a, const char *q, char *err,
 		      size_t errlen);
 
-/* A valid host name for queue names: [A-Za-z0-9._-]{1,63}. */
-int ae_amqp_valid_host(const char *h);
 
 #endif

@@ -17,14 +17,21 @@ libaether_core_la_SOURCES = \
 	core/lifecycle.c core/lifecycle.h \
 	core/relay.c core/relay.h \
 	core/control.c core/control.h \
-	core/journal.c core/journal.h
+	core/journal.c core/journal.h \
+	core/agentconf.c core/agentconf.h
 libaether_core_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 libaether_core_la_LIBADD = $(LTDL_LIBS) $(INIH_LIBS)
+# aether serve / remote: a program of their own, so that the launcher
+# and the VM supervisors do not load librabbitmq, OpenSSL and jansson.
 if BUILD_AGENT
-libaether_core_la_SOURCES += core/broker.c core/broker.h \
+noinst_LTLIBRARIES += libaether-agent.la
+libaether_agent_la_SOURCES = core/broker.c core/broker.h \
 	core/agent.c core/agent.h core/remote.c
-libaether_core_la_CFLAGS += $(AMQP_CFLAGS)
-libaether_core_la_LIBADD += $(AMQP_LIBS)
+libaether_agent_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(AMQP_CFLAGS)
+libaether_agent_la_LIBADD = libaether-core.la $(AMQP_LIBS)
+pkglibexec_PROGRAMS = aether-agent
+aether_agent_SOURCES = core/agent-main.c
+aether_agent_LDADD = libaether-agent.la
 endif
 
 bin_PROGRAMS += aether

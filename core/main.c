@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agentconf.h"
 #include "instance.h"
 #include "journal.h"
 #include "store.h"
@@ -398,6 +398,59 @@ static int cmd_gc(int argc, char **argv)
 	return g.failed ? AE_EXIT_ERROR : 0;
 }
 
+/* serve and remote are the program aether-agent (agent.h): found next to
+ * this program (a build tree), else in pkglibexecdir; $AETHER_AGENT
+ * overrides.  It runs requests with this program ($AETHER_BINARY). */
+static int exec_agent(int argc, char **argv)
+{
+#ifdef AE_HAVE_AGENT
+	const char *v[64];
+	char self[4096], *next = NULL, *dir;
+	const char *agent = getenv("AETHER_AGENT");
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	int i, k = 0;
+
+	if (n <= 0) {
+		ae_err("/proc/self/exe: %s", strerror(errno));
+		return AE_EXIT_ERROR;
+	}
+	self[n] = '\0';
+	if (!agent) {
+		dir = ae_xstrdup(self);
+		*strrchr(dir, '/') = '\0';
+		next = ae_xasprintf("%s/aether-agent", dir);
+		free(dir);
+		agent = access(next, X_OK) == 0 ? next
+						 : AE_PKGLIBEXECDIR "/aether-agent";
+	}
+	if (argc > 48) {
+		ae_err("%s: too many arguments", argv[0]);
+		return AE_EXIT_USAGE;
+	}
+	v[k++] = "aether-agent";
+	if (hostconf) {
+		v[k++] = "-c";
+		v[k++] = hostconf;
+	}
+	if (ae_log_level <= 3)
+		v[k++] = "-q";
+	for (i = 6; i < ae_log_level && i < 8; i++)
+		v[k++] = "-v";
+	for (i = 0; i < argc; i++)
+		v[k++] = argv[i];
+	v[k] = NULL;
+	setenv("AETHER_BINARY", self, 1);
+	execv(agent, (char *const *)v);
+	ae_err("%s: %s: %s", argv[0], agent, strerror(errno));
+	free(next);
+	return AE_EXIT_ERROR;
+#else
+	ae_err("%s: this aether was built without the host agent "
+	       "(configure found no librabbitmq or jansson)", argv[0]);
+	return AE_EXIT_ERROR;
+#endif
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -467,17 +520,8 @@ int main(int argc, char **argv)
 		return ae_cmd_console(argc, argv, hostconf);
 	if (!strcmp(argv[0], "forward"))
 		return ae_cmd_forward(argc, argv, hostconf);
-	if (!strcmp(argv[0], "serve") || !strcmp(argv[0], "remote")) {
-#ifdef AE_HAVE_AGENT
-		return !strcmp(argv[0], "serve")
-			       ? ae_cmd_serve(argc, argv, hostconf)
-			       : ae_cmd_remote(argc, argv, hostconf);
-#else
-		ae_err("%s: this aether was built without the host agent "
-		       "(configure found no librabbitmq or jansson)", argv[0]);
-		return AE_EXIT_ERROR;
-#endif
-	}
+	if (!strcmp(argv[0], "serve") || !strcmp(argv[0], "remote"))
+		return exec_agent(argc, argv);
 	if (!strcmp(argv[0], "help")) {
 		usage(stdout);
 		return 0;

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "agentconf.h"
 #include "broker.h"
 #include "conffile.h"
 #include "store.h"
