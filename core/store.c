@@ -92,53 +92,6 @@ void ae_vmstate_init(struct ae_vmstate *s, const char *state)
 	s->updated = (long long)time(NULL);
 }
 
-/* Replace path atomically with data: written to a temporary file that is
- * then swapped in with renameat2(RENAME_EXCHANGE) and the old contents
- * unlinked.  Readers see the old record or the new one, never a partial
- * one.  Not a plain rename over the old file: on ext4 that forces the new
- * data out to the disk (auto_da_alloc), a few hundred microseconds on
- * every start's critical path.  Where the exchange is not supported (or
- * there is no old record yet) a plain rename does it. */
-static int write_atomic(const char *path, const char *data, size_t len)
-{
-	char tmp[PATH_MAX];
-	int fd, rc = 0;
-
-	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >=
-	    (int)sizeof tmp)
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	if (fd < 0)
-		return -errno;
-	while (len > 0) {
-		ssize_t w = write(fd, data, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = -errno;
-			break;
-		}
-		data += w;
-		len -= (size_t)w;
-	}
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (rc) {
-		unlink(tmp);
-		return rc;
-	}
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
-		unlink(tmp); /* now the old record */
-		return 0;
-	}
-	if (rename(tmp, path) < 0) {
-		rc = -errno;
-		unlink(tmp);
-	}
-	return rc;
-}
-
 int ae_vmstate_write(const char *path, const struct ae_vmstate *s)
 {
 	char buf[512], reason[sizeof s->reason];
@@ -157,7 +110,7 @@ int ae_vmstate_write(const char *path, const struct ae_vmstate *s)
 		     (long long)time(NULL), s->exit_code, reason);
 	if (n < 0 || n >= (int)sizeof buf)
 		return -EOVERFLOW;
-	return write_atomic(path, buf, (size_t)n);
+	return ae_write_file_swap(path, buf, (size_t)n, 0600);
 }
 
 int ae_vmstate_read(const char *path, struct ae_vmstate *s)

@@ -313,7 +313,9 @@ int ae_rmtree(const char *path)
 	return rmtree_at(AT_FDCWD, path);
 }
 
-int ae_write_file(const char *path, const char *data, size_t len, mode_t mode)
+/* Write data to a temporary file next to path, then put it in place. */
+static int write_tmp_and_swap(const char *path, const char *data, size_t len,
+			      mode_t mode, int exchange)
 {
 	char tmp[PATH_MAX];
 	int fd, rc = 0;
@@ -338,11 +340,31 @@ int ae_write_file(const char *path, const char *data, size_t len, mode_t mode)
 	}
 	if (close(fd) < 0 && !rc)
 		rc = -errno;
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc)
+	if (rc) {
 		unlink(tmp);
+		return rc;
+	}
+	if (exchange &&
+	    renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) == 0) {
+		unlink(tmp); /* now the old contents */
+		return 0;
+	}
+	if (rename(tmp, path) < 0) {
+		rc = -errno;
+		unlink(tmp);
+	}
 	return rc;
+}
+
+int ae_write_file(const char *path, const char *data, size_t len, mode_t mode)
+{
+	return write_tmp_and_swap(path, data, len, mode, 0);
+}
+
+int ae_write_file_swap(const char *path, const char *data, size_t len,
+		       mode_t mode)
+{
+	return write_tmp_and_swap(path, data, len, mode, 1);
 }
 
 int ae_read_file(const char *path, char **out, size_t *len, size_t max)

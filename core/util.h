@@ -51,6 +51,13 @@ int ae_mkdir_private(const char *path, mode_t mode);
 int ae_rmtree(const char *path);
 /* Write a whole small file atomically (tmp + rename). */
 int ae_write_file(const char *path, const char *data, size_t len, mode_t mode);
+/* The same, but the new file is swapped in with renameat2(RENAME_EXCHANGE)
+ * and the old one unlinked (plain rename where that is unsupported or
+ * there is no old file): readers still see old or new, never partial, and
+ * ext4 does not force the data out as it does on a rename over a file
+ * (auto_da_alloc), which costs hundreds of microseconds. */
+int ae_write_file_swap(const char *path, const char *data, size_t len,
+		       mode_t mode);
 /* Read a small file into a NUL-terminated buffer. */
 int ae_read_file(const char *path, char **out, size_t *len, size_t max);
 
