@@ -573,6 +573,15 @@ static int opt_bool(struct job *j, const char *k, int def)
  *   create: 0 create  1 start (unless start=false)  2 status
  *           9 delete --force (rollback after a failure)
  *   start/stop: 0 the command, 1 status;  others: 0 the command. */
+/* argv: ... status NAME --json */
+static int push_status(const char **v, int n, const char *name)
+{
+	v[n++] = "status";
+	v[n++] = name;
+	v[n++] = "--json";
+	return n;
+}
+
 static int next_argv(struct agent *a, struct job *j, const char **v, char *b1,
 		     char *b2, char *b3)
 {
@@ -643,19 +652,21 @@ static int next_argv(struct agent *a, struct job *j, const char **v, char *b1,
 			v[n++] = j->name;
 		} else if (j->step <= 2) {
 			j->step = 2;
-			v[n++] = "status";
-			v[n++] = j->name;
-			v[n++] = "--json";
+			n = push_status(v, n, j->name);
 		} else {
 			return 0;
 		}
 		break;
 	case C_START:
 	case C_STOP:
-		if (j->step == 0 && j->cmd == C_START) {
+		if (j->step == 1)
+			n = push_status(v, n, j->name);
+		else if (j->step)
+			return 0;
+		else if (j->cmd == C_START) {
 			v[n++] = "start";
 			v[n++] = j->name;
-		} else if (j->step == 0) {
+		} else {
 			v[n++] = "stop";
 			v[n++] = j->name;
 			if (json_object_get(j->opts, "timeout")) {
@@ -666,14 +677,9 @@ static int next_argv(struct agent *a, struct job *j, const char **v, char *b1,
 			}
 			if (opt_bool(j, "force", 0))
 				v[n++] = "--force";
-		} else if (j->step == 1) {
-			v[n++] = "status";
-			v[n++] = j->name;
-			v[n++] = "--json";
-		} else {
-			return 0;
 		}
 		break;
+	/* One step each. */
 	case C_DELETE:
 		if (j->step)
 			return 0;
@@ -685,9 +691,7 @@ static int next_argv(struct agent *a, struct job *j, const char **v, char *b1,
 	case C_STATUS:
 		if (j->step)
 			return 0;
-		v[n++] = "status";
-		v[n++] = j->name;
-		v[n++] = "--json";
+		n = push_status(v, n, j->name);
 		break;
 	case C_LIST:
 		if (j->step)

@@ -17,10 +17,8 @@
 char *ae_journal_dir(const char *store, char *err, size_t errlen)
 {
 	char *d = ae_xasprintf("%s/requests", store);
-	int rc = ae_mkdir_private(d, 0700);
 
-	if (rc < 0) {
-		snprintf(err, errlen, "%s: %s", d, strerror(-rc));
+	if (ae_mkdir_private_err(d, 0700, "request journal", err, errlen) < 0) {
 		free(d);
 		return NULL;
 	}

@@ -114,6 +114,16 @@ static void probe(struct vmref *v)
 
 /* Open VM `name` of the store.  must_exist: refuse when it is not there.
  * Loads the VM file (with the host config) when it exists. */
+/* flock dir/lock exclusively; the fd, or -1 having said why. */
+static int lock_dir(const char *dir)
+{
+	int fd = ae_store_lock(dir, LOCK_EX);
+
+	if (fd < 0)
+		ae_err("%s/lock: %s", dir, strerror(-fd));
+	return fd;
+}
+
 static int vm_open(const char *name, const char *hostconf, int must_exist,
 		   struct vmref *v)
 {
@@ -637,11 +647,9 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 		goto out;
 	}
 	/* Names and MACs are checked and taken under the store lock. */
-	lock = ae_store_lock(store, LOCK_EX);
-	if (lock < 0) {
-		ae_err("%s/lock: %s", store, strerror(-lock));
+	lock = lock_dir(store);
+	if (lock < 0)
 		goto out;
-	}
 	final = ae_xasprintf("%s/vms/%s", store, name);
 	if (access(final, F_OK) == 0) {
 		ae_err("a VM named %s already exists (%s)", name, final);
@@ -1157,11 +1165,9 @@ int ae_cmd_start(int argc, char **argv, const char *hostconf)
 	}
 	if (vm_open(argv[1], hostconf, 1, &v) < 0)
 		goto out;
-	lock = ae_store_lock(v.dir, LOCK_EX);
-	if (lock < 0) {
-		ae_err("%s/lock: %s", v.dir, strerror(-lock));
+	lock = lock_dir(v.dir);
+	if (lock < 0)
 		goto out;
-	}
 	probe(&v);
 	if (vm_running(&v)) {
 		ae_err("VM %s is already running (supervisor pid %ld)", v.name,
@@ -1280,11 +1286,9 @@ int ae_cmd_stop(int argc, char **argv, const char *hostconf)
 	}
 	if (vm_open(argv[optind], hostconf, 1, &v) < 0)
 		goto out;
-	lock = ae_store_lock(v.dir, LOCK_EX);
-	if (lock < 0) {
-		ae_err("%s/lock: %s", v.dir, strerror(-lock));
+	lock = lock_dir(v.dir);
+	if (lock < 0)
 		goto out;
-	}
 	probe(&v);
 	if (!vm_running(&v)) {
 		if (v.n_orphans || v.rtdir_exists) {
@@ -1337,11 +1341,9 @@ int ae_cmd_delete(int argc, char **argv, const char *hostconf)
 		if (!v.dir || access(v.dir, F_OK) < 0 || !force)
 			goto out;
 	}
-	lock = ae_store_lock(v.dir, LOCK_EX);
-	if (lock < 0) {
-		ae_err("%s/lock: %s", v.dir, strerror(-lock));
+	lock = lock_dir(v.dir);
+	if (lock < 0)
 		goto out;
-	}
 	if (v.c) {
 		probe(&v);
 		if (vm_running(&v)) {
@@ -1356,11 +1358,9 @@ int ae_cmd_delete(int argc, char **argv, const char *hostconf)
 		if (v.n_orphans || v.rtdir_exists)
 			recover(&v);
 	}
-	slock = ae_store_lock(v.store, LOCK_EX);
-	if (slock < 0) {
-		ae_err("%s/lock: %s", v.store, strerror(-slock));
+	slock = lock_dir(v.store);
+	if (slock < 0)
 		goto out;
-	}
 	del = ae_xasprintf("%s/vms/.del-%s.%ld", v.store, v.name,
 			   (long)getpid());
 	if (rename(v.dir, del) < 0) {

@@ -55,11 +55,8 @@ int ae_runtime_root(const char *configured, char **out, char *err,
 		free(root);
 		return rc;
 	}
-	rc = ae_mkdir_private(root, 0700);
+	rc = ae_mkdir_private_err(root, 0700, "runtime directory", err, errlen);
 	if (rc < 0) {
-		ae_seterr(err, errlen, -rc, "runtime directory %s: %s%s", root,
-			  strerror(-rc),
-			  rc == -EPERM ? " (owned by another user)" : "");
 		free(root);
 		return rc;
 	}

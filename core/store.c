@@ -46,16 +46,13 @@ int ae_store_root(char **out, char *err, size_t errlen)
 		free(root);
 		return rc;
 	}
-	rc = ae_mkdir_private(root, 0700);
+	rc = ae_mkdir_private_err(root, 0700, "VM store", err, errlen);
 	if (rc == 0) {
 		char *vms = ae_xasprintf("%s/vms", root);
-		rc = ae_mkdir_private(vms, 0700);
+		rc = ae_mkdir_private_err(vms, 0700, "VM store", err, errlen);
 		free(vms);
 	}
 	if (rc < 0) {
-		ae_seterr(err, errlen, -rc, "VM store %s: %s%s", root,
-			  strerror(-rc),
-			  rc == -EPERM ? " (owned by another user)" : "");
 		free(root);
 		return rc;
 	}

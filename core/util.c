@@ -308,6 +308,18 @@ static int rmtree_at(int dfd, const char *name)
 	return rc;
 }
 
+int ae_mkdir_private_err(const char *path, mode_t mode, const char *what,
+			 char *err, size_t errlen)
+{
+	int rc = ae_mkdir_private(path, mode);
+
+	if (rc < 0)
+		ae_seterr(err, errlen, -rc, "%s %s: %s%s", what, path,
+			  strerror(-rc),
+			  rc == -EPERM ? " (owned by another user)" : "");
+	return rc;
+}
+
 int ae_rmtree(const char *path)
 {
 	return rmtree_at(AT_FDCWD, path);

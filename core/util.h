@@ -47,6 +47,9 @@ void ae_format_mac(const uint8_t mac[6], char out[18]);
 /* mkdir -p with mode for every created component; the last component is
  * made (or must already be) a directory owned by us with exactly mode. */
 int ae_mkdir_private(const char *path, mode_t mode);
+/* The same, with "WHAT PATH: reason" in err on failure. */
+int ae_mkdir_private_err(const char *path, mode_t mode, const char *what,
+			 char *err, size_t errlen);
 /* Remove a directory tree we own (no symlink following). */
 int ae_rmtree(const char *path);
 /* Write a whole small file atomically (tmp + rename). */

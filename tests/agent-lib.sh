@@ -11,9 +11,7 @@ _rmq_wrap=
 
 # Re-run this script inside fresh namespaces (or skip saying why).
 ag_enter() {
-	if [ "${AG_INNER:-}" = 1 ]; then
-		return 0
-	fi
+	in_namespaces && return 0
 	[ "$(id -u)" = 0 ] || skip "needs root (private namespaces, the broker's user)"
 	need unshare qemu-img timeout
 	[ -x "$AETHER" ] || fail "aether binary not found at $AETHER (make first)"
@@ -23,13 +21,7 @@ ag_enter() {
 		skip "rabbitmq-server is not installed (Debian package rabbitmq-server)"
 	command -v "${QEMU:-qemu-system-x86_64}" >/dev/null 2>&1 ||
 		skip "qemu-system-x86_64 not found"
-	unshare -n -m -p -f --mount-proc true 2>/dev/null ||
-		skip "cannot create network/mount/pid namespaces (unshare)"
-	trap - EXIT
-	[ -n "$WORK" ] && rm -rf "$WORK"
-	WORK=
-	AG_INNER=1 exec unshare -n -m -p -f --mount-proc -- /bin/sh "$0" "$@"
-	fail "cannot exec unshare"
+	reexec_in_namespaces "$@"
 }
 
 # The broker and a client config.

@@ -53,6 +53,55 @@ guest() {
 	GUEST_INITRD=$out/initrd.img
 }
 
+# True inside the namespaces reexec_in_namespaces made.
+in_namespaces() { [ "${AETHER_TEST_NS:-}" = 1 ]; }
+
+# Re-run this test in private network, mount and pid namespaces with their
+# own /proc: its devices and processes cannot touch the host's, and
+# whatever it leaks dies with it.  Skips when namespaces are unavailable.
+reexec_in_namespaces() {
+	unshare -n -m -p -f --mount-proc true 2>/dev/null ||
+		skip "cannot create network/mount/pid namespaces (unshare)"
+	trap - EXIT
+	[ -n "$WORK" ] && rm -rf "$WORK"
+	WORK=
+	AETHER_TEST_NS=1 exec unshare -n -m -p -f --mount-proc -- /bin/sh "$0" "$@"
+	fail "cannot exec unshare"
+}
+
+# Start tests/tcp-echo on loopback, its files in DIR (default $WORK);
+# sets ECHO_PID and PORT, and stops it at exit.
+start_tcp_echo() {
+	_d=${1:-$WORK}
+	"$top_builddir/tests/tcp-echo" -p "$_d/port" -l "$_d/server.log" &
+	ECHO_PID=$!
+	at_exit "kill $ECHO_PID 2>/dev/null"
+	wait_for "$_d/port" '^[0-9]+$' 10 || fail "tcp-echo did not start"
+	PORT=$(cat "$_d/port")
+}
+
+# A VM file $WORK/vm.conf for the test guest with the slirp backend, whose
+# guest sends a line to the tcp-echo server on PORT: NAME [EXTRA-LINES
+# appended after [network]].
+slirp_vm_conf() {
+	cat >"$WORK/vm.conf" <<EOT
+# written by $TEST_NAME
+[vm]
+name = $1
+memory = 256
+accel = tcg
+reboot = no
+kernel = $GUEST_KERNEL
+initrd = $GUEST_INITRD
+append = console=ttyS0 quiet panic=-1 aether.tcp=10.0.2.2:$PORT
+console = file:$WORK/console.log
+
+[network]
+backend = slirp
+${2:-}
+EOT
+}
+
 # Wait until FILE contains PATTERN (grep -E) or SECONDS pass.
 wait_for() {
 	file=$1 pattern=$2 secs=$3

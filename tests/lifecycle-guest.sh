@@ -8,7 +8,7 @@
 # nothing behind.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 . "$top_srcdir/tests/lifecycle-lib.sh"
-if [ "${LC_INNER:-}" != 1 ]; then
+if ! in_namespaces; then
 	need dnsmasq
 	# built outside the namespace: the first build downloads a kernel
 	make_work

@@ -10,22 +10,14 @@ LC_PREFIX=lct
 
 # Re-run this script inside fresh namespaces (or skip saying why).
 lc_enter() {
-	if [ "${LC_INNER:-}" = 1 ]; then
-		return 0
-	fi
+	in_namespaces && return 0
 	[ "$(id -u)" = 0 ] || skip "needs root (TAP devices in a network namespace)"
 	need unshare ip qemu-img timeout
 	command -v "${QEMU:-qemu-system-x86_64}" >/dev/null 2>&1 ||
 		skip "qemu-system-x86_64 not found"
 	[ -x "$AETHER" ] || fail "aether binary not found at $AETHER (make first)"
 	[ -c /dev/net/tun ] || skip "/dev/net/tun missing (modprobe tun)"
-	unshare -n -m -p -f --mount-proc true 2>/dev/null ||
-		skip "cannot create network/mount/pid namespaces (unshare)"
-	trap - EXIT
-	[ -n "$WORK" ] && rm -rf "$WORK"
-	WORK=
-	LC_INNER=1 exec unshare -n -m -p -f --mount-proc -- /bin/sh "$0" "$@"
-	fail "cannot exec unshare"
+	reexec_in_namespaces "$@"
 }
 
 # Network, store, runtime dir, host config; $1: extra [vm] lines.

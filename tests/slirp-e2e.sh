@@ -13,27 +13,9 @@ RUN=$WORK/run
 export AETHER_RUNTIME_DIR=$RUN
 
 # --- 1. lease and a TCP round trip to a host loopback server -------------
-"$top_builddir/tests/tcp-echo" -p "$WORK/port" -l "$WORK/server.log" &
-ECHO_PID=$!
-at_exit "kill $ECHO_PID 2>/dev/null"
-wait_for "$WORK/port" '^[0-9]+$' 10 || fail "tcp-echo did not start"
-PORT=$(cat "$WORK/port")
+start_tcp_echo
 
-cat >"$WORK/vm.conf" <<EOT
-# written by $TEST_NAME
-[vm]
-name = e2e-slirp
-memory = 256
-accel = tcg
-reboot = no
-kernel = $GUEST_KERNEL
-initrd = $GUEST_INITRD
-append = console=ttyS0 quiet panic=-1 aether.tcp=10.0.2.2:$PORT
-console = file:$WORK/console.log
-
-[network]
-backend = slirp
-EOT
+slirp_vm_conf e2e-slirp
 "$AETHER" -c none check-config "$WORK/vm.conf" || fail "check-config rejected a good file"
 
 rc=0

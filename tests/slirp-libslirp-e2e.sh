@@ -14,29 +14,10 @@ guest
 RUN=$WORK/run
 export AETHER_RUNTIME_DIR=$RUN
 
-"$top_builddir/tests/tcp-echo" -p "$WORK/port" -l "$WORK/server.log" &
-ECHO_PID=$!
-at_exit "kill $ECHO_PID 2>/dev/null"
-wait_for "$WORK/port" '^[0-9]+$' 10 || fail "tcp-echo did not start"
-PORT=$(cat "$WORK/port")
+start_tcp_echo
 
-cat >"$WORK/vm.conf" <<EOT
-[vm]
-name = e2e-libslirp
-memory = 256
-accel = tcg
-reboot = no
-kernel = $GUEST_KERNEL
-initrd = $GUEST_INITRD
-append = console=ttyS0 quiet panic=-1 aether.tcp=10.0.2.2:$PORT
-console = file:$WORK/console.log
-
-[network]
-backend = slirp
-
-[network.slirp]
-mode = libslirp
-EOT
+slirp_vm_conf e2e-libslirp '[network.slirp]
+mode = libslirp'
 rc=0
 timeout 240 "$AETHER" -c none -v run "$WORK/vm.conf" 2>"$WORK/aether.err" || rc=$?
 cat "$WORK/aether.err" >&2

@@ -49,11 +49,7 @@ chmod 0700 "$XDG_RUNTIME_DIR"
 log "running as $(id -un) (uid $(id -u)), XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR"
 SW=$XDG_RUNTIME_DIR/aether/plugins/vde/switch
 
-"$top_builddir/tests/tcp-echo" -p "$U/port" -l "$U/server.log" &
-ECHO_PID=$!
-at_exit "kill $ECHO_PID 2>/dev/null"
-wait_for "$U/port" '^[0-9]+$' 10 || fail "tcp-echo did not start"
-PORT=$(cat "$U/port")
+start_tcp_echo "$U"
 
 write_conf() { # name console extra-network-lines
 	cat >"$U/$1.conf" <<EOT
