@@ -69,6 +69,15 @@ int ae_pid_alive(pid_t pid);
 /* Read a small file dir/file holding a decimal number. */
 int ae_read_long(const char *dir, const char *file, long *out);
 
+/* Length of the longest valid UTF-8 prefix of s[0..len) that ends on a
+ * character boundary (no partial sequence at the end). */
+size_t ae_utf8_valid_prefix(const char *s, size_t len);
+/* A NUL-terminated copy of s[0..len) in which every byte that is not
+ * part of a well-formed UTF-8 sequence (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF) and every NUL is replaced by
+ * U+FFFD.  The result is always valid UTF-8, safe to put in JSON. */
+char *ae_utf8_clean(const char *s, size_t len);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t ae_now_ns(void);
 
