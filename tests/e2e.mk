@@ -7,7 +7,7 @@ dist_noinst_SCRIPTS += tests/slirp-e2e.sh tests/cli.sh tests/lib.sh \
 	tests/guest/build-guest.sh tests/guest/init tests/guest/udhcpc.script
 EXTRA_DIST += tests/guest/README
 TEST_EXTENSIONS = .sh
-SH_LOG_COMPILER = $(SHELL)
+SH_LOG_COMPILER = $(SHELL) $(srcdir)/tests/strict.sh $(SHELL)
 
 # The guest is built once per build tree (its kernel comes from Debian).
 clean-local: clean-guest
