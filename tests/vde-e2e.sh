@@ -16,6 +16,27 @@ for d in /usr/lib/*/vdeplug /usr/lib/vdeplug /usr/local/lib/vdeplug; do
 done
 [ -n "${SLIRP_MOD:-}" ] || skip "libvdeplug's slirp module is not installed (libvdeplug-slirp)"
 
+# As root, the test runs as nobody, who must see the build tree.  A clone
+# under /root (0700) is shown to nobody through bind mounts in a private
+# mount namespace: this stage runs as root inside it.
+if [ "${VDE_E2E_STAGE:-}" = mount ]; then
+	W=$VDE_E2E_WORK # not WORK: that one the outer part removes
+	mount --make-rprivate / || fail "mount --make-rprivate /"
+	mkdir -p "$W/src" "$W/bld"
+	mount --bind "$top_srcdir" "$W/src" || fail "bind mount $top_srcdir"
+	mount --bind "$top_builddir" "$W/bld" || fail "bind mount $top_builddir"
+	AETHER=$W/bld/${AETHER#"$top_builddir"/}
+	pp=
+	for d in $(echo "$AETHER_PLUGIN_PATH" | tr ':' ' '); do
+		pp=$pp${pp:+:}$W/bld/${d#"$top_builddir"/}
+	done
+	exec setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env VDE_E2E_INNER=1 top_srcdir="$W/src" top_builddir="$W/bld" \
+		AETHER="$AETHER" AETHER_PLUGIN_PATH="$pp" \
+		U="$U" GUEST_KERNEL="$GUEST_KERNEL" GUEST_INITRD="$GUEST_INITRD" \
+		HOME="$U" XDG_RUNTIME_DIR="$U/xdg" /bin/sh "$W/src/tests/vde-e2e.sh"
+fi
+
 if [ "${VDE_E2E_INNER:-}" != 1 ]; then
 	make_work
 	guest
@@ -26,11 +47,21 @@ if [ "${VDE_E2E_INNER:-}" != 1 ]; then
 	if [ "$(id -u)" = 0 ]; then
 		chown nobody:nogroup "$U"
 		run_as="setpriv --reuid=nobody --regid=nogroup --clear-groups"
-		# the user must be able to read the guest and the build tree
-		$run_as test -r "$GUEST_INITRD" -a -r "$GUEST_KERNEL" ||
-			skip "nobody cannot read the test guest in $(dirname "$GUEST_KERNEL")"
-		$run_as test -r "$top_builddir/plugins/vde/.libs/vde.so" ||
-			skip "nobody cannot read the build tree $top_builddir"
+		# nobody's own copy of the guest
+		cp "$GUEST_KERNEL" "$U/kernel" && cp "$GUEST_INITRD" "$U/initrd.img" ||
+			fail "cannot copy the test guest to $U"
+		chown nobody:nogroup "$U/kernel" "$U/initrd.img"
+		GUEST_KERNEL=$U/kernel GUEST_INITRD=$U/initrd.img
+		if ! $run_as test -r "$top_builddir/plugins/vde/.libs/vde.so" -a \
+		     -x "$AETHER" -a -r "$top_srcdir/tests/lib.sh"; then
+			need unshare
+			log "nobody cannot read the build tree: bind-mounting it"
+			rc=0
+			VDE_E2E_WORK=$WORK U=$U GUEST_KERNEL=$GUEST_KERNEL GUEST_INITRD=$GUEST_INITRD \
+				VDE_E2E_STAGE=mount unshare -m /bin/sh "$0" || rc=$?
+			for p in $(pgrep -f "$U" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+			exit $rc
+		fi
 	fi
 	rc=0
 	$run_as env VDE_E2E_INNER=1 U="$U" GUEST_KERNEL="$GUEST_KERNEL" \
