@@ -31,7 +31,7 @@ if [ "${VDE_E2E_STAGE:-}" = mount ]; then
 		pp=$pp${pp:+:}$W/bld/${d#"$top_builddir"/}
 	done
 	exec setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		env VDE_E2E_INNER=1 top_srcdir="$W/src" top_builddir="$W/bld" \
+		env VDE_E2E_STAGE= VDE_E2E_INNER=1 top_srcdir="$W/src" top_builddir="$W/bld" \
 		AETHER="$AETHER" AETHER_PLUGIN_PATH="$pp" \
 		U="$U" GUEST_KERNEL="$GUEST_KERNEL" GUEST_INITRD="$GUEST_INITRD" \
 		HOME="$U" XDG_RUNTIME_DIR="$U/xdg" /bin/sh "$W/src/tests/vde-e2e.sh"
