@@ -27,7 +27,7 @@ prog="$b/bench/agent-bench"
 export AETHER AETHER_PLUGIN_PATH RMQ_SBIN
 case $AETHER in /*) ;; *) AETHER=$(pwd)/$AETHER ;; esac
 case $prog in /*) ;; *) prog=$(pwd)/$prog ;; esac
-skip() { echo "agent-bench: SKIP: $*" >&2; exit 0; }
+skip() { echo "agent-bench: SKIP: $*" >&2; exit 77; }
 die() { echo "agent-bench: $*" >&2; exit 1; }
 [ -x "$prog" ] ||
 	skip "$prog not built (the host agent needs librabbitmq-dev and libjansson-dev)"
@@ -252,7 +252,11 @@ awk '
 				ratio = sprintf("%.2f", crps[i] / one[key[i]])
 			printf "%-15s %6s | %8.2f %8.2f %8.1f | %8.2f %8.2f %8.1f | %7.1f %7.1f %6s\n",
 				key[i], ag[i] ? ag[i] : "-", s50[i], s99[i], srps[i],
-				c50[i], c99[i], crps[i], s50[i] / e50, c50[i] / ec50, ratio
+				c50[i], c99[i], crps[i], e50 > 0 ? s50[i] / e50 : 0,
+				ec50 > 0 ? c50[i] / ec50 : 0, ratio
 		}
+		if (!(e50 > 0 && ec50 > 0))
+			print "agent-bench: the broker echo baseline was not measured: no ratios"
 	}' "$res"
+grep -q '^echo ' "$res" || { echo "agent-bench: no echo baseline in $res" >&2; exit 1; }
 exit 0

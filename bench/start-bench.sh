@@ -14,7 +14,7 @@ prog="$b/bench/start-bench"
 : "${AETHER:=$b/aether}"
 : "${AETHER_PLUGIN_PATH:=$b/plugins/tap}"
 export AETHER AETHER_PLUGIN_PATH
-skip() { echo "start-bench: SKIP: $*" >&2; exit 0; }
+skip() { echo "start-bench: SKIP: $*" >&2; exit 77; }
 [ -x "$prog" ] || { echo "start-bench: $prog not built" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || skip "needs root (TAP devices in a network namespace)"
 command -v unshare >/dev/null 2>&1 || skip "unshare(1) not found"

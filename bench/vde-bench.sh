@@ -8,8 +8,8 @@
 set -eu
 : "${top_builddir:=.}"
 B=$top_builddir/bench/vde-bench
-command -v vde_switch >/dev/null || { echo "vde-bench: vde_switch not installed, skipped"; exit 0; }
-command -v vde_plug >/dev/null || { echo "vde-bench: vde_plug not installed, skipped"; exit 0; }
+command -v vde_switch >/dev/null || { echo "vde-bench: vde_switch not installed, skipped"; exit 77; }
+command -v vde_plug >/dev/null || { echo "vde-bench: vde_plug not installed, skipped"; exit 77; }
 ROUNDS=${VDE_BENCH_ROUNDS:-10}
 SECS=${VDE_BENCH_SECONDS:-2}
 
