@@ -104,7 +104,16 @@ EOT
 			{ cat "$WORK/stats" >&2; fail "$mode: no relay counters from stats"; }
 		pass "$mode: relay counters through the control socket"
 	fi
-	if command -v setpriv >/dev/null 2>&1 && [ -x /usr/bin/python3 ] && [ "$(id -u)" = 0 ]; then
+	# Another user is needed: as root, nobody; not root, the check cannot
+	# run (a skip, which fails in strict mode, never a silent pass).
+	if [ "$(id -u)" != 0 ]; then
+		peer_skip="the control socket's peer-credential check needs root (to be another user)"
+	else
+		command -v setpriv >/dev/null 2>&1 ||
+			fail "setpriv (util-linux) is needed for the peer-credential check"
+		[ -x /usr/bin/python3 ] ||
+			fail "/usr/bin/python3 is needed for the peer-credential check"
+
 		chmod 0711 "$RUN" "$RUN/vms" "$RUN/vms/$name"; chmod 0666 "$sock"
 		out=$(setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "/usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); print(s.makefile().read(), end=\"\")' $sock" 2>&1)
 		chmod 0700 "$RUN/vms/$name"; chmod 0600 "$sock"
@@ -121,3 +130,5 @@ EOT
 	[ ! -e "$RUN/vms/$name" ] || fail "$mode: runtime dir left behind"
 	pass "$mode: stopped cleanly"
 done
+[ -z "${peer_skip:-}" ] || skip "$peer_skip (every other check passed)"
+exit 0
