@@ -286,11 +286,11 @@ char *ae_ini_format_entry(const char *key, const char *value, char *err,
 		return NULL;
 	}
 	for (p = (const unsigned char *)value; *p; p++)
-		if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+		if (*p < 0x20 && *p != '\t') {
 			ae_seterr(err, errlen, EINVAL,
-				  "%s: contains %s (control character 0x%02x), "
-				  "which a config file value cannot hold",
-				  key, *p == '\n' ? "a newline" : "a control "
+				  "contains %s (0x%02x), which a config file "
+				  "value cannot hold",
+				  *p == '\n' ? "a newline" : "a control "
 				  "character", *p);
 			return NULL;
 		}

@@ -41,9 +41,9 @@ void ae_ini_free(struct ae_ini *ini);
  * ae_ini_format_entry makes the "key = value\n" text (several lines for a
  * long value) that the parser reads back as exactly `value`: bare when
  * that is safe, else quoted and split over indented continuation lines.
- * Returns a malloc'd string, or NULL with err set when the value cannot
- * be held by a config file (a newline or another control character but
- * tab). */
+ * Returns a malloc'd string, or NULL with err set (without the key: the
+ * caller says where the value came from) when a config file cannot hold
+ * the value: a newline or another control character but tab. */
 char *ae_ini_format_entry(const char *key, const char *value, char *err,
 			  size_t errlen);
 

@@ -368,10 +368,10 @@ START_TEST(ini_quoted_refused)
 {
 	ck_assert_ptr_null(ae_ini_format_entry("append", "a\nb", err,
 					       sizeof err));
-	ck_assert_err_has(err, "append: contains a newline");
+	ck_assert_err_has(err, "contains a newline (0x0a)");
 	ck_assert_ptr_null(ae_ini_format_entry("append", "a\rb", err,
 					       sizeof err));
-	ck_assert_err_has(err, "control character 0x0d");
+	ck_assert_err_has(err, "contains a control character (0x0d)");
 }
 END_TEST
 
