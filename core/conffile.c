@@ -145,7 +145,31 @@ static int handler(void *user, const char *section, const char *name,
 	struct ae_ini_entry *e;
 
 	if (ps->continuation && ps->last) {
-		char *v = ae_xasprintf("%s %s", ps->last->value, value);
+		char *v, *cut = NULL;
+
+		/* A quoted value: " ;" after a closing quote starts a comment
+		 * on continuation lines too (inih versions differ there). */
+		if (ps->last->value[0] == '"') {
+			const char *p;
+			int in = 0;
+			for (p = value; *p && !cut; p++) {
+				if (in && *p == '\\' && p[1])
+					p++;
+				else if (*p == '"')
+					in = !in;
+				else if (!in && *p == ';' && p > value &&
+					 isspace((unsigned char)p[-1])) {
+					size_t n = (size_t)(p - value);
+					while (n && isspace((unsigned char)value[n - 1]))
+						n--;
+					cut = ae_xmalloc(n + 1);
+					memcpy(cut, value, n);
+					cut[n] = '\0';
+				}
+			}
+		}
+		v = ae_xasprintf("%s %s", ps->last->value, cut ? cut : value);
+		free(cut);
 		free(ps->last->value);
 		ps->last->value = v;
 		return 1;

@@ -390,7 +390,11 @@ START_TEST(ini_quoted_hand_written)
 		       "    \"two\\\\ \\\"three\\\" \\; \\#\"\n"
 		       "c = not \"quoted\" at all\n"
 		       "d = \"\"\n"
-		       "e = \"x\"\"y\"\n");
+		       "e = \"x\"\"y\"\n"
+		       "f = \"1 \\;\" ; one\n"
+		       "  \" 2\" ; two\n"
+		       "  ; a comment line\n"
+		       "  \";3\"\n");
 	s = ae_ini_find(ini, "vm");
 	ck_assert_str_eq(ae_ini_get(s, "a")->value, "  x ; y ");
 	ck_assert_str_eq(ae_ini_get(s, "b")->value, "one two\\ \"three\" ; #");
@@ -398,6 +402,8 @@ START_TEST(ini_quoted_hand_written)
 	ck_assert_str_eq(ae_ini_get(s, "c")->value, "not \"quoted\" at all");
 	ck_assert_str_eq(ae_ini_get(s, "d")->value, "");
 	ck_assert_str_eq(ae_ini_get(s, "e")->value, "xy");
+	/* " ;" ends a continuation line's quoted strings like the first's */
+	ck_assert_str_eq(ae_ini_get(s, "f")->value, "1 ; 2;3");
 	ae_ini_free(ini);
 	{
 		static const char t1[] = "[vm]\n\nk = \"abc\n";
