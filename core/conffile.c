@@ -321,13 +321,15 @@ char *ae_ini_format_entry(const char *key, const char *value, char *err,
 	if (bare_ok(key, value, width))
 		return ae_xasprintf("%s = %s\n", key, value);
 	/* Quoted strings, one per line, continued on indented lines; a line
-	 * breaks only before the start of a UTF-8 character. */
+	 * breaks before the start of a UTF-8 character (unless the bytes are
+	 * not UTF-8). */
 	cap = klen + 8 + strlen(value) * 2 + (strlen(value) / 40 + 1) * 8;
 	res = ae_xmalloc(cap);
 	o = (size_t)sprintf(res, "%s = \"", key);
 	line = o;
 	for (p = (const unsigned char *)value; *p; p++) {
-		if (line >= width - 8 && (*p & 0xc0) != 0x80) {
+		if (line >= width ||
+		    (line >= width - 8 && (*p & 0xc0) != 0x80)) {
 			memcpy(res + o, "\"\n  \"", 5);
 			o += 5;
 			line = 3;

@@ -361,6 +361,9 @@ START_TEST(ini_quoted_roundtrip)
 	/* a long value without any blank */
 	memset(long_v, 'x', 2000);
 	roundtrip(long_v);
+	/* a long run of bytes that are not UTF-8 (continuation bytes) */
+	memset(long_v, 0x80, 2000);
+	roundtrip(long_v);
 }
 END_TEST
 
