@@ -4,7 +4,7 @@
  * we know the line number of every key, can see section headers (also empty
  * sections), join indented continuation lines into the previous value and
  * refuse lines longer than inih's buffer instead of silently cutting them.
- * Once inih is done, quoted values are decoded (decode_value), so that a
+ * Once inih is done, quoted values are decoded (ae_ini_decode_value), so that a
  * value can hold anything but control characters whatever inih's build
  * options for inline comments and line length; ae_ini_format_entry writes
  * values that way.
@@ -199,7 +199,7 @@ static int handler(void *user, const char *section, const char *name,
  * \\ \" \; and \# stand for the character after the backslash.  Any
  * other value is taken as it is.  Returns 0 with *out set (NULL: keep
  * the value), or -1 with a message in why. */
-static int decode_value(const char *v, char **out, char *why, size_t whylen)
+int ae_ini_decode_value(const char *v, char **out, char *why, size_t whylen)
 {
 	size_t n = strlen(v), o = 0;
 	char *res;
@@ -267,7 +267,8 @@ static int decode_all(struct ae_ini *ini, char *err, size_t errlen)
 		for (j = 0; j < s->n_entries; j++) {
 			struct ae_ini_entry *e = &s->entries[j];
 			char why[160], *v;
-			if (decode_value(e->value, &v, why, sizeof why) < 0)
+			if (ae_ini_decode_value(e->value, &v, why, sizeof why) <
+			    0)
 				return ae_seterr(err, errlen, EINVAL,
 						 "%s:%d: %s: %s", e->file,
 						 e->line, e->key, why);

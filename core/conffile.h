@@ -46,6 +46,10 @@ void ae_ini_free(struct ae_ini *ini);
  * the value: a newline or another control character but tab. */
 char *ae_ini_format_entry(const char *key, const char *value, char *err,
 			  size_t errlen);
+/* The decoding the parser applies to every value v (as inih gives it:
+ * trimmed, comment cut): 0 with *out NULL when v is not quoted, 0 with
+ * *out a malloc'd decoded value, or -1 with the reason in why. */
+int ae_ini_decode_value(const char *v, char **out, char *why, size_t whylen);
 
 const struct ae_ini_section *ae_ini_find(const struct ae_ini *ini,
 					 const char *section);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conffile.h"
 #include "mac.h"
 #include "store.h"
 #include "util.h"
@@ -264,12 +265,25 @@ int ae_store_vm_mac(const char *vmfile, uint8_t mac[6])
 		while (*p == ' ' || *p == '\t')
 			p++;
 		{
-			char *end = p + strlen(p);
+			char *end = p + strlen(p), *dec = NULL, why[160];
+			/* as the config parser: " ;" starts a comment, quotes */
+			for (end = p; *end; end++)
+				if (*end == ';' && end > p &&
+				    (end[-1] == ' ' || end[-1] == '\t')) {
+					*end = '\0';
+					break;
+				}
+			end = p + strlen(p);
 			while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
 					   end[-1] == '\r'))
 				*--end = '\0';
+			if (ae_ini_decode_value(p, &dec, why, sizeof why) < 0)
+				rc = -EINVAL;
+			else
+				rc = ae_parse_mac(dec ? dec : p, mac) < 0 ? -EINVAL
+									  : 0;
+			free(dec);
 		}
-		rc = ae_parse_mac(p, mac) < 0 ? -EINVAL : 0;
 		break;
 	}
 	free(buf);

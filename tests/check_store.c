@@ -141,6 +141,17 @@ START_TEST(vm_mac_line)
 	ck_assert_int_eq(ae_store_vm_mac(ck_path("b.conf"), m), -ENOENT);
 	ck_write("c.conf", "[vm]\nmac = bogus\n");
 	ck_assert_int_eq(ae_store_vm_mac(ck_path("c.conf"), m), -EINVAL);
+	/* what the config parser reads: quoted values, inline comments */
+	memset(m, 0, 6);
+	ck_write("d.conf", "[vm]\nmac = \"52:54:00:12:34:56\"\n");
+	ck_assert_int_eq(ae_store_vm_mac(ck_path("d.conf"), m), 0);
+	ck_assert_mem_eq(m, want, 6);
+	memset(m, 0, 6);
+	ck_write("e.conf", "[vm]\nmac = 52:54:00:12:34:56 ; fixed\n");
+	ck_assert_int_eq(ae_store_vm_mac(ck_path("e.conf"), m), 0);
+	ck_assert_mem_eq(m, want, 6);
+	ck_write("f.conf", "[vm]\nmac = \"52:54:00:12:34:56\n");
+	ck_assert_int_eq(ae_store_vm_mac(ck_path("f.conf"), m), -EINVAL);
 	ck_tmp_teardown();
 }
 END_TEST
