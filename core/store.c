@@ -101,6 +101,20 @@ int ae_vmstate_write(const char *path, const struct ae_vmstate *s)
 		reason[i] = (unsigned char)s->reason[i] < 0x20 ? ' '
 							     : s->reason[i];
 	reason[i] = '\0';
+	if (i == sizeof reason - 1) {
+		/* cut where it filled the buffer: not inside a character */
+		size_t j = i, want;
+		while (j > 0 && i - j < 3 &&
+		       ((unsigned char)reason[j - 1] & 0xc0) == 0x80)
+			j--;
+		if (j > 0) {
+			unsigned char lead = (unsigned char)reason[j - 1];
+			want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 :
+			       lead >= 0xc0 ? 2 : 1;
+			if (lead >= 0xc0 && j - 1 + want > i)
+				reason[j - 1] = '\0';
+		}
+	}
 	n = snprintf(buf, sizeof buf,
 		     "state=%s\npid=%ld\nqemu_pid=%ld\nindex=%ld\nstarted=%lld\n"
 		     "updated=%lld\nexit=%d\nreason=%s\n",

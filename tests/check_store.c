@@ -39,6 +39,25 @@ START_TEST(state_roundtrip)
 	ck_assert_int_eq(r.exit_code, 5);
 	/* one line: the newline became a space; '=' in the value is kept */
 	ck_assert_str_eq(r.reason, "two lines=and more");
+	/* a reason cut by its buffer is not cut inside a character */
+	{
+		char big[400];
+		size_t i, n;
+		for (i = 0; i < 4; i++) {
+			memset(big, 'a', i);
+			for (n = i; n + 4 < sizeof big; n += 4)
+				memcpy(big + n, "\xf0\x9f\x90\xa7", 4);
+			big[n] = '\0';
+			/* what snprintf leaves of a longer text */
+			memcpy(s.reason, big, sizeof s.reason - 1);
+			s.reason[sizeof s.reason - 1] = '\0';
+			ck_assert_int_eq(ae_vmstate_write(p, &s), 0);
+			ck_assert_int_eq(ae_vmstate_read(p, &r), 0);
+			n = strlen(r.reason);
+			ck_assert_uint_ge(n, sizeof s.reason - 4);
+			ck_assert_uint_eq(ae_utf8_valid_prefix(r.reason, n), n);
+		}
+	}
 	ck_assert_int_eq(ae_vmstate_read(ck_path("nope"), &r), -ENOENT);
 	ck_tmp_teardown();
 }
