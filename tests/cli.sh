@@ -151,6 +151,7 @@ EOS
 	mkdir -p "$kdir"
 	: >"$kdir/vmlinuz"
 	: >"$kdir/initrd ;1"
+	cp "$WORK/base.qcow2" "$kdir/base.qcow2"
 	long=
 	i=0
 	while [ $i -lt 40 ]; do
@@ -161,7 +162,7 @@ EOS
 		'  spaces at both ends  ' "caf$(printf '\303\251') $(printf '\t')tab"; do
 		printf '%s' "$app" >"$WORK/want"
 		rm -rf "$WORK/store/vms/ap"
-		run "$AETHER" -c "$WORK/fq.conf" create ap --image "$WORK/base.qcow2" \
+		run "$AETHER" -c "$WORK/fq.conf" create ap --image "$kdir/base.qcow2" \
 			--kernel "$kdir/vmlinuz" --initrd "$kdir/initrd ;1" --append "$app"
 		want_rc 0 "create with a ${#app}-character --append"
 		awk 'length($0) > 198 { exit 1 }' "$WORK/store/vms/ap/vm.conf" ||
