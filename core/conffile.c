@@ -4,6 +4,10 @@
  * we know the line number of every key, can see section headers (also empty
  * sections), join indented continuation lines into the previous value and
  * refuse lines longer than inih's buffer instead of silently cutting them.
+ * Once inih is done, quoted values are decoded (ae_ini_decode_value), so that a
+ * value can hold anything but control characters whatever inih's build
+ * options for inline comments and line length; ae_ini_format_entry writes
+ * values that way.
  */
 #include "config.h"
 
@@ -141,7 +145,31 @@ static int handler(void *user, const char *section, const char *name,
 	struct ae_ini_entry *e;
 
 	if (ps->continuation && ps->last) {
-		char *v = ae_xasprintf("%s %s", ps->last->value, value);
+		char *v, *cut = NULL;
+
+		/* A quoted value: " ;" after a closing quote starts a comment
+		 * on continuation lines too (inih versions differ there). */
+		if (ps->last->value[0] == '"') {
+			const char *p;
+			int in = 0;
+			for (p = value; *p && !cut; p++) {
+				if (in && *p == '\\' && p[1])
+					p++;
+				else if (*p == '"')
+					in = !in;
+				else if (!in && *p == ';' && p > value &&
+					 isspace((unsigned char)p[-1])) {
+					size_t n = (size_t)(p - value);
+					while (n && isspace((unsigned char)value[n - 1]))
+						n--;
+					cut = ae_xmalloc(n + 1);
+					memcpy(cut, value, n);
+					cut[n] = '\0';
+				}
+			}
+		}
+		v = ae_xasprintf("%s %s", ps->last->value, cut ? cut : value);
+		free(cut);
 		free(ps->last->value);
 		ps->last->value = v;
 		return 1;
@@ -163,6 +191,159 @@ static int handler(void *user, const char *section, const char *name,
 	e->line = ps->line;
 	ps->last = e;
 	return 1;
+}
+
+/* Quoted values (aether.conf(5), QUOTING): a value whose first character
+ * is a double quote is one or more quoted strings, separated by blanks
+ * (continuation lines are joined with a space), concatenated; inside one,
+ * \\ \" \; and \# stand for the character after the backslash.  Any
+ * other value is taken as it is.  Returns 0 with *out set (NULL: keep
+ * the value), or -1 with a message in why. */
+int ae_ini_decode_value(const char *v, char **out, char *why, size_t whylen)
+{
+	size_t n = strlen(v), o = 0;
+	char *res;
+
+	*out = NULL;
+	if (v[0] != '"')
+		return 0;
+	res = ae_xmalloc(n + 1);
+	while (*v) {
+		if (*v == ' ' || *v == '\t') {
+			v++;
+			continue;
+		}
+		if (*v != '"') {
+			snprintf(why, whylen,
+				 "text after the closing quote: '%.20s' (a "
+				 "quoted value continues only with another "
+				 "quoted string)", v);
+			goto bad;
+		}
+		for (v++; *v != '"'; v++) {
+			if (!*v) {
+				snprintf(why, whylen,
+					 "quoted value has no closing quote "
+					 "(a ';' after a blank starts a comment: "
+					 "write \\;)");
+				goto bad;
+			}
+			if (*v == '\\') {
+				v++;
+				if (*v != '\\' && *v != '"' && *v != ';' &&
+				    *v != '#') {
+					if (*v)
+						snprintf(why, whylen,
+							 "unknown escape '\\%c' "
+							 "in quoted value (known: "
+							 "\\\\ \\\" \\; \\#)",
+							 *v);
+					else
+						snprintf(why, whylen,
+							 "quoted value has no "
+							 "closing quote");
+					goto bad;
+				}
+			}
+			res[o++] = *v;
+		}
+		v++; /* the closing quote */
+	}
+	res[o] = '\0';
+	*out = res;
+	return 0;
+bad:
+	free(res);
+	return -1;
+}
+
+/* Decode every value in place; the first error names its line and key. */
+static int decode_all(struct ae_ini *ini, char *err, size_t errlen)
+{
+	size_t i, j;
+
+	for (i = 0; i < ini->n_sections; i++) {
+		struct ae_ini_section *s = &ini->sections[i];
+		for (j = 0; j < s->n_entries; j++) {
+			struct ae_ini_entry *e = &s->entries[j];
+			char why[160], *v;
+			if (ae_ini_decode_value(e->value, &v, why, sizeof why) <
+			    0)
+				return ae_seterr(err, errlen, EINVAL,
+						 "%s:%d: %s: %s", e->file,
+						 e->line, e->key, why);
+			if (v) {
+				free(e->value);
+				e->value = v;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Can v be written bare, as "key = v" on one line of at most width? */
+static int bare_ok(const char *key, const char *v, size_t width)
+{
+	size_t n = strlen(v);
+	const unsigned char *p;
+
+	if (!n || strlen(key) + 3 + n > width || v[0] == '"' ||
+	    isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]))
+		return 0;
+	for (p = (const unsigned char *)v; *p; p++)
+		if (*p == ';' || *p == '#' || *p < 0x20 || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+char *ae_ini_format_entry(const char *key, const char *value, char *err,
+			  size_t errlen)
+{
+	/* Lines stay well below the reader's limit (INI_MAX_LINE - 2). */
+	const size_t width = 120;
+	const unsigned char *p;
+	size_t klen = strlen(key), cap, o = 0, line = 0;
+	char *res;
+
+	if (klen == 0 || klen > 64) {
+		ae_seterr(err, errlen, EINVAL, "key '%.64s': not a key name",
+			  key);
+		return NULL;
+	}
+	for (p = (const unsigned char *)value; *p; p++)
+		if (*p < 0x20 && *p != '\t') {
+			ae_seterr(err, errlen, EINVAL,
+				  "contains %s (0x%02x), which a config file "
+				  "value cannot hold",
+				  *p == '\n' ? "a newline" : "a control "
+				  "character", *p);
+			return NULL;
+		}
+	if (bare_ok(key, value, width))
+		return ae_xasprintf("%s = %s\n", key, value);
+	/* Quoted strings, one per line, continued on indented lines; a line
+	 * breaks before the start of a UTF-8 character (unless the bytes are
+	 * not UTF-8). */
+	cap = klen + 8 + strlen(value) * 2 + (strlen(value) / 40 + 1) * 8;
+	res = ae_xmalloc(cap);
+	o = (size_t)sprintf(res, "%s = \"", key);
+	line = o;
+	for (p = (const unsigned char *)value; *p; p++) {
+		if (line >= width ||
+		    (line >= width - 8 && (*p & 0xc0) != 0x80)) {
+			memcpy(res + o, "\"\n  \"", 5);
+			o += 5;
+			line = 3;
+		}
+		if (*p == '"' || *p == '\\' || *p == ';' || *p == '#') {
+			res[o++] = '\\';
+			line++;
+		}
+		res[o++] = (char)*p;
+		line++;
+	}
+	memcpy(res + o, "\"\n", 3);
+	return res;
 }
 
 int ae_ini_parse_text(const char *text, size_t len, const char *origin,
@@ -188,6 +369,10 @@ int ae_ini_parse_text(const char *text, size_t len, const char *origin,
 			  "%s:%d: syntax error (expected [section], "
 			  "key = value or a comment)",
 			  origin, rc);
+		ae_ini_free(ps.ini);
+		return -EINVAL;
+	}
+	if (decode_all(ps.ini, err, errlen) < 0) {
 		ae_ini_free(ps.ini);
 		return -EINVAL;
 	}

@@ -529,6 +529,79 @@ static int check_backend_opts(const struct ae_vmconf *c)
 	return 0;
 }
 
+/* Append "key = value" to *text, written so that the config parser reads
+ * back exactly value (quoted and split over lines when needed). */
+static int add_entry(char **text, const char *key, const char *value,
+		     const char *what)
+{
+	char err[256], *line = ae_ini_format_entry(key, value, err, sizeof err);
+	char *t;
+
+	if (!line) {
+		ae_err("%s: %s", what, err);
+		return -1;
+	}
+	t = ae_xasprintf("%s%s", *text, line);
+	free(line);
+	free(*text);
+	*text = t;
+	return 0;
+}
+
+/* The VM file `aether create` writes; NULL (error printed) when a value
+ * cannot be written into it. */
+static char *vmconf_text(const struct create_opts *o, const char *name,
+			 const char *base, const char *kernel,
+			 const char *initrd, int seed, const char *uuid,
+			 const char *macs)
+{
+	char *text, num[32];
+	const unsigned char *p;
+	int plain = strlen(name) + strlen(base) < 140;
+
+	/* The base image only goes into the comment when it cannot break
+	 * the file's syntax (qemu-img info disk.qcow2 always names it). */
+	for (p = (const unsigned char *)base; *p && plain; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			plain = 0;
+	text = ae_xasprintf("# VM %s, made by aether create (base image %s).\n"
+			    "# Relative paths are relative to this directory."
+			    "\n[vm]\n",
+			    name, plain ? base : "in disk.qcow2's header");
+	if (add_entry(&text, "name", name, "name") < 0)
+		goto bad;
+	if (o->memory) {
+		snprintf(num, sizeof num, "%ld", o->memory);
+		add_entry(&text, "memory", num, "--memory");
+	}
+	if (o->cpus) {
+		snprintf(num, sizeof num, "%ld", o->cpus);
+		add_entry(&text, "cpus", num, "--cpus");
+	}
+	if (add_entry(&text, "disk", "disk.qcow2", "disk") < 0 ||
+	    add_entry(&text, "disk_format", "qcow2", "disk") < 0 ||
+	    (kernel && add_entry(&text, "kernel", kernel, "--kernel") < 0) ||
+	    (initrd && add_entry(&text, "initrd", initrd, "--initrd") < 0) ||
+	    (o->append && add_entry(&text, "append", o->append, "--append") < 0) ||
+	    (seed && add_entry(&text, "seed", "seed.img", "seed") < 0) ||
+	    add_entry(&text, "uuid", uuid, "uuid") < 0 ||
+	    add_entry(&text, "mac", macs, "--mac") < 0 ||
+	    add_entry(&text, "console", "file:console.log", "console") < 0 ||
+	    (o->user && add_entry(&text, "user", o->user, "--user") < 0))
+		goto bad;
+	if (o->backend) {
+		char *t = ae_xasprintf("%s\n[network]\n", text);
+		free(text);
+		text = t;
+		if (add_entry(&text, "backend", o->backend, "--backend") < 0)
+			goto bad;
+	}
+	return text;
+bad:
+	free(text);
+	return NULL;
+}
+
 static void create_usage(void)
 {
 	fprintf(stderr,
@@ -616,9 +689,19 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 		ae_err("--user %s: not a user name", o.user);
 		return AE_EXIT_USAGE;
 	}
-	if (o.append && (!o.kernel || strchr(o.append, '\n'))) {
-		ae_err("--append needs --kernel and one line of text");
+	if (o.append && !o.kernel) {
+		ae_err("--append needs --kernel");
 		return AE_EXIT_USAGE;
+	}
+	if (o.append) {
+		/* Whatever the VM file cannot hold is refused before any work */
+		char *t = ae_ini_format_entry("append", o.append, err,
+					      sizeof err);
+		if (!t) {
+			ae_err("--append: %s", err);
+			return AE_EXIT_USAGE;
+		}
+		free(t);
 	}
 	if (o.initrd && !o.kernel) {
 		ae_err("--initrd needs --kernel");
@@ -697,44 +780,10 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 	}
 	if (script && make_seed(tmp, name, uuid, script) < 0)
 		goto out;
-	{
-		char *mem = o.memory ? ae_xasprintf("memory = %ld\n", o.memory)
-				     : ae_xstrdup("");
-		char *cpu = o.cpus ? ae_xasprintf("cpus = %ld\n", o.cpus)
-				   : ae_xstrdup("");
-		char *k = kernel ? ae_xasprintf("kernel = %s\n", kernel)
-				 : ae_xstrdup("");
-		char *r = initrd ? ae_xasprintf("initrd = %s\n", initrd)
-				 : ae_xstrdup("");
-		char *a = o.append ? ae_xasprintf("append = %s\n", o.append)
-				   : ae_xstrdup("");
-		char *u = o.user ? ae_xasprintf("user = %s\n", o.user)
-				 : ae_xstrdup("");
-		char *b = o.backend ? ae_xasprintf("\n[network]\nbackend = %s\n",
-						   o.backend)
-				    : ae_xstrdup("");
-		text = ae_xasprintf(
-			"# VM %s, made by aether create (base image %s).\n"
-			"# Relative paths are relative to this directory.\n"
-			"[vm]\n"
-			"name = %s\n%s%s"
-			"disk = disk.qcow2\n"
-			"disk_format = qcow2\n"
-			"%s%s%s%s"
-			"uuid = %s\n"
-			"mac = %s\n"
-			"console = file:console.log\n"
-			"%s%s",
-			name, base, name, mem, cpu, k, r, a,
-			script ? "seed = seed.img\n" : "", uuid, macs, u, b);
-		free(mem);
-		free(cpu);
-		free(k);
-		free(r);
-		free(a);
-		free(u);
-		free(b);
-	}
+	text = vmconf_text(&o, name, base, kernel, initrd, script != NULL, uuid,
+			   macs);
+	if (!text)
+		goto out;
 	{
 		char *f = ae_xasprintf("%s/vm.conf", tmp);
 		int rc = write_text(f, text);
@@ -1519,19 +1568,33 @@ out:
 	return k;
 }
 
+void ae_json_string(FILE *f, const char *s)
+{
+	/* Paths and reasons are bytes: what is not UTF-8 becomes U+FFFD,
+	 * so that strict parsers (jansson in the agent) take the output. */
+	char *clean = ae_utf8_clean(s, strlen(s));
+	const unsigned char *p;
+
+	putc('"', f);
+	for (p = (const unsigned char *)clean; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else if (*p == '\t')
+			fputs("\\t", f);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			putc(*p, f);
+	}
+	putc('"', f);
+	free(clean);
+}
+
 static void json_str(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
+	ae_json_string(stdout, s);
 }
 
 struct vminfo {

@@ -5,6 +5,8 @@
 #ifndef AE_LIFECYCLE_H
 #define AE_LIFECYCLE_H
 
+#include <stdio.h>
+
 /* Each returns the process exit status; argv[0] is the command name.
  * hostconf is the -c option (NULL: default host config). */
 int ae_cmd_create(int argc, char **argv, const char *hostconf);
@@ -14,6 +16,10 @@ int ae_cmd_delete(int argc, char **argv, const char *hostconf);
 int ae_cmd_list(int argc, char **argv, const char *hostconf);
 int ae_cmd_status(int argc, char **argv, const char *hostconf);
 int ae_cmd_console(int argc, char **argv, const char *hostconf);
+
+/* Write s as a JSON string: quoted, escaped, and valid UTF-8 whatever the
+ * bytes of s (invalid sequences become U+FFFD). */
+void ae_json_string(FILE *f, const char *s);
 
 /* For `aether gc`, before the plugins' gc: kill QEMU processes whose
  * supervisor died (found by their QMP socket path under runtime_root) and

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conffile.h"
 #include "mac.h"
 #include "store.h"
 #include "util.h"
@@ -100,6 +101,20 @@ int ae_vmstate_write(const char *path, const struct ae_vmstate *s)
 		reason[i] = (unsigned char)s->reason[i] < 0x20 ? ' '
 							     : s->reason[i];
 	reason[i] = '\0';
+	if (i == sizeof reason - 1) {
+		/* cut where it filled the buffer: not inside a character */
+		size_t j = i, want;
+		while (j > 0 && i - j < 3 &&
+		       ((unsigned char)reason[j - 1] & 0xc0) == 0x80)
+			j--;
+		if (j > 0) {
+			unsigned char lead = (unsigned char)reason[j - 1];
+			want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 :
+			       lead >= 0xc0 ? 2 : 1;
+			if (lead >= 0xc0 && j - 1 + want > i)
+				reason[j - 1] = '\0';
+		}
+	}
 	n = snprintf(buf, sizeof buf,
 		     "state=%s\npid=%ld\nqemu_pid=%ld\nindex=%ld\nstarted=%lld\n"
 		     "updated=%lld\nexit=%d\nreason=%s\n",
@@ -264,12 +279,25 @@ int ae_store_vm_mac(const char *vmfile, uint8_t mac[6])
 		while (*p == ' ' || *p == '\t')
 			p++;
 		{
-			char *end = p + strlen(p);
+			char *end = p + strlen(p), *dec = NULL, why[160];
+			/* as the config parser: " ;" starts a comment, quotes */
+			for (end = p; *end; end++)
+				if (*end == ';' && end > p &&
+				    (end[-1] == ' ' || end[-1] == '\t')) {
+					*end = '\0';
+					break;
+				}
+			end = p + strlen(p);
 			while (end > p && (end[-1] == ' ' || end[-1] == '\t' ||
 					   end[-1] == '\r'))
 				*--end = '\0';
+			if (ae_ini_decode_value(p, &dec, why, sizeof why) < 0)
+				rc = -EINVAL;
+			else
+				rc = ae_parse_mac(dec ? dec : p, mac) < 0 ? -EINVAL
+									  : 0;
+			free(dec);
 		}
-		rc = ae_parse_mac(p, mac) < 0 ? -EINVAL : 0;
 		break;
 	}
 	free(buf);

@@ -285,6 +285,146 @@ START_TEST(ini_long_section_name)
 }
 END_TEST
 
+/* Quoted values: what ae_ini_format_entry writes, the parser reads back
+ * byte for byte, within the line limit and whatever inline comments do. */
+static void roundtrip(const char *value)
+{
+	char *line = ae_ini_format_entry("append", value, err, sizeof err);
+	char *text, *p;
+	struct ae_ini *ini;
+	const struct ae_ini_entry *e;
+	size_t n;
+
+	ck_assert_msg(line != NULL, "format failed: %s", err);
+	for (p = line; *p; p += n + 1) {
+		n = strcspn(p, "\n");
+		ck_assert_msg(n <= 198, "a line of %zu characters", n);
+	}
+	text = ae_xasprintf("[vm]\n%s[network]\nbackend = x\n", line);
+	ini = parse_ok(text);
+	e = ae_ini_get(ae_ini_find(ini, "vm"), "append");
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->line, 2);
+	ck_assert_msg(!strcmp(e->value, value),
+		      "read back '%s' from\n%s\nwanted '%s'", e->value, line,
+		      value);
+	ck_assert_str_eq(ae_ini_get(ae_ini_find(ini, "network"), "backend")
+				 ->value, "x");
+	ae_ini_free(ini);
+	free(text);
+	free(line);
+}
+
+START_TEST(ini_quoted_roundtrip)
+{
+	static const char *const values[] = {
+		"console=ttyS0 quiet",
+		"console=ttyS0 ;init=/bin/sh",
+		"console=ttyS0\t;init=/bin/sh",
+		"a;b #c ; d",
+		"; starts with a comment",
+		"# starts like a comment",
+		"say \"hi\" to C:\\dir\\ and \\\"x\\\\",
+		"\"quoted\"",
+		"ends with a backslash\\",
+		"  leading and trailing spaces  ",
+		"\ttabs\t",
+		" ",
+		"x",
+		"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7 na\xc3\xafve",
+		"not utf-8: \xff\xfe \xc3",
+		"key = value",
+		"[vm]",
+		"\\;\\#\\\\",
+	};
+	char long_v[2100], mixed[3000];
+	size_t i, o = 0;
+
+	for (i = 0; i < sizeof values / sizeof *values; i++)
+		roundtrip(values[i]);
+	/* 2000 characters, a space every 7 (line breaks fall anywhere) */
+	for (i = 0; i < 2000; i++)
+		long_v[i] = i % 7 == 6 ? ' ' : (char)('a' + i % 26);
+	long_v[2000] = '\0';
+	roundtrip(long_v);
+	/* long, with escapes and multibyte characters at every offset */
+	while (o < 2900) {
+		static const char *const bits[] = {"\xe2\x82\xac", ";", " ",
+						   "\\", "\"", "#", "ab",
+						   "\xf0\x9f\x90\xa7", " ;"};
+		const char *b = bits[(o * 7 + o / 3) % 9];
+		memcpy(mixed + o, b, strlen(b));
+		o += strlen(b);
+	}
+	mixed[o] = '\0';
+	roundtrip(mixed);
+	/* a long value without any blank */
+	memset(long_v, 'x', 2000);
+	roundtrip(long_v);
+	/* a long run of bytes that are not UTF-8 (continuation bytes) */
+	memset(long_v, 0x80, 2000);
+	roundtrip(long_v);
+}
+END_TEST
+
+START_TEST(ini_quoted_refused)
+{
+	ck_assert_ptr_null(ae_ini_format_entry("append", "a\nb", err,
+					       sizeof err));
+	ck_assert_err_has(err, "contains a newline (0x0a)");
+	ck_assert_ptr_null(ae_ini_format_entry("append", "a\rb", err,
+					       sizeof err));
+	ck_assert_err_has(err, "contains a control character (0x0d)");
+}
+END_TEST
+
+START_TEST(ini_quoted_hand_written)
+{
+	static const char cut[] = "[vm]\nname = x\nappend = \"a ;b\"\n";
+	const struct ae_ini_section *s;
+	struct ae_ini *ini;
+
+	/* " ;" inside quotes still starts a comment: the quote is left open */
+	parse_fails(cut, sizeof cut - 1, "t.conf:3: ",
+		    "append: quoted value has no closing quote");
+	ini = parse_ok("[vm]\n"
+		       "a = \"  x \\; y \" ; a comment\n"
+		       "b = \"one \"\n"
+		       "    \"two\\\\ \\\"three\\\" \\; \\#\"\n"
+		       "c = not \"quoted\" at all\n"
+		       "d = \"\"\n"
+		       "e = \"x\"\"y\"\n"
+		       "f = \"1 \\;\" ; one\n"
+		       "  \" 2\" ; two\n"
+		       "  ; a comment line\n"
+		       "  \";3\"\n");
+	s = ae_ini_find(ini, "vm");
+	ck_assert_str_eq(ae_ini_get(s, "a")->value, "  x ; y ");
+	ck_assert_str_eq(ae_ini_get(s, "b")->value, "one two\\ \"three\" ; #");
+	ck_assert_int_eq(ae_ini_get(s, "b")->line, 3);
+	ck_assert_str_eq(ae_ini_get(s, "c")->value, "not \"quoted\" at all");
+	ck_assert_str_eq(ae_ini_get(s, "d")->value, "");
+	ck_assert_str_eq(ae_ini_get(s, "e")->value, "xy");
+	/* " ;" ends a continuation line's quoted strings like the first's */
+	ck_assert_str_eq(ae_ini_get(s, "f")->value, "1 ; 2;3");
+	ae_ini_free(ini);
+	{
+		static const char t1[] = "[vm]\n\nk = \"abc\n";
+		static const char t2[] = "[vm]\nk = \"a\\nb\"\n";
+		static const char t3[] = "[vm]\nk = \"a\" b\n";
+		static const char t4[] = "[vm]\nk = \"a\\\n";
+		parse_fails(t1, sizeof t1 - 1, "t.conf:3: ",
+			    "k: quoted value has no closing quote");
+		parse_fails(t2, sizeof t2 - 1, "t.conf:2: ",
+			    "k: unknown escape '\\n'");
+		parse_fails(t3, sizeof t3 - 1, "t.conf:2: ",
+			    "k: text after the closing quote: 'b'");
+		parse_fails(t4, sizeof t4 - 1, "t.conf:2: ",
+			    "k: quoted value has no closing quote");
+	}
+}
+END_TEST
+
 START_TEST(ini_parse_file_errors)
 {
 	struct ae_ini *ini = NULL;
@@ -1194,6 +1334,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, ini_nul_byte);
 	tcase_add_test(tc, ini_long_section_name);
 	tcase_add_test(tc, ini_parse_file_errors);
+	tcase_add_test(tc, ini_quoted_roundtrip);
+	tcase_add_test(tc, ini_quoted_refused);
+	tcase_add_test(tc, ini_quoted_hand_written);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("vmconf");

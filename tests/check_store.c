@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "check-main.h"
+#include "lifecycle.h"
 #include "mac.h"
 #include "store.h"
 
@@ -38,6 +39,25 @@ START_TEST(state_roundtrip)
 	ck_assert_int_eq(r.exit_code, 5);
 	/* one line: the newline became a space; '=' in the value is kept */
 	ck_assert_str_eq(r.reason, "two lines=and more");
+	/* a reason cut by its buffer is not cut inside a character */
+	{
+		char big[400];
+		size_t i, n;
+		for (i = 0; i < 4; i++) {
+			memset(big, 'a', i);
+			for (n = i; n + 4 < sizeof big; n += 4)
+				memcpy(big + n, "\xf0\x9f\x90\xa7", 4);
+			big[n] = '\0';
+			/* what snprintf leaves of a longer text */
+			memcpy(s.reason, big, sizeof s.reason - 1);
+			s.reason[sizeof s.reason - 1] = '\0';
+			ck_assert_int_eq(ae_vmstate_write(p, &s), 0);
+			ck_assert_int_eq(ae_vmstate_read(p, &r), 0);
+			n = strlen(r.reason);
+			ck_assert_uint_ge(n, sizeof s.reason - 4);
+			ck_assert_uint_eq(ae_utf8_valid_prefix(r.reason, n), n);
+		}
+	}
 	ck_assert_int_eq(ae_vmstate_read(ck_path("nope"), &r), -ENOENT);
 	ck_tmp_teardown();
 }
@@ -140,6 +160,17 @@ START_TEST(vm_mac_line)
 	ck_assert_int_eq(ae_store_vm_mac(ck_path("b.conf"), m), -ENOENT);
 	ck_write("c.conf", "[vm]\nmac = bogus\n");
 	ck_assert_int_eq(ae_store_vm_mac(ck_path("c.conf"), m), -EINVAL);
+	/* what the config parser reads: quoted values, inline comments */
+	memset(m, 0, 6);
+	ck_write("d.conf", "[vm]\nmac = \"52:54:00:12:34:56\"\n");
+	ck_assert_int_eq(ae_store_vm_mac(ck_path("d.conf"), m), 0);
+	ck_assert_mem_eq(m, want, 6);
+	memset(m, 0, 6);
+	ck_write("e.conf", "[vm]\nmac = 52:54:00:12:34:56 ; fixed\n");
+	ck_assert_int_eq(ae_store_vm_mac(ck_path("e.conf"), m), 0);
+	ck_assert_mem_eq(m, want, 6);
+	ck_write("f.conf", "[vm]\nmac = \"52:54:00:12:34:56\n");
+	ck_assert_int_eq(ae_store_vm_mac(ck_path("f.conf"), m), -EINVAL);
 	ck_tmp_teardown();
 }
 END_TEST
@@ -179,6 +210,94 @@ START_TEST(locks)
 }
 END_TEST
 
+/* A strict check of one JSON string (RFC 8259): quotes, escapes, no
+ * control characters, valid UTF-8.  Decodes into out (escapes resolved
+ * for the ASCII ones the writer uses).  Returns 0 when s is exactly one
+ * such string. */
+static int json_string_strict(const char *s, size_t n, char *out)
+{
+	size_t i = 1, o = 0, k;
+
+	if (n < 2 || s[0] != '"' || s[n - 1] != '"')
+		return -1;
+	n--;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20)
+			return -1;
+		if (c == '"')
+			return -1; /* unescaped quote before the end */
+		if (c == '\\') {
+			char e = s[++i];
+			static const char simple[] = "\"\\/bfnrt";
+			if (i >= n)
+				return -1;
+			if (strchr(simple, e) && e) {
+				static const char map[] = "\"\\/\b\f\n\r\t";
+				out[o++] = map[strchr(simple, e) - simple];
+				i++;
+				continue;
+			}
+			if (e != 'u' || i + 4 >= n + 1)
+				return -1;
+			for (k = 1; k <= 4; k++)
+				if (!strchr("0123456789abcdefABCDEF", s[i + k]) ||
+				    !s[i + k])
+					return -1;
+			out[o++] = (char)strtol((char[]){s[i + 1], s[i + 2], s[i + 3],
+						       s[i + 4], 0},
+					       NULL, 16);
+			i += 5;
+			continue;
+		}
+		/* one character: its length from the lead byte */
+		k = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+		if (i + k > n || ae_utf8_valid_prefix(s + i, k) != k)
+			return -1; /* not UTF-8 */
+		memcpy(out + o, s + i, k);
+		o += k;
+		i += k;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static void json_check(const char *in, const char *want)
+{
+	char *buf = NULL, dec[512];
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	ae_json_string(f, in);
+	fclose(f);
+	ck_assert_msg(json_string_strict(buf, len, dec) == 0,
+		      "not a valid JSON string: %s", buf);
+	ck_assert_msg(!strcmp(dec, want), "decoded '%s', want '%s'", dec,
+		      want);
+	free(buf);
+}
+
+START_TEST(json_strings)
+{
+	json_check("plain /a/b.qcow2", "plain /a/b.qcow2");
+	json_check("", "");
+	json_check("q\"b\\s/", "q\"b\\s/");
+	json_check("\t\n\r\x01\x1f\x7f", "\t\n\r\x01\x1f\x7f");
+	json_check("caf\xc3\xa9 \xf0\x9f\x90\xa7", "caf\xc3\xa9 \xf0\x9f\x90\xa7");
+	/* not UTF-8: each bad byte is U+FFFD */
+	json_check("/img-\xff.qcow2", "/img-\xef\xbf\xbd.qcow2");
+	json_check("\x80\xc3", "\xef\xbf\xbd\xef\xbf\xbd");
+	json_check("\xed\xa0\x80", /* a surrogate */
+		   "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	json_check("\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"); /* overlong '/' */
+	json_check("\xf4\x90\x80\x80x", /* above U+10FFFF */
+		   "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdx");
+	/* a reason cut in the middle of a character */
+	json_check("base /caf\xc3", "base /caf\xef\xbf\xbd");
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
@@ -191,6 +310,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, vm_mac_line);
 	tcase_add_test(tc, liveness);
 	tcase_add_test(tc, locks);
+	tcase_add_test(tc, json_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -127,3 +127,98 @@ pass "gc removes stale runtime dirs only"
 run "$AETHER" -c none gc nosuch
 want_rc 1 "gc of a missing backend"
 expect "$WORK/out" "gc: backend 'nosuch' not found" "gc names a missing backend"
+
+# --- aether create writes values that come back exactly ---------------------
+# (kernel command lines longer than a config line, with ';', '#', '"', '\';
+# long paths with ' ;' in them); a fake QEMU records the argv it is given.
+if command -v qemu-img >/dev/null 2>&1; then
+	export AETHER_STORE_DIR=$WORK/store
+	qemu-img create -q -f qcow2 "$WORK/base.qcow2" 16M || fail "qemu-img create"
+	cat >"$WORK/fakeqemu" <<EOS
+#!/bin/sh
+# one argument per record, NUL-terminated
+for a; do printf '%s\\0' "\$a"; done >"$WORK/argv"
+exit 1
+EOS
+	chmod +x "$WORK/fakeqemu"
+	printf '[vm]\nqemu = %s\nconsole = none\n' "$WORK/fakeqemu" >"$WORK/fq.conf"
+	# the argument after $1 in the recorded argv, byte for byte
+	argv_after() {
+		awk -v RS='\0' -v k="$1" 'f { printf "%s", $0; exit } $0 == k { f = 1 }' \
+			"$WORK/argv"
+	}
+	kdir=$WORK/k$(printf '%0150d' 0)/'boot ;x #y "z" \w'
+	mkdir -p "$kdir"
+	: >"$kdir/vmlinuz"
+	: >"$kdir/initrd ;1"
+	cp "$WORK/base.qcow2" "$kdir/base.qcow2"
+	long=
+	i=0
+	while [ $i -lt 40 ]; do
+		long="${long}opt$i=$(printf '%040d' $i) "
+		i=$((i + 1))
+	done
+	for app in "${long}end" 'console=ttyS0 ;init=/bin/sh # not a "comment" \ here' \
+		'  spaces at both ends  ' "caf$(printf '\303\251') $(printf '\t')tab"; do
+		printf '%s' "$app" >"$WORK/want"
+		rm -rf "$WORK/store/vms/ap"
+		run "$AETHER" -c "$WORK/fq.conf" create ap --image "$kdir/base.qcow2" \
+			--kernel "$kdir/vmlinuz" --initrd "$kdir/initrd ;1" --append "$app"
+		want_rc 0 "create with a ${#app}-character --append"
+		awk 'length($0) > 198 { exit 1 }' "$WORK/store/vms/ap/vm.conf" ||
+			fail "vm.conf has a line over 198 characters"
+		run "$AETHER" -c "$WORK/fq.conf" run "$WORK/store/vms/ap/vm.conf"
+		want_rc 4 "run with the fake QEMU"
+		argv_after -append >"$WORK/got"
+		cmp -s "$WORK/want" "$WORK/got" ||
+			fail "QEMU got -append '$(cat "$WORK/got")', not '$app'"
+		[ "$(argv_after -kernel)" = "$kdir/vmlinuz" ] &&
+			[ "$(argv_after -initrd)" = "$kdir/initrd ;1" ] ||
+			fail "QEMU got -kernel '$(argv_after -kernel)' -initrd '$(argv_after -initrd)'"
+	done
+	pass "create: long --append with ; # \" \\, spaces, long paths with ' ;' reach QEMU unchanged"
+	rm -rf "$WORK/store/vms/ap"
+	run "$AETHER" -c "$WORK/fq.conf" create ap --image "$WORK/base.qcow2" \
+		--kernel "$kdir/vmlinuz" --append "$(printf 'a\nb')"
+	want_rc 2 "create with a newline in --append"
+	expect "$WORK/out" 'error: --append: contains a newline' "newline in --append refused"
+	[ ! -e "$WORK/store/vms/ap" ] || fail "a refused create left the VM"
+
+	# --- JSON output stays valid whatever bytes paths hold ------------------
+	# A base image whose name is not UTF-8 (0xff, a lone continuation byte,
+	# a truncated sequence) and has a DEL: the state's reason names it.
+	bad=$WORK/$(printf 'img-\377-\200-\303-\177-"q"\\b.qcow2')
+	cp "$WORK/base.qcow2" "$bad"
+	run "$AETHER" -c "$WORK/fq.conf" create jb --image "$bad"
+	want_rc 0 "create from an image whose name is not UTF-8"
+	# and a VM whose file does not load, in a store directory not UTF-8
+	json_ok() { # $1: what; the output must parse with a strict parser
+		if command -v python3 >/dev/null 2>&1; then
+			python3 -c '
+import json, sys
+d = json.loads(sys.stdin.buffer.read().decode("utf-8", "strict"))
+for v in (d if isinstance(d, list) else [d]):
+    if v["name"] == "jb" and "img-\ufffd-\ufffd-\ufffd-\x7f-\"q\"\\b.qcow2" not in v["reason"]:
+        sys.exit("reason: %r" % v["reason"])
+' <"$WORK/out" || { cat "$WORK/out" >&2; fail "$1: not valid JSON"; }
+		else
+			log "no python3: JSON of $1 not parsed (check_store checks the writer)"
+		fi
+	}
+	run "$AETHER" -c "$WORK/fq.conf" list --json
+	want_rc 0 "list --json"
+	json_ok "list --json"
+	run "$AETHER" -c "$WORK/fq.conf" status jb --json
+	want_rc 3 "status --json"
+	json_ok "status --json"
+	st=$WORK/$(printf 'st\377ore')
+	mkdir -p "$st/vms/br"
+	printf '[vm]\nname = br\nbogus = 1\n' >"$st/vms/br/vm.conf"
+	AETHER_STORE_DIR=$st run "$AETHER" -c "$WORK/fq.conf" list --json
+	want_rc 0 "list --json of a broken VM"
+	grep -q '"state":"broken"' "$WORK/out" || fail "broken VM: $(cat "$WORK/out")"
+	json_ok "list --json with a broken VM"
+	pass "list/status --json: valid UTF-8 JSON from paths that are not"
+else
+	log "no qemu-img: create tests skipped"
+fi

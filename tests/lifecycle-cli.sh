@@ -83,6 +83,12 @@ grep -q '^state: *running' "$WORK/out" || fail "status: $(cat "$WORK/out")"
 ae_expect 0 '' list --json
 grep -q '"name":"s1","state":"running"' "$WORK/out" || fail "list --json: $(cat "$WORK/out")"
 grep -q '"name":"s2","state":"created"' "$WORK/out" || fail "list --json: $(cat "$WORK/out")"
+if command -v python3 >/dev/null 2>&1; then # strict: UTF-8, no raw controls
+	strict_json='import json,sys; json.loads(sys.stdin.buffer.read().decode("utf-8"))'
+	python3 -c "$strict_json" <"$WORK/out" || fail "list --json is not JSON: $(cat "$WORK/out")"
+	ae_expect 0 '' status s1 --json
+	python3 -c "$strict_json" <"$WORK/out" || fail "status --json is not JSON: $(cat "$WORK/out")"
+fi
 ae_expect 1 'is running' delete s1
 qpid=$(cat "$WORK/run/vms/s1/qemu.pid")
 tr '\0' '\n' <"/proc/$qpid/cmdline" >"$WORK/cmdline"

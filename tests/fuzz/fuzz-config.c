@@ -16,7 +16,8 @@
  * Besides crashes, sanitizer reports and leaks, the target aborts when a
  * result breaks an invariant: a line number outside the input, a section
  * listed twice, an unvalidated name or path in a loaded model, a failure
- * without a "file:line" message.
+ * without a "file:line" message, a value that does not come back from
+ * ae_ini_format_entry unchanged.
  *
  * fuzz_config_results() reports what the last input did, for the
  * standalone driver's corpus regression checks (standalone.c).
@@ -132,6 +133,39 @@ static void exercise(const struct ae_vmconf *c)
 	ae_argv_free(&a);
 }
 
+/* What ae_ini_format_entry writes for a value comes back as that value:
+ * on lines the reader takes, as the only entry. */
+static void check_roundtrip(const char *value)
+{
+	char err[256], *line = ae_ini_format_entry("k", value, err, sizeof err);
+	char *text;
+	struct ae_ini *ini = NULL;
+	const struct ae_ini_section *s;
+	const unsigned char *p;
+	int ctl = 0;
+
+	for (p = (const unsigned char *)value; *p; p++)
+		if (*p < 0x20 && *p != '\t')
+			ctl = 1;
+	if (!line) {
+		if (!ctl)
+			abort(); /* refused a value it can write */
+		return;
+	}
+	if (ctl)
+		abort();
+	text = ae_xasprintf("[s]\n%s", line);
+	if (ae_ini_parse_text(text, strlen(text), "rt.conf", &ini, err,
+			      sizeof err) < 0)
+		abort();
+	s = ae_ini_find(ini, "s");
+	if (!s || s->n_entries != 1 || strcmp(s->entries[0].value, value))
+		abort();
+	ae_ini_free(ini);
+	free(text);
+	free(line);
+}
+
 /* What the INI layer returns must make sense for the input. */
 static void check_ini(const struct ae_ini *ini, const uint8_t *data,
 		      size_t size)
@@ -154,6 +188,7 @@ static void check_ini(const struct ae_ini *ini, const uint8_t *data,
 			if (e->line < 1 || e->line > lines ||
 			    e->file != ini->file || !e->key || !e->value)
 				abort();
+			check_roundtrip(e->value);
 		}
 	}
 }
