@@ -182,8 +182,14 @@ START_TEST(liveness)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0)
 		_exit(0);
-	/* an unreaped zombie counts as dead */
-	usleep(100000);
+	/* an unreaped zombie counts as dead: wait until it is one (WNOWAIT
+	 * leaves it unreaped) */
+	{
+		siginfo_t si = {0};
+		ck_assert_int_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT),
+				 0);
+		ck_assert_int_eq(si.si_pid, pid);
+	}
 	ck_assert(!ae_pid_alive(pid));
 	waitpid(pid, NULL, 0);
 	ck_assert(ae_pid_alive(getpid()));

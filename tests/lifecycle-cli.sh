@@ -16,9 +16,13 @@ store_is() { # the names in the store, space separated
 # --- bad input: clear errors, nothing made -------------------------------
 ae_expect 2 'usage' create
 ae_expect 2 'usage' create only-a-name
+ae_expect 2 "invalid option -- 'x'" create -x --image "$WORK/base.qcow2"
 for bad in '../evil' 'a/b' '.hidden' '-x' 'sp ace' '' \
 	'0123456789012345678901234567890123456789012345678901234567890123456789'; do
-	ae_expect 2 'not a valid VM name|usage' create "$bad" --image "$WORK/base.qcow2"
+	# "--": the name itself must be refused, not taken for an option
+	ae_expect 2 'is not a valid VM name' create --image "$WORK/base.qcow2" -- "$bad"
+	grep -qF "'$bad' is not a valid VM name" "$WORK/err" ||
+		fail "the error does not name '$bad': $(cat "$WORK/err")"
 done
 mkdir -p "$WORK/sub"
 cd "$WORK/sub" || fail "cd"
@@ -71,7 +75,7 @@ if command -v mkfs.vfat >/dev/null && command -v mcopy >/dev/null; then
 	ae_expect 0 deleted delete c1
 	pass "cloud-init NoCloud seed: label cidata, unique instance-id, hostname"
 else
-	log "no mkfs.vfat/mcopy (dosfstools, mtools): seed check skipped"
+	soft_skip "no mkfs.vfat/mcopy (dosfstools, mtools): seed check not run"
 fi
 
 # --- start, status, list -------------------------------------------------------
@@ -98,16 +102,16 @@ grep -qx "$u1" "$WORK/cmdline" && grep -qx "type=1,serial=aether-$u1" "$WORK/cmd
 pass "start, status, list; a running VM is not deleted without --force"
 
 # --- stop: the stub ignores the power button: QMP quit after the timeout ----
-start=$(date +%s)
 ae_expect 0 'stopped \(QEMU quit\)' stop s1 --timeout 1
-[ $(( $(date +%s) - start )) -lt 10 ] || fail "stop took too long"
 ae_expect 3 '' status s1
 grep -q '^state: *stopped' "$WORK/out" || fail "status after stop: $(cat "$WORK/out")"
 ae_expect 1 'not running' stop s1
 pass "stop falls back to QMP quit; stopping a stopped VM is an error"
 
 # --- as root, QEMU runs as the configured user ---------------------------------
-if id nobody >/dev/null 2>&1; then
+if ! id nobody >/dev/null 2>&1; then
+	soft_skip "no user 'nobody': the user-drop check not run"
+else
 	ae_expect 0 created create u1 --image base.qcow2 --user nobody
 	ae_expect 0 running start u1
 	qpid=$(cat "$WORK/run/vms/u1/qemu.pid")
@@ -124,9 +128,9 @@ echo "guest_agent = yes" >>"$WORK/store/vms/s2/vm.conf"
 ae_expect 0 running start s2
 tr '\0' '\n' <"/proc/$(cat "$WORK/run/vms/s2/qemu.pid")/cmdline" |
 	grep -q 'name=org.qemu.guest_agent.0' || fail "no guest agent channel"
-t0=$(date +%s)
-ae_expect 0 '' status s2
-[ $(( $(date +%s) - t0 )) -le 3 ] || fail "status waited too long for an absent agent"
+rc=0
+timeout 60 "$AETHER" -c "$WORK/host.conf" status s2 >"$WORK/out" 2>&1 || rc=$?
+[ $rc -eq 0 ] || { cat "$WORK/out" >&2; fail "status with an absent guest agent: exit $rc (124: it hung)"; }
 ae_expect 0 stopped stop s2 --force
 pass "guest_agent = yes: agent channel; status does not hang without an agent"
 
