@@ -75,6 +75,14 @@ check "$WORK/fwd-noaddr" 'forward_addresses' "forward without an address (every 
 R forward add vm2 tcp 127.0.0.1:25 22 >"$WORK/fwd-port" 2>&1 && miss "forward of port 25 accepted"
 check "$WORK/fwd-port" 'host port 25 is not allowed on this host \(\[agent\] forward_ports = 1024-65535\)' \
 	"forward of a privileged port: refused, naming the policy"
+printf '[agent]\nhost = n1\nforward_ports = 0-80\n' >"$WORK/h3.conf"
+"$AETHER" check-config "$WORK/h3.conf" >"$WORK/cc3" 2>&1 && miss "check-config took forward_ports = 0-80"
+check "$WORK/cc3" "$WORK/h3.conf:3: \\[agent\\] forward_ports: '0-80' is not a port" \
+	"check-config: a bad forward_ports, naming file and line"
+printf '[agent]\nhost = n1\nforward_addresses = 127.0.0.1 anywhere\n' >"$WORK/h4.conf"
+"$AETHER" check-config "$WORK/h4.conf" >"$WORK/cc4" 2>&1 && miss "check-config took forward_addresses = anywhere"
+check "$WORK/cc4" "$WORK/h4.conf:3: \\[agent\\] forward_addresses: 'anywhere' is not an IPv4 or IPv6" \
+	"check-config: a bad forward_addresses, naming file and line"
 
 # 2. Request ids.
 st='{"command": "status-vm", "options": {"name": "vm2"}}'
