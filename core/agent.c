@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "agent-req.h"
 #include "agentconf.h"
 #include "broker.h"
 #include "conffile.h"
@@ -41,15 +42,15 @@
 #define MAX_OUTPUT (1 << 20)
 #define DONE_KEEP 4096
 
-enum cmd {
-	C_CREATE, C_START, C_STOP, C_DELETE, C_STATUS, C_LIST, C_FORWARD,
-	C_CONSOLE,
-};
-
-static const char *const cmd_names[] = {
-	"create-vm", "start-vm", "stop-vm", "delete-vm", "status-vm",
-	"list-vms", "forward", "console-vm",
-};
+#define C_CREATE AE_REQ_CREATE
+#define C_START AE_REQ_START
+#define C_STOP AE_REQ_STOP
+#define C_DELETE AE_REQ_DELETE
+#define C_STATUS AE_REQ_STATUS
+#define C_LIST AE_REQ_LIST
+#define C_FORWARD AE_REQ_FORWARD
+#define C_CONSOLE AE_REQ_CONSOLE
+#define cmd_names ae_req_cmd_names
 
 struct tagref {
 	uint64_t tag;
@@ -58,14 +59,15 @@ struct tagref {
 
 struct job {
 	struct job *next;
-	enum cmd cmd;
+	enum ae_req_cmd cmd;
 	char *id;             /* dedupe key (message id), may be NULL */
+	char digest[65];      /* of command and options (ae_req_digest) */
 	char *name;           /* VM, NULL for list */
 	char *reply_to, *correlation_id;
 	struct tagref tags[8];/* deliveries to ack (redeliveries join) */
 	int n_tags;
 	json_t *opts;
-	int step;             /* per command, see next_argv() */
+	int step;             /* per command, see ae_req_next_argv() */
 	int failed;           /* a step failed: the error is in reason */
 	char *reason;
 	json_t *response;
@@ -77,12 +79,12 @@ struct job {
 	int made;             /* create: the VM exists in the store */
 	int cur_step, cur_json;/* the running step; it prints JSON */
 	char *script;         /* create: init script file */
-	char *kernel, *initrd;/* create: their paths in image_dir */
 	long mem, cpus;       /* create: reserved capacity */
 };
 
 struct done {
 	char *id;
+	char digest[65];      /* of the request answered */
 	char *reply;          /* JSON text */
 	int replied;
 };
@@ -114,14 +116,20 @@ static long long mono_ms(void)
 
 static char *reply_text(struct agent *a, const char *status,
 			const char *reason, json_t *response, int progress,
-			enum cmd cmd)
+			enum ae_req_cmd cmd)
 {
 	json_t *r = json_object();
 	char *s;
 
 	json_object_set_new(r, "status", json_string(status));
-	json_object_set_new(r, "reason", reason ? json_string(reason)
-						: json_null());
+	/* The reason may quote the request or a child's stderr. */
+	if (reason) {
+		char *clean = ae_utf8_clean(reason, strlen(reason));
+		json_object_set_new(r, "reason", json_string(clean));
+		free(clean);
+	} else {
+		json_object_set_new(r, "reason", json_null());
+	}
 	json_object_set(r, "response", response ? response : json_null());
 	json_object_set_new(r, "host", json_string(a->conf.host));
 	if ((int)cmd >= 0)
@@ -181,11 +189,33 @@ static void dead_letter(struct agent *a, struct ae_msg *m, int cmd,
 	ae_warn("request %s from %s: %s (dead-lettered)",
 		m->correlation_id ? m->correlation_id : "(no id)",
 		m->reply_to ? m->reply_to : "(no reply_to)", reason);
-	text = reply_text(a, "error", reason, NULL, 0, (enum cmd)cmd);
+	text = reply_text(a, "error", reason, NULL, 0, (enum ae_req_cmd)cmd);
 	if (send_reply(a, m->reply_to, m->correlation_id, text) == 0 &&
 	    a->connected &&
 	    amqp_basic_reject(a->amqp.conn, 1, m->tag, 0) != AMQP_STATUS_OK)
 		a->amqp.broken = 1;
+	free(text);
+}
+
+/* A well-formed request this host will not carry out: an error reply,
+ * and the request is acked (it was understood; nothing to inspect). */
+static void refuse(struct agent *a, struct ae_msg *m, int cmd,
+		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void refuse(struct agent *a, struct ae_msg *m, int cmd,
+		   const char *fmt, ...)
+{
+	struct tagref t = {m->tag, a->gen};
+	char reason[768], *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	ae_info("%s: refused: %s", cmd >= 0 ? cmd_names[cmd] : "request",
+		reason);
+	text = reply_text(a, "error", reason, NULL, 0, (enum ae_req_cmd)cmd);
+	if (send_reply(a, m->reply_to, m->correlation_id, text) == 0)
+		ack(a, &t);
 	free(text);
 }
 
@@ -201,13 +231,15 @@ static struct done *done_find(struct agent *a, const char *id)
 	return NULL;
 }
 
-static struct done *done_add(struct agent *a, const char *id, const char *reply)
+static struct done *done_add(struct agent *a, const char *id,
+			     const char *digest, const char *reply)
 {
 	struct done *d = &a->done[a->done_next++ % DONE_KEEP];
 
 	free(d->id);
 	free(d->reply);
 	d->id = ae_xstrdup(id);
+	snprintf(d->digest, sizeof d->digest, "%s", digest);
 	d->reply = ae_xstrdup(reply);
 	d->replied = 0;
 	return d;
@@ -385,156 +417,6 @@ static int fits(struct agent *a, long mem, long cpus, char *why, size_t len)
 }
 
 /* ------------------------------------------------------------------ */
-/* request validation                                                 */
-
-enum otype { O_STR, O_INT, O_BOOL };
-struct ospec {
-	const char *key;
-	enum otype type;
-	int required;
-	long min, max;
-};
-
-static const struct ospec o_create[] = {
-	{"name", O_STR, 0, 0, 0},     {"image", O_STR, 1, 0, 0},
-	{"backend", O_STR, 0, 0, 0},  {"memory", O_INT, 0, 16, 1 << 20},
-	{"cpus", O_INT, 0, 1, 255},   {"mac", O_STR, 0, 0, 0},
-	{"init_script", O_STR, 0, 0, 0}, {"start", O_BOOL, 0, 0, 0},
-	{"kernel", O_STR, 0, 0, 0},   {"initrd", O_STR, 0, 0, 0},
-	{"append", O_STR, 0, 0, 0},   {NULL, 0, 0, 0, 0}};
-static const struct ospec o_name[] = {{"name", O_STR, 1, 0, 0},
-				      {NULL, 0, 0, 0, 0}};
-static const struct ospec o_stop[] = {
-	{"name", O_STR, 1, 0, 0}, {"timeout", O_INT, 0, 0, 3600},
-	{"force", O_BOOL, 0, 0, 0}, {NULL, 0, 0, 0, 0}};
-static const struct ospec o_delete[] = {
-	{"name", O_STR, 1, 0, 0}, {"force", O_BOOL, 0, 0, 0},
-	{NULL, 0, 0, 0, 0}};
-static const struct ospec o_none[] = {{NULL, 0, 0, 0, 0}};
-static const struct ospec o_forward[] = {
-	{"name", O_STR, 1, 0, 0},  {"action", O_STR, 1, 0, 0},
-	{"proto", O_STR, 0, 0, 0}, {"host", O_STR, 0, 0, 0},
-	{"guest", O_INT, 0, 1, 65535}, {NULL, 0, 0, 0, 0}};
-static const struct ospec *const specs[] = {
-	o_create, o_name, o_stop, o_delete, o_name, o_none, o_forward, o_name};
-
-static const char *type_name(enum otype t)
-{
-	return t == O_STR ? "a string" : t == O_INT ? "an integer" : "a boolean";
-}
-
-static int check_options(enum cmd c, json_t *o, char *why, size_t len)
-{
-	const struct ospec *s;
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(o, k, v) {
-		for (s = specs[c]; s->key && strcmp(s->key, k); s++)
-			;
-		if (!s->key) {
-			snprintf(why, len, "%s: unknown option '%s'",
-				 cmd_names[c], k);
-			return -1;
-		}
-	}
-	for (s = specs[c]; s->key; s++) {
-		v = json_object_get(o, s->key);
-		if (!v) {
-			if (s->required) {
-				snprintf(why, len, "%s: option '%s' is missing",
-					 cmd_names[c], s->key);
-				return -1;
-			}
-			continue;
-		}
-		if ((s->type == O_STR && !json_is_string(v)) ||
-		    (s->type == O_INT && !json_is_integer(v)) ||
-		    (s->type == O_BOOL && !json_is_boolean(v))) {
-			snprintf(why, len, "%s: option '%s' must be %s",
-				 cmd_names[c], s->key, type_name(s->type));
-			return -1;
-		}
-		if (s->type == O_INT && (json_integer_value(v) < s->min ||
-					 json_integer_value(v) > s->max)) {
-			snprintf(why, len, "%s: option '%s' must be %ld..%ld",
-				 cmd_names[c], s->key, s->min, s->max);
-			return -1;
-		}
-		if (s->type == O_STR && strlen(json_string_value(v)) !=
-					       json_string_length(v)) {
-			snprintf(why, len, "%s: option '%s' contains a NUL",
-				 cmd_names[c], s->key);
-			return -1;
-		}
-	}
-	v = json_object_get(o, "name");
-	if (v && !ae_valid_vm_name(json_string_value(v))) {
-		snprintf(why, len, "%s: name '%.64s' is not a valid VM name "
-			 "([A-Za-z0-9][A-Za-z0-9_.-], up to 64)", cmd_names[c],
-			 json_string_value(v));
-		return -1;
-	}
-	if (c == C_CREATE) {
-		const char *img = json_string_value(json_object_get(o, "image"));
-		v = json_object_get(o, "init_script");
-		if (!ae_valid_vm_name(img)) {
-			snprintf(why, len, "create-vm: image '%.64s' must be the "
-				 "name of a file in the host's image directory "
-				 "(no '/', no leading '.')", img);
-			return -1;
-		}
-		for (int f_i = 0; f_i < 2; f_i++) {
-			const char *f = json_string_value(json_object_get(
-				o, f_i ? "initrd" : "kernel"));
-			if (f && !ae_valid_vm_name(f)) {
-				snprintf(why, len, "create-vm: %s '%.64s' must be "
-					 "the name of a file in the host's image "
-					 "directory", f_i ? "initrd" : "kernel", f);
-				return -1;
-			}
-		}
-		if (json_object_get(o, "initrd") && !json_object_get(o, "kernel")) {
-			snprintf(why, len, "create-vm: initrd needs kernel");
-			return -1;
-		}
-		if (v && json_string_length(v) > 65536) {
-			snprintf(why, len, "create-vm: init_script is over "
-				 "64 KiB");
-			return -1;
-		}
-		v = json_object_get(o, "backend");
-		if (v && !ae_valid_backend_name(json_string_value(v))) {
-			snprintf(why, len, "create-vm: backend '%.32s' is not a "
-				 "backend name", json_string_value(v));
-			return -1;
-		}
-	}
-	if (c == C_FORWARD) {
-		const char *act = json_string_value(json_object_get(o, "action"));
-		const char *pr = json_string_value(json_object_get(o, "proto"));
-		if (strcmp(act, "add") && strcmp(act, "remove") &&
-		    strcmp(act, "list")) {
-			snprintf(why, len, "forward: action must be add, remove "
-				 "or list");
-			return -1;
-		}
-		if (strcmp(act, "list") &&
-		    (!pr || !json_object_get(o, "host") ||
-		     (strcmp(pr, "tcp") && strcmp(pr, "udp")))) {
-			snprintf(why, len, "forward %s: needs proto (tcp or "
-				 "udp) and host ([ADDR]:PORT)", act);
-			return -1;
-		}
-		if (!strcmp(act, "add") && !json_object_get(o, "guest")) {
-			snprintf(why, len, "forward add: needs guest (port)");
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* jobs: one child `aether` process per step                          */
 
 static void job_free(struct job *j)
@@ -543,8 +425,6 @@ static void job_free(struct job *j)
 		unlink(j->script);
 		free(j->script);
 	}
-	free(j->kernel);
-	free(j->initrd);
 	free(j->id);
 	free(j->name);
 	free(j->reply_to);
@@ -557,11 +437,6 @@ static void job_free(struct job *j)
 	free(j);
 }
 
-static const char *opt_str(struct job *j, const char *k)
-{
-	return json_string_value(json_object_get(j->opts, k));
-}
-
 static int opt_bool(struct job *j, const char *k, int def)
 {
 	json_t *v = json_object_get(j->opts, k);
@@ -569,186 +444,34 @@ static int opt_bool(struct job *j, const char *k, int def)
 	return v ? json_is_true(v) : def;
 }
 
-/* The argv of step j->step, or 0 when the job is complete.  Steps:
- *   create: 0 create  1 start (unless start=false)  2 status
- *           9 delete --force (rollback after a failure)
- *   start/stop: 0 the command, 1 status;  others: 0 the command. */
-/* argv: ... status NAME --json */
-static int push_status(const char **v, int n, const char *name)
-{
-	v[n++] = "status";
-	v[n++] = name;
-	v[n++] = "--json";
-	return n;
-}
-
-static int next_argv(struct agent *a, struct job *j, const char **v, char *b1,
-		     char *b2, char *b3)
-{
-	int n = 0;
-
-	v[n++] = "aether";
-	v[n++] = "-q";
-	if (a->hostconf) {
-		v[n++] = "-c";
-		v[n++] = a->hostconf;
-	}
-	if (j->failed && j->cmd == C_CREATE && j->made && j->step < 9) {
-		j->step = 9;
-		v[n++] = "delete";
-		v[n++] = "--force";
-		v[n++] = j->name;
-		v[n] = NULL;
-		return n;
-	}
-	if (j->failed || j->step == 9)
-		return 0;
-	switch (j->cmd) {
-	case C_CREATE:
-		if (j->step == 0) {
-			const char *s;
-			v[n++] = "create";
-			v[n++] = j->name;
-			v[n++] = "--image";
-			snprintf(b1, 4096, "%s/%s", a->conf.image_dir,
-				 opt_str(j, "image"));
-			v[n++] = b1;
-			if ((s = opt_str(j, "backend"))) {
-				v[n++] = "--backend";
-				v[n++] = s;
-			}
-			if ((s = opt_str(j, "mac"))) {
-				v[n++] = "--mac";
-				v[n++] = s;
-			}
-			if (json_object_get(j->opts, "memory")) {
-				snprintf(b2, 32, "%ld", j->mem);
-				v[n++] = "--memory";
-				v[n++] = b2;
-			}
-			if (json_object_get(j->opts, "cpus")) {
-				snprintf(b3, 32, "%ld", j->cpus);
-				v[n++] = "--cpus";
-				v[n++] = b3;
-			}
-			if (j->script) {
-				v[n++] = "--init-script";
-				v[n++] = j->script;
-			}
-			if (j->kernel) {
-				v[n++] = "--kernel";
-				v[n++] = j->kernel;
-			}
-			if (j->initrd) {
-				v[n++] = "--initrd";
-				v[n++] = j->initrd;
-			}
-			if ((s = opt_str(j, "append"))) {
-				v[n++] = "--append";
-				v[n++] = s;
-			}
-		} else if (j->step == 1 && opt_bool(j, "start", 1)) {
-			v[n++] = "start";
-			v[n++] = j->name;
-		} else if (j->step <= 2) {
-			j->step = 2;
-			n = push_status(v, n, j->name);
-		} else {
-			return 0;
-		}
-		break;
-	case C_START:
-	case C_STOP:
-		if (j->step == 1)
-			n = push_status(v, n, j->name);
-		else if (j->step)
-			return 0;
-		else if (j->cmd == C_START) {
-			v[n++] = "start";
-			v[n++] = j->name;
-		} else {
-			v[n++] = "stop";
-			v[n++] = j->name;
-			if (json_object_get(j->opts, "timeout")) {
-				snprintf(b2, 32, "%lld", (long long)json_integer_value(
-					json_object_get(j->opts, "timeout")));
-				v[n++] = "--timeout";
-				v[n++] = b2;
-			}
-			if (opt_bool(j, "force", 0))
-				v[n++] = "--force";
-		}
-		break;
-	/* One step each. */
-	case C_DELETE:
-		if (j->step)
-			return 0;
-		v[n++] = "delete";
-		v[n++] = j->name;
-		if (opt_bool(j, "force", 0))
-			v[n++] = "--force";
-		break;
-	case C_STATUS:
-		if (j->step)
-			return 0;
-		n = push_status(v, n, j->name);
-		break;
-	case C_LIST:
-		if (j->step)
-			return 0;
-		v[n++] = "list";
-		v[n++] = "--json";
-		break;
-	case C_CONSOLE:
-		if (j->step)
-			return 0;
-		v[n++] = "console";
-		v[n++] = j->name;
-		v[n++] = "--no-follow";
-		break;
-	case C_FORWARD: {
-		const char *act = opt_str(j, "action");
-		if (j->step)
-			return 0;
-		v[n++] = "forward";
-		v[n++] = act;
-		v[n++] = j->name;
-		if (strcmp(act, "list")) {
-			v[n++] = opt_str(j, "proto");
-			v[n++] = opt_str(j, "host");
-			if (json_object_get(j->opts, "guest")) {
-				snprintf(b2, 32, "%lld", (long long)json_integer_value(
-					json_object_get(j->opts, "guest")));
-				v[n++] = b2;
-			}
-		}
-		break;
-	}
-	}
-	v[n] = NULL;
-	return n;
-}
-
 static int spawn_step(struct agent *a, struct job *j)
 {
-	const char *v[24];
-	char b1[4096], b2[32], b3[32];
-	int o[2], e[2];
+	struct ae_req_ctx ctx = {
+		.cmd = j->cmd, .name = j->name, .opts = j->opts,
+		.failed = j->failed, .made = j->made, .script = j->script,
+		.hostconf = a->hostconf, .image_dir = a->conf.image_dir};
+	struct ae_argv v = {0};
+	int o[2], e[2], rc;
 	pid_t pid;
 
-	if (!next_argv(a, j, v, b1, b2, b3))
+	if (!ae_req_next_argv(&ctx, &j->step, &v))
 		return 0;
 	j->cur_step = j->step;
 	j->cur_json = 0;
-	for (int i = 0; v[i]; i++)
-		if (!strcmp(v[i], "--json"))
+	for (size_t i = 0; i < v.n; i++)
+		if (!strcmp(v.v[i], "--json"))
 			j->cur_json = 1;
-	if (pipe2(o, O_CLOEXEC) < 0)
-		return -errno;
+	if (pipe2(o, O_CLOEXEC) < 0) {
+		rc = -errno;
+		ae_argv_free(&v);
+		return rc;
+	}
 	if (pipe2(e, O_CLOEXEC) < 0) {
+		rc = -errno;
 		close(o[0]);
 		close(o[1]);
-		return -errno;
+		ae_argv_free(&v);
+		return rc;
 	}
 	free(j->out);
 	free(j->err);
@@ -769,16 +492,18 @@ static int spawn_step(struct agent *a, struct job *j)
 			dup2(null, 0);
 		dup2(o[1], 1);
 		dup2(e[1], 2);
-		execv(a->exe, (char *const *)v);
+		execv(a->exe, v.v);
 		dprintf(2, "aether: %s: %s\n", a->exe, strerror(errno));
 		_exit(127);
 	}
+	rc = -errno;
+	ae_argv_free(&v);
 	close(o[1]);
 	close(e[1]);
 	if (pid < 0) {
 		close(o[0]);
 		close(e[0]);
-		return -errno;
+		return rc;
 	}
 	fcntl(o[0], F_SETFL, O_NONBLOCK);
 	fcntl(e[0], F_SETFL, O_NONBLOCK);
@@ -788,6 +513,10 @@ static int spawn_step(struct agent *a, struct job *j)
 	return 1;
 }
 
+/* Read what a child wrote.  At most MAX_OUTPUT bytes are kept: the
+ * newest ones (the end of a console log, the last error), starting on a
+ * UTF-8 character boundary.  The text may still hold anything the child
+ * printed: it goes through ae_utf8_clean before it goes into JSON. */
 static void drain(int *fd, char **buf, size_t *len)
 {
 	char tmp[8192];
@@ -804,12 +533,7 @@ static void drain(int *fd, char **buf, size_t *len)
 			*fd = -1;
 			return;
 		}
-		if (*len + (size_t)r > MAX_OUTPUT)
-			continue; /* keep reading, drop the excess */
-		*buf = ae_xrealloc(*buf, *len + (size_t)r + 1);
-		memcpy(*buf + *len, tmp, (size_t)r);
-		*len += (size_t)r;
-		(*buf)[*len] = '\0';
+		ae_output_append(buf, len, tmp, (size_t)r, MAX_OUTPUT);
 	}
 }
 
@@ -851,10 +575,21 @@ static void step_done(struct agent *a, struct job *j)
 	int is_status = j->cur_json;
 
 	j->pid = 0;
-	if (j->cur_step == 9) {
-		if (code)
-			ae_warn("create %s: rollback failed: %s", j->name,
-				child_reason(j));
+	ae_output_trim(&j->out, &j->out_len, MAX_OUTPUT);
+	ae_output_trim(&j->err, &j->err_len, MAX_OUTPUT);
+	if (j->out) {
+		/* JSON strings must be UTF-8: whatever a guest printed. */
+		char *clean = ae_utf8_clean(j->out, j->out_len);
+		free(j->out);
+		j->out = clean;
+		j->out_len = strlen(clean);
+	}
+	if (j->cur_step == AE_REQ_ROLLBACK) {
+		if (code) {
+			char *why = child_reason(j);
+			ae_warn("create %s: rollback failed: %s", j->name, why);
+			free(why);
+		}
 		j->made = code != 0;
 		finish(a, j);
 		return;
@@ -973,11 +708,12 @@ static void finish(struct agent *a, struct job *j)
 			j->name ? j->name : "");
 	}
 	if (j->id) {
-		d = done_add(a, j->id, text);
+		d = done_add(a, j->id, j->digest, text);
 		if (j->cmd == C_CREATE && a->jdir) {
 			struct ae_jrec r = {.pid = (long)getpid(),
 					    .time = (long long)time(NULL)};
 			snprintf(r.name, sizeof r.name, "%s", j->name);
+			snprintf(r.digest, sizeof r.digest, "%s", j->digest);
 			if (j->failed) {
 				if (!j->made) /* else gc retries the rollback */
 					ae_journal_remove(a->jdir, j->id);
@@ -995,6 +731,7 @@ static void finish(struct agent *a, struct job *j)
 			struct ae_jrec r = {.pid = (long)getpid(),
 					    .time = (long long)time(NULL)};
 			snprintf(r.name, sizeof r.name, "%s", j->name);
+			snprintf(r.digest, sizeof r.digest, "%s", j->digest);
 			snprintf(r.state, sizeof r.state, "replied");
 			ae_journal_write(a->jdir, j->id, &r);
 		}
@@ -1022,7 +759,7 @@ static void job_start(struct agent *a, struct job *j)
 	}
 }
 
-static struct job *job_new(struct agent *a, enum cmd c, struct ae_msg *m,
+static struct job *job_new(struct agent *a, enum ae_req_cmd c, struct ae_msg *m,
 			   json_t *opts, const char *id)
 {
 	struct job *j = ae_xcalloc(1, sizeof *j);
@@ -1067,21 +804,6 @@ static int publish_copy(struct agent *a, struct ae_msg *m, const char *key,
 	return rc;
 }
 
-static int header_list_has(const char *list, const char *item)
-{
-	size_t n = strlen(item);
-	const char *p = list;
-
-	while (p && *p) {
-		if (!strncmp(p, item, n) && (p[n] == ',' || !p[n]))
-			return 1;
-		p = strchr(p, ',');
-		if (p)
-			p++;
-	}
-	return 0;
-}
-
 /* Full: hand the request back to the shared queue for another host, or
  * answer "no capacity" once every live host has declined it. */
 static void decline(struct agent *a, struct ae_msg *m, const char *name,
@@ -1089,14 +811,30 @@ static void decline(struct agent *a, struct ae_msg *m, const char *name,
 {
 	char *declined = ae_msg_header(m, "x-aether-declined");
 	char *hops_s = ae_msg_header(m, "x-aether-hops");
-	long hops = hops_s ? atol(hops_s) + 1 : 1;
 	char err[512], hopbuf[24], *list;
 	amqp_table_entry_t e[2];
 	amqp_table_t h = {2, e};
 	int live, n = 0;
 	const char *p;
+	long hops;
 
-	if (declined && header_list_has(declined, a->conf.host))
+	/* Both headers only steer the request that carries them (a client
+	 * that sets them only makes its own create fail sooner), but they
+	 * come from the wire: numbers and names are checked, and a bad
+	 * value counts as absent. */
+	if (hops_s && ae_req_parse_hops(hops_s, &hops) < 0)
+		ae_warn("create-vm %s: ignoring x-aether-hops '%.32s' (not "
+			"0..%d)", name, hops_s, AE_REQ_MAX_HOPS);
+	if (!hops_s)
+		hops = 0;
+	hops++;
+	if (declined && ae_req_list_count(declined) < 0) {
+		ae_warn("create-vm %s: ignoring a malformed x-aether-declined",
+			name);
+		free(declined);
+		declined = NULL;
+	}
+	if (declined && ae_req_list_has(declined, a->conf.host))
 		list = ae_xstrdup(declined);
 	else
 		list = ae_xasprintf("%s%s%s", declined ? declined : "",
@@ -1157,10 +895,23 @@ static char *name_from_id(const char *id)
 	return ae_xasprintf("vm-%012llx", (unsigned long long)(h >> 16));
 }
 
-static void do_create(struct agent *a, struct ae_msg *m, json_t *opts,
-		      const char *id)
+/* 1 when the broker delivered m to this host's queue through exchange
+ * aether under routing key vm.NAME: a binding this host holds (it owns
+ * NAME, or an earlier create of it left the binding).  That is how a
+ * create forwarded by another agent to the owner arrives; a client can
+ * only send a create that way to the host that holds the binding, so
+ * never to a second host.  No header is trusted for this. */
+static int routed_by_binding(const struct ae_msg *m, const char *name)
 {
-	char *fwd = ae_msg_header(m, "x-aether-forwarded");
+	return m->consumer_tag && !strcmp(m->consumer_tag, "host") &&
+	       m->exchange && !strcmp(m->exchange, AE_X_MAIN) &&
+	       m->routing_key && !strncmp(m->routing_key, "vm.", 3) &&
+	       !strcmp(m->routing_key + 3, name);
+}
+
+static void do_create(struct agent *a, struct ae_msg *m, json_t *opts,
+		      const char *id, const char *digest)
+{
 	struct ae_jrec r;
 	struct job *j;
 	char why[256], *img, *genname = NULL;
@@ -1175,14 +926,20 @@ static void do_create(struct agent *a, struct ae_msg *m, json_t *opts,
 	name = json_string_value(json_object_get(opts, "name"));
 	/* The same request again (a redelivery, or forwarded back to us). */
 	if (id && a->jdir && ae_journal_read(a->jdir, id, &r) == 0 &&
-	    !strcmp(r.name, name)) {
+	    (r.digest[0] ? strcmp(r.digest, digest) : strcmp(r.name, name))) {
+		refuse(a, m, C_CREATE, "request id %s was already used for "
+		       "another request (create-vm of %s); send each request "
+		       "with a new message id", id, r.name);
+		goto out;
+	}
+	if (id && a->jdir && ae_journal_read(a->jdir, id, &r) == 0) {
 		if (!strcmp(r.state, "done") || !strcmp(r.state, "replied")) {
 			char *text = ae_journal_reply(a->jdir, id);
 			struct tagref t = {m->tag, a->gen};
 			ae_info("create-vm %s: request %s was done already%s",
 				name, id, strcmp(r.state, "done") ? ""
 								  : ": replying");
-			if (!strcmp(r.state, "replied") || !text ||
+			if (!text ||
 			    send_reply(a, m->reply_to, m->correlation_id, text) == 0) {
 				if (text && !strcmp(r.state, "done")) {
 					snprintf(r.state, sizeof r.state,
@@ -1224,7 +981,7 @@ static void do_create(struct agent *a, struct ae_msg *m, json_t *opts,
 	/* Owned by another host (a name is unique in the fleet, and a
 	 * redelivered create whose VM was made elsewhere is answered there):
 	 * the broker routes vm.NAME to the owner or returns it. */
-	if (!fwd) {
+	if (!routed_by_binding(m, name)) {
 		amqp_table_entry_t e = {
 			.key = amqp_cstring_bytes("x-aether-forwarded"),
 			.value = {.kind = AMQP_FIELD_KIND_UTF8,
@@ -1270,12 +1027,7 @@ static void do_create(struct agent *a, struct ae_msg *m, json_t *opts,
 	}
 	free(img);
 	j = job_new(a, C_CREATE, m, opts, id);
-	if (json_object_get(opts, "kernel"))
-		j->kernel = ae_xasprintf("%s/%s", a->conf.image_dir,
-					 opt_str(j, "kernel"));
-	if (json_object_get(opts, "initrd"))
-		j->initrd = ae_xasprintf("%s/%s", a->conf.image_dir,
-					 opt_str(j, "initrd"));
+	snprintf(j->digest, sizeof j->digest, "%s", digest);
 	j->mem = mem;
 	j->cpus = cpus;
 	if (json_object_get(opts, "init_script")) {
@@ -1295,6 +1047,7 @@ static void do_create(struct agent *a, struct ae_msg *m, json_t *opts,
 				     .time = (long long)time(NULL)};
 		snprintf(nr.state, sizeof nr.state, "accepted");
 		snprintf(nr.name, sizeof nr.name, "%s", name);
+		snprintf(nr.digest, sizeof nr.digest, "%s", digest);
 		ae_journal_write(a->jdir, id, &nr);
 	}
 	{
@@ -1314,7 +1067,6 @@ static void do_create(struct agent *a, struct ae_msg *m, json_t *opts,
 		job_start(a, j);
 	}
 out:
-	free(fwd);
 	free(genname);
 }
 
@@ -1324,85 +1076,74 @@ out:
 static void handle(struct agent *a, struct ae_msg *m)
 {
 	const char *id = m->message_id ? m->message_id : m->correlation_id;
-	json_error_t je;
-	json_t *root = NULL, *cmdv, *opts;
+	const struct ae_req_policy pol = {a->conf.max_stop_timeout,
+					  &a->conf.fwd};
+	char why[512], digest[65];
+	json_t *opts = NULL;
 	struct done *d;
 	struct job *j;
-	char why[512];
 	int c;
 
 	if (!strcmp(m->consumer_tag, "presence"))
 		return;
-	if (id && !ae_journal_valid_id(id))
-		id = NULL; /* not usable as a key: no dedupe */
 	if ((long)m->len > a->conf.max_message) {
 		dead_letter(a, m, -1, "message of %zu bytes is over this host's "
 			    "limit of %ld", m->len, a->conf.max_message);
 		return;
 	}
-	root = json_loadb(m->body, m->len, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		dead_letter(a, m, -1, "bad JSON at line %d column %d: %s",
-			    je.line, je.column, je.text);
+	/* The id names the request's journal file and its dedupe record. */
+	if (id && !ae_journal_valid_id(id)) {
+		dead_letter(a, m, -1, "request id '%.64s' (the %s) is not 1 to "
+			    "128 of [A-Za-z0-9_:@-]", id, m->message_id
+			    ? "message_id" : "correlation_id");
 		return;
 	}
-	cmdv = json_object_get(root, "command");
-	opts = json_object_get(root, "options");
-	if (!json_is_object(root) || !json_is_string(cmdv)) {
-		dead_letter(a, m, -1, "a request is {\"command\": STRING, "
-			    "\"options\": {...}}");
-		goto out;
-	}
-	for (c = 0; c < (int)AE_ARRAY_SIZE(cmd_names) &&
-		    strcmp(cmd_names[c], json_string_value(cmdv)); c++)
-		;
-	if (c == (int)AE_ARRAY_SIZE(cmd_names)) {
-		dead_letter(a, m, -1, "unknown command '%.64s' (create-vm, "
-			    "start-vm, stop-vm, delete-vm, status-vm, "
-			    "list-vms, forward, console-vm)", json_string_value(cmdv));
-		goto out;
-	}
-	if (opts && !json_is_object(opts)) {
-		dead_letter(a, m, c, "%s: options must be an object",
-			    cmd_names[c]);
-		goto out;
-	}
-	opts = opts ? json_deep_copy(opts) : json_object();
-	if (check_options((enum cmd)c, opts, why, sizeof why) < 0) {
+	if (ae_req_parse(m->body, m->len, &c, &opts, why, sizeof why) < 0) {
 		dead_letter(a, m, c, "%s", why);
-		json_decref(opts);
-		goto out;
+		return;
 	}
 	if (c != C_CREATE && !strcmp(m->consumer_tag, "create")) {
 		dead_letter(a, m, c, "%s goes to the VM's owner (routing key "
 			    "vm.NAME on exchange %s), not to %s", cmd_names[c],
 			    AE_X_MAIN, AE_Q_CREATE);
-		json_decref(opts);
 		goto out;
 	}
-	/* Already done (a redelivery): answer from the record. */
-	if ((d = done_find(a, id)) && c != C_CREATE) {
+	ae_req_digest(c, opts, digest);
+	/* An id already answered or running: the same request again (a
+	 * redelivery, a client re-sending after a reconnect), or a reuse of
+	 * the id for another request, which is refused. */
+	d = id ? done_find(a, id) : NULL;
+	j = id ? job_by_id(a, id) : NULL;
+	if ((d && strcmp(d->digest, digest)) || (j && strcmp(j->digest, digest))) {
+		refuse(a, m, c, "request id %s was already used for another "
+		       "request (%s); send each request with a new message "
+		       "id", id, cmd_names[j ? (int)j->cmd : c]);
+		goto out;
+	}
+	/* Already done (a redelivery, or a client sending it again): answer
+	 * from the record, again (the sender may be another client). */
+	if (d && c != C_CREATE) {
 		struct tagref t = {m->tag, a->gen};
-		if (d->replied ||
-		    send_reply(a, m->reply_to, m->correlation_id, d->reply) == 0) {
+		if (send_reply(a, m->reply_to, m->correlation_id, d->reply) == 0) {
 			d->replied = 1;
 			ack(a, &t);
 		}
-		json_decref(opts);
 		goto out;
 	}
 	/* In progress here (redelivered after a reconnect): ack it then. */
-	if ((j = job_by_id(a, id))) {
+	if (j) {
 		if (j->n_tags < (int)AE_ARRAY_SIZE(j->tags)) {
 			j->tags[j->n_tags].tag = m->tag;
 			j->tags[j->n_tags++].gen = a->gen;
 		}
-		json_decref(opts);
+		goto out;
+	}
+	if (ae_req_policy_check(c, opts, &pol, why, sizeof why) < 0) {
+		refuse(a, m, c, "%s", why);
 		goto out;
 	}
 	if (c == C_CREATE) {
-		do_create(a, m, opts, id);
-		json_decref(opts);
+		do_create(a, m, opts, id, digest);
 		goto out;
 	}
 	if (c != C_LIST) {
@@ -1410,26 +1151,18 @@ static void handle(struct agent *a, struct ae_msg *m)
 		if (!in_store(a, name)) {
 			/* Routed here by a binding the store no longer backs
 			 * (deleted behind the agent's back): drop it. */
-			char *reason = ae_xasprintf("VM %s is not on host %s",
-						    name, a->conf.host);
-			char *text = reply_text(a, "error", reason, NULL, 0,
-						(enum cmd)c);
-			struct tagref t = {m->tag, a->gen};
 			if (!being_made(a, name))
 				bind_vm(a, name, 0);
-			if (send_reply(a, m->reply_to, m->correlation_id, text) == 0)
-				ack(a, &t);
-			free(text);
-			free(reason);
-			json_decref(opts);
+			refuse(a, m, c, "VM %s is not on host %s", name,
+			       a->conf.host);
 			goto out;
 		}
 	}
-	j = job_new(a, (enum cmd)c, m, opts, id);
-	json_decref(opts);
+	j = job_new(a, (enum ae_req_cmd)c, m, opts, id);
+	snprintf(j->digest, sizeof j->digest, "%s", digest);
 	job_start(a, j);
 out:
-	json_decref(root);
+	json_decref(opts);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1556,6 +1289,44 @@ static void reap(struct agent *a)
 	}
 }
 
+/* The aether program that carries out requests: $AETHER_BINARY, which
+ * aether sets to itself when it executes aether-agent (ignored in a
+ * set-id process: secure_getenv).  Every request runs it, as root on a
+ * root agent, so it must be an absolute path to an executable regular
+ * file, and for root one owned by root that group and others cannot
+ * write.  NULL with err saying what is wrong. */
+static char *agent_binary(char *err, size_t errlen)
+{
+	const char *e = secure_getenv("AETHER_BINARY");
+	struct stat st;
+
+	if (!e || !*e) {
+		snprintf(err, errlen, "AETHER_BINARY is not set: run this as "
+			 "`aether serve`");
+		return NULL;
+	}
+	if (e[0] != '/') {
+		snprintf(err, errlen, "AETHER_BINARY '%s' is not an absolute "
+			 "path", e);
+		return NULL;
+	}
+	errno = 0;
+	if (stat(e, &st) < 0 || !S_ISREG(st.st_mode) || access(e, X_OK) < 0) {
+		snprintf(err, errlen, "AETHER_BINARY %s is not an executable "
+			 "file%s%s", e, errno ? ": " : "",
+			 errno ? strerror(errno) : "");
+		return NULL;
+	}
+	if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 022))) {
+		snprintf(err, errlen, "AETHER_BINARY %s: refused for an agent "
+			 "running as root: it must be owned by root and not "
+			 "writable by group or others (owner %u, mode %04o)", e,
+			 (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return NULL;
+	}
+	return ae_xstrdup(e);
+}
+
 static void usage_serve(FILE *f)
 {
 	fprintf(f, "usage: aether serve [--host NAME] [--amqp URL] "
@@ -1639,12 +1410,10 @@ int ae_cmd_serve(int argc, char **argv, const char *hostconf)
 		free(lp); /* lfd stays open: the lock lives as long as we do */
 	}
 	/* The aether program that runs each request (set by aether). */
-	if (!getenv("AETHER_BINARY") || access(getenv("AETHER_BINARY"), X_OK)) {
-		ae_err("serve: AETHER_BINARY does not name the aether program "
-		       "(run this as `aether serve`)");
+	if (!(a->exe = agent_binary(err, sizeof err))) {
+		ae_err("serve: %s", err);
 		goto out;
 	}
-	a->exe = ae_xstrdup(getenv("AETHER_BINARY"));
 	/* Requests an earlier run left half done. */
 	ae_store_gc(a->store);
 	ae_journal_recover(a->store, a->hostconf, getpid());

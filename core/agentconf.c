@@ -1,9 +1,11 @@
 /* agentconf.c - [amqp] and [agent] of the host config (see agentconf.h). */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "agentconf.h"
@@ -145,13 +147,123 @@ static int get_long(const struct ae_ini_section *s, const char *key, long min,
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* forward policy, host capacity                                      */
+
+/* The next item of a list separated by blanks or commas, in buf. */
+static const char *next_item(const char *p, char *buf, size_t len, int *bad)
+{
+	size_t n;
+
+	*bad = 0;
+	p += strspn(p, " \t,");
+	if (!*p)
+		return NULL;
+	n = strcspn(p, " \t,");
+	if (n >= len) {
+		*bad = 1;
+		n = len - 1;
+	}
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return p + strcspn(p, " \t,");
+}
+
+int ae_fwd_policy_parse(struct ae_fwd_policy *f, const char *addresses,
+			const char *ports, char *err, size_t errlen)
+{
+	char item[64];
+	const char *p;
+	int bad;
+
+	memset(f, 0, sizeof *f);
+	snprintf(f->addresses_text, sizeof f->addresses_text, "%s", addresses);
+	snprintf(f->ports_text, sizeof f->ports_text, "%s", ports);
+	for (p = addresses; (p = next_item(p, item, sizeof item, &bad));) {
+		if (f->n_addr == AE_FWD_MAX) {
+			snprintf(err, errlen, "forward_addresses: more than %d "
+				 "addresses", AE_FWD_MAX);
+			return -1;
+		}
+		if (!bad && inet_pton(AF_INET, item, f->addr[f->n_addr].a) == 1)
+			f->addr[f->n_addr++].family = AF_INET;
+		else if (!bad &&
+			 inet_pton(AF_INET6, item, f->addr[f->n_addr].a) == 1)
+			f->addr[f->n_addr++].family = AF_INET6;
+		else {
+			snprintf(err, errlen, "forward_addresses: '%s' is not an "
+				 "IPv4 or IPv6 address", item);
+			return -1;
+		}
+	}
+	for (p = ports; (p = next_item(p, item, sizeof item, &bad));) {
+		char *dash = strchr(item, '-');
+		int64_t lo, hi;
+		if (f->n_ports == AE_FWD_MAX) {
+			snprintf(err, errlen, "forward_ports: more than %d ranges",
+				 AE_FWD_MAX);
+			return -1;
+		}
+		if (dash)
+			*dash = '\0';
+		if (bad || ae_parse_int(item, &lo) < 0 ||
+		    (dash ? ae_parse_int(dash + 1, &hi) < 0 : (hi = lo, 0)) ||
+		    lo < 1 || hi > 65535 || lo > hi) {
+			if (dash)
+				*dash = '-';
+			snprintf(err, errlen, "forward_ports: '%s' is not a port "
+				 "or a range LO-HI of ports 1..65535", item);
+			return -1;
+		}
+		f->ports[f->n_ports].lo = (long)lo;
+		f->ports[f->n_ports++].hi = (long)hi;
+	}
+	return 0;
+}
+
+int ae_fwd_policy_allows_addr(const struct ae_fwd_policy *f, int family,
+			      const void *addr)
+{
+	size_t n = family == AF_INET ? 4 : 16;
+	int i;
+
+	for (i = 0; i < f->n_addr; i++)
+		if (f->addr[i].family == family &&
+		    !memcmp(f->addr[i].a, addr, n))
+			return 1;
+	return 0;
+}
+
+int ae_fwd_policy_allows_port(const struct ae_fwd_policy *f, long port)
+{
+	int i;
+
+	for (i = 0; i < f->n_ports; i++)
+		if (port >= f->ports[i].lo && port <= f->ports[i].hi)
+			return 1;
+	return 0;
+}
+
+void ae_host_capacity(long *memory_mib, long *cpus)
+{
+	struct sysinfo si;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	*memory_mib = 0;
+	if (sysinfo(&si) == 0 && si.mem_unit)
+		*memory_mib = (long)((unsigned long long)si.totalram *
+				     si.mem_unit / (1024 * 1024));
+	*cpus = n > 0 ? n : 0;
+}
+
 int ae_agent_conf_load(struct ae_agent_conf *c, const struct ae_ini *host,
 			   const char *store, const char *host_opt, char *err,
 			   size_t errlen)
 {
 	static const char *const keys[] = {
 		"host", "max_vms", "max_memory", "max_cpus", "prefetch",
-		"image_dir", "max_message", NULL};
+		"image_dir", "max_message", "max_stop_timeout",
+		"forward_addresses", "forward_ports", NULL};
 	const struct ae_ini_section *s = ae_ini_find(host, "agent");
 	const struct ae_ini_section *vm = ae_ini_find(host, "vm");
 	const struct ae_ini_entry *e;
@@ -160,6 +272,13 @@ int ae_agent_conf_load(struct ae_agent_conf *c, const struct ae_ini *host,
 	int k;
 
 	memset(c, 0, sizeof *c);
+	ae_host_capacity(&c->max_memory, &c->max_cpus);
+	c->max_vms = c->max_memory / 64;
+	if (c->max_vms < 1)
+		c->max_vms = 1;
+	if (c->max_vms > 4096)
+		c->max_vms = 4096;
+	c->max_stop_timeout = 300;
 	c->prefetch = 4;
 	c->max_message = AE_MAX_MESSAGE;
 	c->default_memory = 256;
@@ -179,8 +298,25 @@ int ae_agent_conf_load(struct ae_agent_conf *c, const struct ae_ini *host,
 		     errlen) < 0 ||
 	    get_long(s, "max_cpus", 0, 100000, &c->max_cpus, err, errlen) < 0 ||
 	    get_long(s, "max_message", 1024, 64L << 20, &c->max_message, err,
-		     errlen) < 0)
+		     errlen) < 0 ||
+	    get_long(s, "max_stop_timeout", 0, 86400, &c->max_stop_timeout,
+		     err, errlen) < 0)
 		return -1;
+	{
+		const struct ae_ini_entry *fa = ae_ini_get(s, "forward_addresses");
+		const struct ae_ini_entry *fp = ae_ini_get(s, "forward_ports");
+		char why[256];
+		if (ae_fwd_policy_parse(&c->fwd, fa ? fa->value
+						    : AE_FWD_ADDRESSES_DEFAULT,
+					fp ? fp->value : AE_FWD_PORTS_DEFAULT, why,
+					sizeof why) < 0) {
+			const struct ae_ini_entry *e2 =
+				strncmp(why, "forward_ports", 13) ? fa : fp;
+			snprintf(err, errlen, "%s:%d: [agent] %s", e2->file,
+				 e2->line, why);
+			return -1;
+		}
+	}
 	v = c->prefetch;
 	if (get_long(s, "prefetch", 1, 1000, &v, err, errlen) < 0)
 		return -1;

@@ -27,10 +27,44 @@ void ae_amqp_conf_free(struct ae_amqp_conf *c);
 
 #define AE_MAX_MESSAGE (256 * 1024)
 
+/* [agent] forward_addresses / forward_ports: the host addresses and
+ * ports that `forward add` requests from the broker may open. */
+#define AE_FWD_MAX 32
+struct ae_fwd_policy {
+	int n_addr;
+	struct {
+		int family;          /* AF_INET or AF_INET6 */
+		unsigned char a[16];
+	} addr[AE_FWD_MAX];
+	int n_ports;
+	struct {
+		long lo, hi;
+	} ports[AE_FWD_MAX];
+	char addresses_text[256], ports_text[256]; /* as configured */
+};
+#define AE_FWD_ADDRESSES_DEFAULT "127.0.0.1 ::1"
+#define AE_FWD_PORTS_DEFAULT "1024-65535"
+/* Parse the two lists (addresses: IPv4/IPv6 literals separated by blanks
+ * or commas; ports: PORT or LO-HI items); 0, or -1 with err naming the
+ * bad item. */
+int ae_fwd_policy_parse(struct ae_fwd_policy *p, const char *addresses,
+			const char *ports, char *err, size_t errlen);
+int ae_fwd_policy_allows_addr(const struct ae_fwd_policy *p, int family,
+			      const void *addr);
+int ae_fwd_policy_allows_port(const struct ae_fwd_policy *p, long port);
+
+/* This machine's memory (MiB, from sysinfo) and online CPUs: the default
+ * limits of an agent.  0 when unknown. */
+void ae_host_capacity(long *memory_mib, long *cpus);
+
 /* [agent]: this host in the fleet. */
 struct ae_agent_conf {
 	char *host;
-	long max_vms, max_memory, max_cpus; /* 0: no limit */
+	/* Default: this machine's memory and online CPUs, and memory / 64
+	 * MiB VMs (1..4096); an explicit 0 is no limit. */
+	long max_vms, max_memory, max_cpus;
+	long max_stop_timeout;              /* s; default 300, 0: no bound */
+	struct ae_fwd_policy fwd;
 	int prefetch;
 	char *image_dir;
 	long max_message;

@@ -29,12 +29,13 @@ int ae_journal_valid_id(const char *id)
 {
 	size_t i, n = id ? strlen(id) : 0;
 
-	if (n == 0 || n > 128 || id[0] == '.')
+	if (n == 0 || n > 128)
 		return 0;
 	for (i = 0; i < n; i++) {
 		char c = id[i];
 		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
-		    !(c >= '0' && c <= '9') && !strchr("_.:@-", c))
+		    !(c >= '0' && c <= '9') && c != '_' && c != ':' &&
+		    c != '@' && c != '-')
 			return 0;
 	}
 	return 1;
@@ -61,6 +62,8 @@ int ae_journal_read(const char *dir, const char *id, struct ae_jrec *r)
 			snprintf(r->state, sizeof r->state, "%s", eq);
 		else if (!strcmp(line, "name"))
 			snprintf(r->name, sizeof r->name, "%s", eq);
+		else if (!strcmp(line, "digest"))
+			snprintf(r->digest, sizeof r->digest, "%s", eq);
 		else if (!strcmp(line, "pid"))
 			r->pid = strtol(eq, NULL, 10);
 		else if (!strcmp(line, "time"))
@@ -73,8 +76,9 @@ int ae_journal_read(const char *dir, const char *id, struct ae_jrec *r)
 int ae_journal_write(const char *dir, const char *id, const struct ae_jrec *r)
 {
 	char *path = ae_xasprintf("%s/%s", dir, id);
-	char *text = ae_xasprintf("state=%s\nname=%s\npid=%ld\ntime=%lld\n",
-				  r->state, r->name, r->pid, r->time);
+	char *text = ae_xasprintf("state=%s\nname=%s\ndigest=%s\npid=%ld\n"
+				  "time=%lld\n", r->state, r->name, r->digest,
+				  r->pid, r->time);
 	int rc = ae_write_file(path, text, strlen(text), 0600);
 
 	free(text);

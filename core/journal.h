@@ -6,6 +6,8 @@
  *   accepted  the agent (pid) took the request and is making VM name
  *   done      the VM is made and owned; the reply is in <id>.reply
  *   replied   the reply was confirmed by the broker
+ * with the digest of the request (command and options), so that an id
+ * reused for another request is refused instead of answered. 
  * A redelivered request is answered from the journal instead of being done
  * twice.  An `accepted` record whose agent is dead is a half-made VM: the
  * agent at start and `aether gc` delete that VM and the record, so the
@@ -20,13 +22,16 @@
 struct ae_jrec {
 	char state[16];
 	char name[65];
+	char digest[65];  /* of the request (command and options), hex */
 	long pid;
 	long long time;
 };
 
 /* <store>/requests (made 0700); NULL with err set on failure. */
 char *ae_journal_dir(const char *store, char *err, size_t errlen);
-/* Ids become file names: [A-Za-z0-9_.:@-]{1,128}, not starting with '.'. */
+/* Ids become file names next to <id>.reply and the agent's own dot
+ * files: [A-Za-z0-9_:@-]{1,128} (no '.', so no id names another's
+ * reply file). */
 int ae_journal_valid_id(const char *id);
 int ae_journal_read(const char *dir, const char *id, struct ae_jrec *r);
 int ae_journal_write(const char *dir, const char *id, const struct ae_jrec *r);

@@ -26,7 +26,8 @@ libaether_core_la_LIBADD = $(LTDL_LIBS) $(INIH_LIBS)
 if BUILD_AGENT
 noinst_LTLIBRARIES += libaether-agent.la
 libaether_agent_la_SOURCES = core/broker.c core/broker.h \
-	core/agent.c core/agent.h core/remote.c
+	core/agent.c core/agent.h core/remote.c \
+	core/agent-req.c core/agent-req.h
 libaether_agent_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(AMQP_CFLAGS)
 libaether_agent_la_LIBADD = libaether-core.la $(AMQP_LIBS)
 pkglibexec_PROGRAMS = aether-agent

@@ -56,7 +56,9 @@ static void remote_usage(FILE *f)
 		"  delete NAME [--force] | status NAME | list |\n"
 		"  console NAME (the serial console log so far) |\n"
 		"  forward add|remove|list NAME [tcp|udp [ADDR]:PORT [GUESTPORT]]\n"
-		"  raw JSON [--to create|vm:NAME|host:H|all]\n"
+		"  raw JSON [--to create|vm:NAME|host:H|all] [--id ID]\n"
+		"      [--header NAME:VALUE]... (JSON sent as given, for "
+		"testing agents)\n"
 		"IMAGE, K and I name files in the serving host's image "
 		"directory.\n");
 }
@@ -189,9 +191,13 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 		{"kernel", required_argument, NULL, 'K'},
 		{"initrd", required_argument, NULL, 'R'},
 		{"append", required_argument, NULL, 'P'},
+		{"id", required_argument, NULL, 'I'},
+		{"header", required_argument, NULL, 'X'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *cmd = argv[0], *wire;
+	json_t *hdrs = json_object();
+	const char *msgid = NULL;
 	json_t *o = json_object(), *req = NULL;
 	char *to = NULL;
 	int ch, i;
@@ -209,6 +215,20 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 		case 'K': json_object_set_new(o, "kernel", json_string(optarg)); break;
 		case 'R': json_object_set_new(o, "initrd", json_string(optarg)); break;
 		case 'P': json_object_set_new(o, "append", json_string(optarg)); break;
+		case 'I': msgid = optarg; break;
+		case 'X': {
+			const char *colon = strchr(optarg, ':');
+			if (!colon || colon == optarg) {
+				snprintf(err, errlen, "--header '%s': NAME:VALUE",
+					 optarg);
+				goto bad;
+			}
+			char *k = ae_xasprintf("%.*s", (int)(colon - optarg),
+					       optarg);
+			json_object_set_new(hdrs, k, json_string(colon + 1));
+			free(k);
+			break;
+		}
 		case 'm': case 'n': case 't':
 			if (ae_parse_int(optarg, &v) < 0) {
 				snprintf(err, errlen, "--%s: '%s' is not a number",
@@ -262,10 +282,18 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 			goto bad;
 		}
 		/* sent as given, even when it is not JSON */
-		req = json_pack("{s:s}", "raw", argv[0]);
+		req = json_pack("{s:s, s:o}", "raw", argv[0], "headers", hdrs);
+		if (msgid)
+			json_object_set_new(req, "id", json_string(msgid));
 		(void)je;
 		return req;
 	}
+	if (msgid || json_object_size(hdrs)) {
+		snprintf(err, errlen, "--id and --header are for remote raw");
+		goto bad;
+	}
+	json_decref(hdrs);
+	hdrs = NULL;
 	if (!strcmp(cmd, "list")) {
 		if (argc) {
 			snprintf(err, errlen, "list takes no arguments");
@@ -331,6 +359,7 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 	return req;
 bad:
 	json_decref(o);
+	json_decref(hdrs);
 	return NULL;
 }
 
@@ -351,6 +380,10 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 	char err[1024], *route = NULL, *text = NULL;
 	json_t *req = NULL, *all = NULL, *seen = json_object();
 	int ch, want_all = 0, expect = 1, got = 0, sent = 0, ret = AE_EXIT_ERROR;
+	const char *msgid = NULL;
+	amqp_table_entry_t hent[8];
+	amqp_table_t htab = {0, NULL};
+	int n_hdr = 0;
 	long timeout_s = -1;
 	int64_t v;
 
@@ -390,7 +423,20 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 		return AE_EXIT_USAGE;
 	}
 	if (json_object_get(req, "raw")) {
+		const char *k;
+		json_t *x;
 		body = json_string_value(json_object_get(req, "raw"));
+		msgid = json_string_value(json_object_get(req, "id"));
+		json_object_foreach(json_object_get(req, "headers"), k, x) {
+			if (n_hdr == (int)AE_ARRAY_SIZE(hent))
+				break;
+			hent[n_hdr].key = amqp_cstring_bytes(k);
+			hent[n_hdr].value.kind = AMQP_FIELD_KIND_UTF8;
+			hent[n_hdr++].value.value.bytes =
+				amqp_cstring_bytes(json_string_value(x));
+		}
+		htab.num_entries = n_hdr;
+		htab.entries = hent;
 	} else {
 		text = json_dumps(req, JSON_COMPACT);
 		body = text;
@@ -435,8 +481,10 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 			rc = ae_amqp_publish(&r->amqp, want_all ? AE_X_ALL
 								: AE_X_MAIN,
 					     want_all ? "" : route, 1, body,
-					     strlen(body), r->id, r->queue, r->id,
-					     NULL, 10000, err, sizeof err);
+					     strlen(body), r->id, r->queue,
+					     msgid ? msgid : r->id,
+					     n_hdr ? &htab : NULL, 10000, err,
+					     sizeof err);
 			if (rc < 0)
 				goto broken;
 			if (rc == 1) {

@@ -40,8 +40,14 @@ EOC
 }
 
 # ag_host NAME [AGENT-LINES] [VM-LINES]: host NAME's files under $WORK/NAME.
+# The simulated hosts have 64 vCPUs (the default limit is this machine's
+# CPU count) unless AGENT-LINES say otherwise; AG_HOST_DEFAULTS=1 keeps
+# every [agent] default.
 ag_host() {
 	_h=$WORK/$1
+	_cpus="max_cpus = 64"
+	case "${2:-}" in *max_cpus*) _cpus= ;; esac
+	[ "${AG_HOST_DEFAULTS:-}" = 1 ] && _cpus=
 	mkdir -p "$_h/images" || fail "mkdir $_h"
 	[ -f "$WORK/base.qcow2" ] ||
 		qemu-img create -q -f qcow2 "$WORK/base.qcow2" 16M || fail "qemu-img"
@@ -66,6 +72,7 @@ heartbeat = 5
 [agent]
 host = host-$1
 image_dir = $_h/images
+$_cpus
 ${2:-}
 EOC
 }
@@ -75,7 +82,10 @@ ag_serve() {
 	_h=$WORK/$1
 	: >>"$_h/agent.log"
 	n=$(grep -c 'serving amqp' "$_h/agent.log")
-	AETHER_STORE_DIR=$_h/store "$AETHER" -v -c "$_h/host.conf" serve \
+	# AETHER_SERVE: another aether for the agents than for the client
+	# (e.g. an older build, to see a test fail without a fix).
+	AETHER_STORE_DIR=$_h/store "${AETHER_SERVE:-$AETHER}" -v \
+		-c "$_h/host.conf" serve \
 		>>"$_h/agent.log" 2>&1 &
 	echo $! >"$_h/agent.pid"
 	_i=0
