@@ -554,6 +554,13 @@ static int start_qemu(struct run *r, struct aether_attachment *att)
 		for (i = 0; i < a.n; i++)
 			ae_debug("argv[%zu] = %s", i, a.v[i]);
 	}
+	if (r->drop && (att->kind == AETHER_ATTACH_VDE ||
+			att->kind == AETHER_ATTACH_VHOST_USER ||
+			(att->kind == AETHER_ATTACH_STREAM && att->stream.fd < 0)))
+		ae_info("%s: backend %s gives QEMU a socket path, which QEMU "
+			"opens as user %s: that user must be able to reach it "
+			"(or set [vm] user)", r->c->name, r->c->backend,
+			r->creds.name);
 	r->t_spawn = ae_now_ns();
 	rc = ae_spawn_as((const char *const *)a.v, NULL, NULL, 0, a.keep_fds,
 			 a.n_keep, r->drop ? &r->creds : NULL, &r->qemu, err,
