@@ -365,8 +365,65 @@ int ae_qemu_creds(const struct ae_vmconf *c, struct ae_creds *cr, char *err,
 
 void ae_qemu_fds_init(struct ae_qemu_fds *f)
 {
+	memset(f, 0, sizeof *f);
 	f->qmp = f->qmp_desc = f->qga = f->console = -1;
 	f->disk_rw = f->disk_ro = f->seed = f->kernel = f->initrd = -1;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+int ae_qcow2_backing(int fd, char *name, size_t namelen, char *fmt,
+		     size_t fmtlen)
+{
+	unsigned char h[104], ext[8];
+	uint64_t off, pos;
+	uint32_t size, hlen;
+	ssize_t r;
+	int i;
+
+	fmt[0] = name[0] = '\0';
+	r = pread(fd, h, sizeof h, 0);
+	if (r < 0)
+		return -errno;
+	if (r < 72 || memcmp(h, "QFI\xfb", 4))
+		return 0;
+	if (be32(h + 4) >= 3 && r < 104)
+		return -EINVAL;
+	hlen = be32(h + 4) >= 3 ? be32(h + 100) : 72;
+	off = (uint64_t)be32(h + 8) << 32 | be32(h + 12);
+	size = be32(h + 16);
+	if (!off)
+		return 0;
+	if (size == 0 || size >= namelen || size > 1023)
+		return -EINVAL;
+	r = pread(fd, name, size, (off_t)off);
+	if (r != (ssize_t)size)
+		return r < 0 ? -errno : -EINVAL;
+	name[size] = '\0';
+	if (strlen(name) != size)
+		return -EINVAL;
+	/* header extensions: the backing format is 0xe2792aca */
+	for (pos = hlen, i = 0; i < 64; i++) {
+		uint32_t type, len;
+		if (pread(fd, ext, 8, (off_t)pos) != 8)
+			break;
+		type = be32(ext);
+		len = be32(ext + 4);
+		if (type == 0)
+			break;
+		if (type == 0xe2792acau && len > 0 && len < fmtlen) {
+			if (pread(fd, fmt, len, (off_t)pos + 8) != (ssize_t)len)
+				return -EINVAL;
+			fmt[len] = '\0';
+			break;
+		}
+		pos += 8 + (((uint64_t)len + 7) & ~7ull);
+	}
+	return 1;
 }
 
 /* "-add-fd fd=N,set=S[,opaque=...]" for each fd >= 0. */
@@ -470,9 +527,34 @@ int ae_qemu_build_fds(struct ae_argv *a, const struct ae_vmconf *c,
 		if ((rc = add_fd(a, fds.disk_rw, 1, c->disk, err, errlen)) < 0 ||
 		    (rc = add_fd(a, fds.disk_ro, 1, c->disk, err, errlen)) < 0)
 			return rc;
-		ae_argv_add(a, "-drive");
-		ae_argv_addf(a, "file=/dev/fdset/1,format=%s,if=virtio",
-			     c->disk_format);
+		{
+			char *d = ae_xasprintf("file=/dev/fdset/1,format=%s,"
+					       "if=virtio", c->disk_format);
+			char *prefix = ae_xstrdup("backing.");
+			unsigned k;
+
+			for (k = 0; k < fds.n_backing; k++) {
+				char *n;
+				if ((rc = add_fd(a, fds.backing[k], 3 + (int)k,
+						 NULL, err, errlen)) < 0) {
+					free(d);
+					free(prefix);
+					return rc;
+				}
+				n = ae_xasprintf("%s,%sdriver=%s,%sfile.filename="
+						 "/dev/fdset/%u", d, prefix,
+						 fds.backing_fmt[k], prefix, 3 + k);
+				free(d);
+				d = n;
+				n = ae_xasprintf("%sbacking.", prefix);
+				free(prefix);
+				prefix = n;
+			}
+			ae_argv_add(a, "-drive");
+			ae_argv_add(a, d);
+			free(d);
+			free(prefix);
+		}
 	} else if (c->disk) {
 		esc = ae_qemu_escape(c->disk);
 		ae_argv_add(a, "-drive");

@@ -39,6 +39,14 @@ int ae_qemu_creds(const struct ae_vmconf *c, struct ae_creds *cr, char *err,
 #define AE_QEMU_SANDBOX \
 	"on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"
 
+#define AE_QEMU_MAX_BACKING 8
+
+/* The backing file of the qcow2 image open on fd, from its header: 1 with
+ * its name (as written: maybe relative) and format ("" when the header
+ * does not say), 0 when it has none or is not qcow2, -errno. */
+int ae_qcow2_backing(int fd, char *name, size_t namelen, char *fmt,
+		     size_t fmtlen);
+
 /* Files the supervisor opened for QEMU, which may run as a user that
  * cannot open them itself (-1: QEMU opens the path from the VM model). */
 struct ae_qemu_fds {
@@ -49,6 +57,11 @@ struct ae_qemu_fds {
 	int disk_rw, disk_ro; /* the disk, fd set 1 */
 	int seed;       /* the cloud-init seed, read-only, fd set 2 */
 	int kernel, initrd; /* read through /proc/self/fd/N */
+	/* the disk's backing chain (qcow2), read-only, fd sets 3, 4, ...:
+	 * QEMU would otherwise open the backing files by name */
+	int backing[AE_QEMU_MAX_BACKING];
+	char backing_fmt[AE_QEMU_MAX_BACKING][16];
+	unsigned n_backing;
 };
 void ae_qemu_fds_init(struct ae_qemu_fds *f);
 

@@ -465,6 +465,64 @@ static void close_fds(struct ae_qemu_fds *f)
 			close(*all[i]);
 		*all[i] = -1;
 	}
+	for (i = 0; i < f->n_backing; i++)
+		if (f->backing[i] >= 0)
+			close(f->backing[i]);
+	f->n_backing = 0;
+}
+
+/* The disk's backing chain, opened read-only for QEMU: a qcow2 overlay's
+ * base (made by aether create) usually lies where QEMU's user cannot go.
+ * A backing file whose format the header does not name ends the chain
+ * (QEMU then opens it by name itself). */
+static int open_backing_chain(const struct run *r, struct ae_qemu_fds *f,
+			      char *err, size_t errlen)
+{
+	char name[1024], fmt[16], *path = ae_xstrdup(r->c->disk);
+	int fd = f->disk_ro, rc = 0;
+
+	while (f->n_backing < AE_QEMU_MAX_BACKING) {
+		char *next, *copy;
+		int k;
+
+		rc = ae_qcow2_backing(fd, name, sizeof name, fmt, sizeof fmt);
+		if (rc < 0) {
+			rc = ae_seterr(err, errlen, -rc,
+				       "disk %s: cannot read its qcow2 header: %s",
+				       path, strerror(-rc));
+			break;
+		}
+		if (rc == 0 || !fmt[0] || strspn(fmt, "abcdefghijklmnopqrstuvwxyz"
+						      "0123456789-_") != strlen(fmt)) {
+			if (rc == 1 && r->drop)
+				ae_info("%s: backing file %s of %s names no "
+					"format: QEMU opens it by name", r->c->name,
+					name, path);
+			rc = 0;
+			break;
+		}
+		if (name[0] == '/') {
+			next = ae_xstrdup(name);
+		} else {
+			copy = ae_xstrdup(path);
+			next = ae_xasprintf("%s/%s", dirname(copy), name);
+			free(copy);
+		}
+		free(path);
+		path = next;
+		k = (int)f->n_backing;
+		fd = open_for_qemu(r, "backing file", path, O_RDONLY, 0, err,
+				   errlen);
+		if (fd < 0) {
+			rc = fd;
+			break;
+		}
+		f->backing[k] = fd;
+		snprintf(f->backing_fmt[k], sizeof f->backing_fmt[k], "%s", fmt);
+		f->n_backing++;
+	}
+	free(path);
+	return rc;
 }
 
 /* Everything QEMU needs, opened by the supervisor: QEMU may run as a user
@@ -504,6 +562,9 @@ static int open_qemu_files(struct run *r, struct ae_qemu_fds *f, char *err,
 					errlen)) < 0)
 			return fd;
 		f->disk_ro = fd;
+		if (!strcmp(c->disk_format, "qcow2") &&
+		    (fd = open_backing_chain(r, f, err, errlen)) < 0)
+			return fd;
 	}
 	if (c->seed) {
 		if ((fd = open_for_qemu(r, "seed", c->seed, O_RDONLY, 0, err,

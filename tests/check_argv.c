@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <sys/wait.h>
@@ -786,6 +787,9 @@ START_TEST(build_with_fds)
 	f.qmp = 20, f.qmp_desc = 21, f.qga = 22, f.console = 23;
 	f.disk_rw = 24, f.disk_ro = 25, f.seed = 26, f.kernel = 27;
 	f.initrd = 28;
+	f.backing[0] = 29, f.backing[1] = 30, f.n_backing = 2;
+	snprintf(f.backing_fmt[0], sizeof f.backing_fmt[0], "qcow2");
+	snprintf(f.backing_fmt[1], sizeof f.backing_fmt[1], "raw");
 	att_init(&att, AETHER_ATTACH_USER);
 	memset(&a, 0, sizeof a);
 	ck_assert_int_eq(ae_qemu_build_fds(&a, c, &att,
@@ -801,8 +805,14 @@ START_TEST(build_with_fds)
 	ck_assert(has_pair(&a, "-add-fd",
 			   "fd=25,set=1,opaque=/var/lib/aether/vms/demo/"
 			   "disk.qcow2"));
+	/* the backing chain from fd sets too: QEMU opens nothing by name */
 	ck_assert(has_pair(&a, "-drive",
-			   "file=/dev/fdset/1,format=qcow2,if=virtio"));
+			   "file=/dev/fdset/1,format=qcow2,if=virtio,"
+			   "backing.driver=qcow2,backing.file.filename="
+			   "/dev/fdset/3,backing.backing.driver=raw,"
+			   "backing.backing.file.filename=/dev/fdset/4"));
+	ck_assert(has_pair(&a, "-add-fd", "fd=29,set=3"));
+	ck_assert(has_pair(&a, "-add-fd", "fd=30,set=4"));
 	ck_assert(has_pair(&a, "-add-fd",
 			   "fd=26,set=2,opaque=/var/lib/aether/vms/demo/seed.img"));
 	ck_assert(has_pair(&a, "-drive", "file=/dev/fdset/2,format=raw,"
@@ -820,8 +830,8 @@ START_TEST(build_with_fds)
 		ck_assert_msg(!strstr(a.v[i], "path="), "a path for QEMU: %s",
 			      a.v[i]);
 	/* every fd is inherited */
-	ck_assert_uint_eq(a.n_keep, 9);
-	for (i = 20; i <= 28; i++) {
+	ck_assert_uint_eq(a.n_keep, 11);
+	for (i = 20; i <= 30; i++) {
 		size_t k;
 		int found = 0;
 		for (k = 0; k < a.n_keep; k++)
@@ -920,6 +930,53 @@ START_TEST(spawn_drops_privileges)
 }
 END_TEST
 
+/* The backing chain read from qcow2 headers that qemu-img wrote. */
+START_TEST(qcow2_backing_header)
+{
+	char name[1024], fmt[16], *base = ae_xstrdup(ck_path("base.raw"));
+	const char *const mk_base[] = {"qemu-img", "create", "-q", "-f", "raw",
+				       base, "1M", NULL};
+	const char *const mk_top[] = {"qemu-img", "create", "-q", "-f", "qcow2",
+				      "-F", "raw", "-b", base,
+				      ck_path("top.qcow2"), NULL};
+	const char *const mk_plain[] = {"qemu-img", "create", "-q", "-f",
+					"qcow2", ck_path("plain.qcow2"), "1M",
+					NULL};
+	const char *const *mk[] = {mk_base, mk_top, mk_plain};
+	char *p;
+	pid_t pid;
+	int fd, st, i;
+
+	p = ae_find_program("qemu-img");
+	if (!p) {
+		free(base);
+		return; /* without qemu-img: nothing to read */
+	}
+	free(p);
+	for (i = 0; i < 3; i++) {
+		ck_assert_msg(ae_spawn(mk[i], NULL, NULL, 0, NULL, 0, &pid, err,
+				       sizeof err) == 0, "%s", err);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	fd = open(ck_path("top.qcow2"), O_RDONLY);
+	ck_assert_int_eq(ae_qcow2_backing(fd, name, sizeof name, fmt, sizeof fmt),
+			 1);
+	ck_assert_str_eq(name, base);
+	ck_assert_str_eq(fmt, "raw");
+	close(fd);
+	fd = open(ck_path("plain.qcow2"), O_RDONLY);
+	ck_assert_int_eq(ae_qcow2_backing(fd, name, sizeof name, fmt, sizeof fmt),
+			 0);
+	close(fd);
+	fd = open(base, O_RDONLY);
+	ck_assert_int_eq(ae_qcow2_backing(fd, name, sizeof name, fmt, sizeof fmt),
+			 0);
+	close(fd);
+	free(base);
+}
+END_TEST
+
 static Suite *argv_suite(void)
 {
 	Suite *s = suite_create("argv");
@@ -953,6 +1010,7 @@ static Suite *argv_suite(void)
 	tcase_add_test(tc, build_with_fds);
 	tcase_add_test(tc, creds_default_user);
 	tcase_add_test(tc, spawn_drops_privileges);
+	tcase_add_test(tc, qcow2_backing_header);
 	suite_add_tcase(s, tc);
 	return s;
 }

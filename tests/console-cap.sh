@@ -129,4 +129,42 @@ if [ "$(id -u)" = 0 ]; then
 	grep -q "symbolic link" "$WORK/bad.out" || fail "no reason for the symlink: $(cat "$WORK/bad.out")"
 fi
 pass "/proc, /dev, /sys, directories and (as root) symlinks are refused with file:line"
+# --- 4. aether console follows the log across rotations -------------------
+# A store VM run by `aether run`, whose stand-in writes 2000 lines slowly;
+# `aether console` must print every one once, in order, and the last line.
+sed -e 's/^while \[ \$i -lt 3000 \]; do.*/while [ $i -lt 2000 ]; do/' \
+    -e 's/^	i=\$((i + 1))$/	i=$((i + 1)); [ $((i % 100)) = 0 ] \&\& sleep 0.2/' \
+	"$WORK/fakeqemu" >"$WORK/slowqemu"
+chmod 0755 "$WORK/slowqemu"
+grep -q 'sleep 0.2' "$WORK/slowqemu" || fail "cannot make the slow stand-in"
+export AETHER_STORE_DIR=$WORK/store
+mkdir -p "$WORK/store/vms/cf"
+cat >"$WORK/store/vms/cf/vm.conf" <<EOT
+[vm]
+name = cf
+accel = tcg
+kernel = $WORK/kernel
+qemu = $WORK/slowqemu
+console = file:console.log
+console_max = 16K
+console_keep = 1
+[network]
+backend = slirp
+[network.slirp]
+mode = qemu
+EOT
+"$AETHER" -c none run "$WORK/store/vms/cf/vm.conf" 2>"$WORK/cf.err" &
+RPID=$!
+at_exit "kill $RPID 2>/dev/null"
+wait_for "$RUN/vms/cf/pid" '[0-9]' 20 || fail "the cf supervisor did not start"
+timeout 60 "$AETHER" -c none console cf >"$WORK/cf.out" 2>"$WORK/cf.cerr" ||
+	fail "aether console cf failed: $(cat "$WORK/cf.cerr")"
+wait $RPID || fail "run cf failed: $(cat "$WORK/cf.err")"
+[ -f "$WORK/store/vms/cf/console.log.1" ] || fail "cf's log was not rotated"
+grep -a -o '^l[0-9]\{6\} ' "$WORK/cf.out" | tr -d ' l' >"$WORK/cf.nums"
+seq -f '%06g' 0 1999 >"$WORK/cf.want"
+cmp -s "$WORK/cf.nums" "$WORK/cf.want" ||
+	fail "aether console lost or repeated lines across rotations: $(diff "$WORK/cf.want" "$WORK/cf.nums" | head -5)"
+tail -n 1 "$WORK/cf.out" | grep -q NEWEST-OUTPUT-MARKER || fail "aether console missed the last line"
+pass "aether console follows the log across rotations: 2000 lines, in order, none lost"
 exit 0

@@ -68,9 +68,10 @@ qpid=$(qemu_pid_of u-run) || { cat "$WORK/u-run.err" >&2; fail "QEMU of u-run di
 cmdline_of "$qpid" | grep -q -- "$SANDBOX" || fail "no $SANDBOX on QEMU's command line: $(cmdline_of "$qpid")"
 cmdline_of "$qpid" | grep -q -- "-runas" && fail "QEMU got -runas"
 grep -q NoNewPrivs:.1 "/proc/$qpid/status" || fail "QEMU without no_new_privs"
-grep -q '^Seccomp:.2' "/proc/$qpid/status" || fail "QEMU without a seccomp filter"
 wait_for "$WORK/u-run.log" 'AETHER-GUEST: tcp-reply' 150 ||
 	{ cat "$WORK/u-run.log" "$WORK/u-run.err" >&2; fail "u-run: the guest did not come up"; }
+# (QEMU installs its filter while it starts: looked at once the guest runs)
+grep -q '^Seccomp:.2' "/proc/$qpid/status" || fail "QEMU without a seccomp filter"
 expect "$WORK/u-run.log" 'AETHER-GUEST: lease ip=10\.0\.2\.15' "aether run: the guest of an unprivileged QEMU got its lease"
 kill -TERM $APID
 wait $APID
@@ -100,11 +101,12 @@ rc=0
 grep -q "u-bad.conf:11: user: no user" "$WORK/out" || fail "run: $(cat "$WORK/out")"
 pass "a nonexistent user is a configuration error naming file:line"
 
-# --- 4. aether start: a store VM (qcow2 overlay the user cannot open) -------
+# --- 4. aether start: a store VM (qcow2 overlay and base the user cannot open)
 export AETHER_STORE_DIR=$WORK/store
-qemu-img create -q -f qcow2 "$WORK/base.qcow2" 16M || fail "qemu-img"
-chmod 0644 "$WORK/base.qcow2"
-"$AETHER" -c none create u-start --image "$WORK/base.qcow2" \
+# the base image where QEMU's user cannot go (like /var/lib/aether/images)
+mkdir -m 0700 "$WORK/images"
+qemu-img create -q -f qcow2 "$WORK/images/base.qcow2" 16M || fail "qemu-img"
+"$AETHER" -c none create u-start --image "$WORK/images/base.qcow2" \
 	--kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
 	--append "console=ttyS0 quiet aether.tcp=10.0.2.2:$PORT aether.hold=forever" \
 	>"$WORK/out" 2>&1 || fail "create: $(cat "$WORK/out")"
@@ -121,5 +123,5 @@ wait_for "$con" 'AETHER-GUEST: tcp-reply' 150 ||
 expect "$con" 'AETHER-GUEST: lease ip=10\.0\.2\.15' "aether start: the guest got its lease"
 "$AETHER" -c none stop u-start >"$WORK/out" 2>&1 || fail "stop: $(cat "$WORK/out")"
 "$AETHER" -c none delete u-start >/dev/null 2>&1 || fail "delete"
-pass "aether start as root: QEMU runs as $QUSER, sandboxed, on a disk it got as a descriptor"
+pass "aether start as root: QEMU runs as $QUSER, sandboxed, on a disk and backing file it got as descriptors"
 exit 0
