@@ -871,6 +871,10 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 		goto out;
 	}
 	r.drop = rc > 0;
+	if (r.drop) { /* the backends learn who QEMU is (TAP owner, ...) */
+		r.vm.uid = r.creds.uid;
+		r.vm.gid = r.creds.gid;
+	}
 	if ((rc = setup_signals(&r)) < 0) {
 		ae_err("signals: %s", strerror(-rc));
 		ret = AE_EXIT_ERROR;

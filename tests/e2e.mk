@@ -16,5 +16,6 @@ clean-guest:
 .PHONY: clean-guest
 
 # QEMU's user and sandbox (root), and the bounded console log.
-TESTS += tests/qemu-user.sh tests/console-cap.sh
-dist_noinst_SCRIPTS += tests/qemu-user.sh tests/console-cap.sh
+TESTS += tests/qemu-user.sh tests/qemu-user-tap.sh tests/console-cap.sh
+dist_noinst_SCRIPTS += tests/qemu-user.sh tests/qemu-user-tap.sh \
+	tests/console-cap.sh
