@@ -23,7 +23,9 @@ struct ae_run_opts {
 
 int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o);
 
-/* The console log writer (also driven directly by tests): */
+/* The console log writer of ae_run: open the log and a socketpair (QEMU
+ * gets *qemu_end as its serial port), start the writer thread once QEMU
+ * runs, close after QEMU ended (what is left is written first). */
 struct ae_conlog;
 int ae_conlog_open(struct ae_conlog **out, const char *path, uint64_t max,
 		   unsigned keep, int *qemu_end, char *err, size_t errlen);
