@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,7 +48,45 @@ int ae_spawn(const char *const *argv, const char *const *envp,
 	     const char *log_path, int setsid_, const int *keep_fds,
 	     size_t n_keep, pid_t *pid_out, char *err, size_t errlen)
 {
-	int errpipe[2], logfd = -1, nullfd, e = 0;
+	return ae_spawn_as(argv, envp, log_path, setsid_, keep_fds, n_keep,
+			   NULL, pid_out, err, errlen);
+}
+
+/* The steps of the child that can fail, as reported through the pipe. */
+static const char *const child_step[] = {
+	"exec", "setgroups", "setgid", "setuid", "regained root after dropping",
+	"PR_SET_NO_NEW_PRIVS", "chdir /",
+};
+
+/* In the child: become creds for good.  0, or the failing step. */
+static int drop_privileges(const struct ae_creds *cr)
+{
+	if (setgroups(cr->n_groups, cr->groups) < 0)
+		return 1;
+	if (setresgid(cr->gid, cr->gid, cr->gid) < 0)
+		return 2;
+	if (setresuid(cr->uid, cr->uid, cr->uid) < 0)
+		return 3;
+	/* Verify: no way back to root, and nothing of it left. */
+	if (cr->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0 ||
+			     setgid(0) == 0 || getuid() != cr->uid ||
+			     geteuid() != cr->uid || getegid() != cr->gid)) {
+		errno = EPERM;
+		return 4;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return 5;
+	if (chdir("/") < 0)
+		return 6;
+	return 0;
+}
+
+int ae_spawn_as(const char *const *argv, const char *const *envp,
+		const char *log_path, int setsid_, const int *keep_fds,
+		size_t n_keep, const struct ae_creds *creds, pid_t *pid_out,
+		char *err, size_t errlen)
+{
+	int errpipe[2], logfd = -1, nullfd, e = 0, rep[2] = {0, 0};
 	char *prog;
 	pid_t pid;
 	ssize_t r;
@@ -103,10 +143,16 @@ int ae_spawn(const char *const *argv, const char *const *envp,
 			if (fl >= 0)
 				fcntl(keep_fds[i], F_SETFD, fl & ~FD_CLOEXEC);
 		}
+		if (creds && (rep[0] = drop_privileges(creds)) != 0) {
+			rep[1] = errno;
+			r = write(errpipe[1], rep, sizeof rep);
+			(void)r;
+			_exit(127);
+		}
 		execve(prog, (char *const *)argv,
 		       (char *const *)(envp ? envp : (const char *const *)environ));
-		e = errno;
-		r = write(errpipe[1], &e, sizeof e);
+		rep[1] = errno;
+		r = write(errpipe[1], rep, sizeof rep);
 		(void)r;
 		_exit(127);
 	}
@@ -123,13 +169,21 @@ int ae_spawn(const char *const *argv, const char *const *envp,
 	}
 	/* The pipe closes on exec: a read of 0 bytes means exec worked. */
 	do
-		r = read(errpipe[0], &e, sizeof e);
+		r = read(errpipe[0], rep, sizeof rep);
 	while (r < 0 && errno == EINTR);
 	close(errpipe[0]);
-	if (r == (ssize_t)sizeof e) {
+	if (r == (ssize_t)sizeof rep) {
+		e = rep[1] ? rep[1] : EPERM;
 		waitpid(pid, NULL, 0);
-		ae_seterr(err, errlen, e, "cannot execute %s: %s", prog,
-			  strerror(e));
+		if (rep[0] == 0)
+			ae_seterr(err, errlen, e, "cannot execute %s: %s", prog,
+				  strerror(e));
+		else
+			ae_seterr(err, errlen, e,
+				  "cannot run %s as user %s (uid %ld): %s: %s",
+				  prog, creds->name, (long)creds->uid,
+				  child_step[rep[0] < 7 ? rep[0] : 0],
+				  strerror(e));
 		free(prog);
 		return -e;
 	}

@@ -2,6 +2,7 @@
 #ifndef AE_HELPER_H
 #define AE_HELPER_H
 
+#include <sys/types.h>
 #include <aether/plugin.h>
 
 struct aether_helper {
@@ -23,6 +24,26 @@ char *ae_find_program(const char *name);
 int ae_spawn(const char *const *argv, const char *const *envp,
 	     const char *log_path, int setsid_, const int *keep_fds,
 	     size_t n_keep, pid_t *pid, char *err, size_t errlen);
+
+/* Who a child runs as: the supervisor drops to it between fork and exec
+ * (libvirt's way; QEMU's own -runas cannot go with -sandbox
+ * elevateprivileges=deny). */
+struct ae_creds {
+	uid_t uid;
+	gid_t gid;
+	size_t n_groups;
+	gid_t groups[64]; /* supplementary groups */
+	char name[64];
+};
+
+/* ae_spawn, and when creds is not NULL the child drops to them before
+ * exec: setgroups, setresgid, setresuid, a check that it cannot regain
+ * root (setuid(0) must fail), PR_SET_NO_NEW_PRIVS, cwd "/".  A failure is
+ * reported like a failed exec, naming the step. */
+int ae_spawn_as(const char *const *argv, const char *const *envp,
+		const char *log_path, int setsid_, const int *keep_fds,
+		size_t n_keep, const struct ae_creds *creds, pid_t *pid,
+		char *err, size_t errlen);
 
 int ae_helper_start(const struct aether_helper_spec *spec,
 		    struct aether_helper **out, char *err, size_t errlen);

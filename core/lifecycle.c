@@ -1855,6 +1855,16 @@ int ae_cmd_console(int argc, char **argv, const char *hostconf)
 		}
 		if (!follow)
 			break;
+		/* the supervisor rotated the log: go on with the new file */
+		if (fd >= 0) {
+			struct stat a, b;
+			if (fstat(fd, &a) == 0 && stat(v.c->console, &b) == 0 &&
+			    (a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+				close(fd);
+				fd = -1;
+				continue;
+			}
+		}
 		/* follow while the VM runs (checked every second) */
 		if (++idle % 10 == 0) {
 			probe(&v);

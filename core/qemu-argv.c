@@ -2,12 +2,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "helper.h"
 #include "qemu-argv.h"
 #include "relay.h"
 #include "util.h"
@@ -309,13 +312,179 @@ static void nic_args(struct ae_argv *a, const struct ae_vmconf *c,
 	free(dev);
 }
 
+int ae_qemu_creds(const struct ae_vmconf *c, struct ae_creds *cr, char *err,
+		  size_t errlen)
+{
+	const char *name = c->user;
+	struct passwd *pw;
+	int n;
+
+	memset(cr, 0, sizeof *cr);
+	if (geteuid() != 0 || (name && !strcmp(name, "root")))
+		return 0;
+	errno = 0;
+	if (!name) {
+		name = AE_QEMU_USER;
+		pw = getpwnam(name);
+		if (!pw) {
+			name = AE_QEMU_USER_FALLBACK;
+			errno = 0;
+			pw = getpwnam(name);
+		}
+	} else {
+		pw = getpwnam(name);
+	}
+	if (!pw) {
+		int e = errno ? errno : ENOENT;
+		if (c->user)
+			return ae_seterr(err, errlen, e,
+					 "%s:%d: user: no user '%s' on this host",
+					 c->user_file, c->user_line, name);
+		return ae_seterr(err, errlen, e,
+				 "neither %s nor %s exists: QEMU needs an "
+				 "unprivileged user (set [vm] user)",
+				 AE_QEMU_USER, AE_QEMU_USER_FALLBACK);
+	}
+	if (pw->pw_uid == 0)
+		return ae_seterr(err, errlen, EPERM,
+				 "%s:%d: user: '%s' has uid 0: write user = root "
+				 "to run QEMU as root",
+				 c->user_file ? c->user_file : "(default)",
+				 c->user_line, name);
+	cr->uid = pw->pw_uid;
+	cr->gid = pw->pw_gid;
+	snprintf(cr->name, sizeof cr->name, "%s", name);
+	n = (int)AE_ARRAY_SIZE(cr->groups);
+	if (getgrouplist(name, pw->pw_gid, cr->groups, &n) < 0)
+		return ae_seterr(err, errlen, E2BIG,
+				 "user %s is in more than %zu groups", name,
+				 AE_ARRAY_SIZE(cr->groups));
+	cr->n_groups = (size_t)n;
+	return 1;
+}
+
+void ae_qemu_fds_init(struct ae_qemu_fds *f)
+{
+	memset(f, 0, sizeof *f);
+	f->qmp = f->qmp_desc = f->qga = f->console = -1;
+	f->disk_rw = f->disk_ro = f->seed = f->kernel = f->initrd = -1;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+int ae_qcow2_backing(int fd, char *name, size_t namelen, char *fmt,
+		     size_t fmtlen)
+{
+	unsigned char h[104], ext[8];
+	uint64_t off, pos;
+	uint32_t size, hlen;
+	ssize_t r;
+	int i;
+
+	fmt[0] = name[0] = '\0';
+	r = pread(fd, h, sizeof h, 0);
+	if (r < 0)
+		return -errno;
+	if (r < 72 || memcmp(h, "QFI\xfb", 4))
+		return 0;
+	if (be32(h + 4) >= 3 && r < 104)
+		return -EINVAL;
+	hlen = be32(h + 4) >= 3 ? be32(h + 100) : 72;
+	off = (uint64_t)be32(h + 8) << 32 | be32(h + 12);
+	size = be32(h + 16);
+	if (!off)
+		return 0;
+	if (size == 0 || size >= namelen || size > 1023)
+		return -EINVAL;
+	r = pread(fd, name, size, (off_t)off);
+	if (r != (ssize_t)size)
+		return r < 0 ? -errno : -EINVAL;
+	name[size] = '\0';
+	if (strlen(name) != size)
+		return -EINVAL;
+	/* header extensions: the backing format is 0xe2792aca */
+	for (pos = hlen, i = 0; i < 64; i++) {
+		uint32_t type, len;
+		if (pread(fd, ext, 8, (off_t)pos) != 8)
+			break;
+		type = be32(ext);
+		len = be32(ext + 4);
+		if (type == 0)
+			break;
+		if (type == 0xe2792acau && len > 0 && len < fmtlen) {
+			if (pread(fd, fmt, len, (off_t)pos + 8) != (ssize_t)len)
+				return -EINVAL;
+			fmt[len] = '\0';
+			break;
+		}
+		pos += 8 + (((uint64_t)len + 7) & ~7ull);
+	}
+	return 1;
+}
+
+/* "-add-fd fd=N,set=S[,opaque=...]" for each fd >= 0. */
+static int add_fd(struct ae_argv *a, int fd, int set, const char *opaque,
+		  char *err, size_t errlen)
+{
+	char *o;
+	int rc;
+
+	if (fd < 0)
+		return 0;
+	if ((rc = keep_fd(a, fd, err, errlen)) < 0)
+		return rc;
+	o = ae_xasprintf("fd=%d,set=%d", fd, set);
+	opt(&o, "opaque", opaque);
+	ae_argv_add(a, "-add-fd");
+	ae_argv_add(a, o);
+	free(o);
+	return 0;
+}
+
+/* A file QEMU reads by name: /proc/self/fd/N when the supervisor opened
+ * it (QEMU's loaders open paths themselves, not fd sets). */
+static int file_arg(struct ae_argv *a, const char *flag, const char *path,
+		    int fd, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!path)
+		return 0;
+	ae_argv_add(a, flag);
+	if (fd < 0) {
+		ae_argv_add(a, path);
+		return 0;
+	}
+	if ((rc = keep_fd(a, fd, err, errlen)) < 0)
+		return rc;
+	ae_argv_addf(a, "/proc/self/fd/%d", fd);
+	return 0;
+}
+
 int ae_qemu_build(struct ae_argv *a, const struct ae_vmconf *c,
 		  const struct aether_attachment *att, const char *qmp_path,
 		  char *err, size_t errlen)
 {
+	return ae_qemu_build_fds(a, c, att, qmp_path, NULL, err, errlen);
+}
+
+int ae_qemu_build_fds(struct ae_argv *a, const struct ae_vmconf *c,
+		      const struct aether_attachment *att,
+		      const char *qmp_path, const struct ae_qemu_fds *fds_in,
+		      char *err, size_t errlen)
+{
+	struct ae_qemu_fds fds;
 	char *esc;
 	int rc;
 
+	if (fds_in)
+		fds = *fds_in;
+	else
+		ae_qemu_fds_init(&fds);
 	ae_argv_add(a, c->qemu);
 	ae_argv_add(a, "-name");
 	ae_argv_addf(a, "guest=%s,process=aether-%s", c->name, c->name);
@@ -342,26 +511,64 @@ int ae_qemu_build(struct ae_argv *a, const struct ae_vmconf *c,
 	ae_argv_addf(a, "%llu", (unsigned long long)c->memory_mb);
 	ae_argv_add(a, "-smp");
 	ae_argv_addf(a, "%u", c->cpus);
-	if (c->kernel) {
-		ae_argv_add(a, "-kernel");
-		ae_argv_add(a, c->kernel);
-	}
-	if (c->initrd) {
-		ae_argv_add(a, "-initrd");
-		ae_argv_add(a, c->initrd);
-	}
+	ae_argv_add(a, "-sandbox");
+	ae_argv_add(a, AE_QEMU_SANDBOX);
+	if ((rc = file_arg(a, "-kernel", c->kernel, fds.kernel, err, errlen)) <
+		    0 ||
+	    (rc = file_arg(a, "-initrd", c->initrd, fds.initrd, err, errlen)) <
+		    0)
+		return rc;
 	if (c->append) {
 		ae_argv_add(a, "-append");
 		ae_argv_add(a, c->append);
 	}
-	if (c->disk) {
+	if (c->disk && fds.disk_rw >= 0) {
+		/* fd set 1: QEMU picks the descriptor by access mode */
+		if ((rc = add_fd(a, fds.disk_rw, 1, c->disk, err, errlen)) < 0 ||
+		    (rc = add_fd(a, fds.disk_ro, 1, c->disk, err, errlen)) < 0)
+			return rc;
+		{
+			char *d = ae_xasprintf("file=/dev/fdset/1,format=%s,"
+					       "if=virtio", c->disk_format);
+			char *prefix = ae_xstrdup("backing.");
+			unsigned k;
+
+			for (k = 0; k < fds.n_backing; k++) {
+				char *n;
+				if ((rc = add_fd(a, fds.backing[k], 3 + (int)k,
+						 NULL, err, errlen)) < 0) {
+					free(d);
+					free(prefix);
+					return rc;
+				}
+				n = ae_xasprintf("%s,%sdriver=%s,%sfile.filename="
+						 "/dev/fdset/%u", d, prefix,
+						 fds.backing_fmt[k], prefix, 3 + k);
+				free(d);
+				d = n;
+				n = ae_xasprintf("%sbacking.", prefix);
+				free(prefix);
+				prefix = n;
+			}
+			ae_argv_add(a, "-drive");
+			ae_argv_add(a, d);
+			free(d);
+			free(prefix);
+		}
+	} else if (c->disk) {
 		esc = ae_qemu_escape(c->disk);
 		ae_argv_add(a, "-drive");
 		ae_argv_addf(a, "file=%s,format=%s,if=virtio", esc,
 			     c->disk_format);
 		free(esc);
 	}
-	if (c->seed) {
+	if (c->seed && fds.seed >= 0) {
+		if ((rc = add_fd(a, fds.seed, 2, c->seed, err, errlen)) < 0)
+			return rc;
+		ae_argv_add(a, "-drive");
+		ae_argv_add(a, "file=/dev/fdset/2,format=raw,if=virtio,"
+			       "readonly=on");
+	} else if (c->seed) {
 		esc = ae_qemu_escape(c->seed);
 		ae_argv_add(a, "-drive");
 		ae_argv_addf(a, "file=%s,format=raw,if=virtio,readonly=on", esc);
@@ -375,13 +582,17 @@ int ae_qemu_build(struct ae_argv *a, const struct ae_vmconf *c,
 		ae_argv_add(a, "-smbios");
 		ae_argv_addf(a, "type=1,serial=aether-%s", c->uuid);
 	}
-	if (c->user && geteuid() == 0) {
-		ae_argv_add(a, "-runas");
-		ae_argv_add(a, c->user);
-	}
 	if (!strcmp(c->console, "stdout")) {
 		ae_argv_add(a, "-chardev");
 		ae_argv_add(a, "stdio,id=con0,signal=off");
+		ae_argv_add(a, "-serial");
+		ae_argv_add(a, "chardev:con0");
+	} else if (strcmp(c->console, "none") && fds.console >= 0) {
+		/* The supervisor writes the log (bounded, rotated). */
+		if ((rc = keep_fd(a, fds.console, err, errlen)) < 0)
+			return rc;
+		ae_argv_add(a, "-chardev");
+		ae_argv_addf(a, "socket,id=con0,fd=%d", fds.console);
 		ae_argv_add(a, "-serial");
 		ae_argv_add(a, "chardev:con0");
 	} else if (strcmp(c->console, "none")) {
@@ -392,7 +603,19 @@ int ae_qemu_build(struct ae_argv *a, const struct ae_vmconf *c,
 		ae_argv_add(a, "-serial");
 		ae_argv_add(a, "chardev:con0");
 	}
-	if (qmp_path) {
+	if (fds.qmp >= 0) {
+		/* The supervisor's listening socket; its path stays on the
+		 * command line as the description of fd set 9, which is how
+		 * aether gc and list find a QEMU left without supervisor. */
+		if ((rc = keep_fd(a, fds.qmp, err, errlen)) < 0 ||
+		    (rc = add_fd(a, fds.qmp_desc, 9, qmp_path, err, errlen)) < 0)
+			return rc;
+		ae_argv_add(a, "-chardev");
+		ae_argv_addf(a, "socket,id=qmp0,fd=%d,server=on,wait=off",
+			     fds.qmp);
+		ae_argv_add(a, "-mon");
+		ae_argv_add(a, "chardev=qmp0,mode=control");
+	} else if (qmp_path) {
 		esc = ae_qemu_escape(qmp_path);
 		ae_argv_add(a, "-chardev");
 		ae_argv_addf(a, "socket,id=qmp0,path=%s,server=on,wait=off", esc);
@@ -400,7 +623,18 @@ int ae_qemu_build(struct ae_argv *a, const struct ae_vmconf *c,
 		ae_argv_add(a, "-mon");
 		ae_argv_add(a, "chardev=qmp0,mode=control");
 	}
-	if (c->guest_agent && qmp_path) {
+	if (c->guest_agent && fds.qga >= 0) {
+		if ((rc = keep_fd(a, fds.qga, err, errlen)) < 0)
+			return rc;
+		ae_argv_add(a, "-chardev");
+		ae_argv_addf(a, "socket,id=qga0,fd=%d,server=on,wait=off",
+			     fds.qga);
+		ae_argv_add(a, "-device");
+		ae_argv_add(a, "virtio-serial-pci,id=vser0");
+		ae_argv_add(a, "-device");
+		ae_argv_add(a, "virtserialport,bus=vser0.0,chardev=qga0,"
+			       "name=org.qemu.guest_agent.0");
+	} else if (c->guest_agent && qmp_path) {
 		/* qemu-guest-agent's channel, next to the QMP socket */
 		const char *slash = strrchr(qmp_path, '/');
 		char *dir = ae_xstrdup(qmp_path), *qga;

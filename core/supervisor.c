@@ -11,13 +11,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +36,208 @@
 #include "store.h"
 #include "supervisor.h"
 #include "util.h"
+
+/* ---- the console log: QEMU's serial port is one end of a socketpair,
+ * the supervisor writes what comes out of the other end to the log file,
+ * rotating it at console_max (console.log -> console.log.1 ...), so a
+ * guest cannot fill the host's disk.  A thread of its own: the serial
+ * port is drained while the main loop waits for QMP or for QEMU. */
+
+struct ae_conlog {
+	int in;          /* our end of the socketpair */
+	int out;         /* the current log file */
+	int dirfd;       /* its directory (O_PATH) */
+	char *base;      /* its name in dirfd */
+	char *path;
+	uint64_t max, size;
+	unsigned keep;
+	volatile int stop; /* set once QEMU is gone: drain, then end */
+	int warned;
+	pthread_t th;
+	int started;
+};
+
+/* Open base in dirfd for appending: a regular file, never followed. */
+static int conlog_open_file(struct ae_conlog *l)
+{
+	struct stat st;
+	int fd = openat(l->dirfd, l->base,
+			O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY |
+				O_CLOEXEC | O_NONBLOCK,
+			0640);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	l->out = fd;
+	l->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* console.log.(keep-1) -> .keep, ..., console.log -> .1; a new file. */
+static int conlog_rotate(struct ae_conlog *l)
+{
+	char from[4096], to[4096];
+	unsigned i;
+
+	if (l->out >= 0)
+		close(l->out);
+	l->out = -1;
+	if (l->keep == 0) {
+		unlinkat(l->dirfd, l->base, 0);
+	} else {
+		for (i = l->keep; i >= 1; i--) {
+			if (i == 1)
+				snprintf(from, sizeof from, "%s", l->base);
+			else
+				snprintf(from, sizeof from, "%s.%u", l->base, i - 1);
+			snprintf(to, sizeof to, "%s.%u", l->base, i);
+			if (renameat(l->dirfd, from, l->dirfd, to) < 0 &&
+			    errno != ENOENT && i == 1)
+				unlinkat(l->dirfd, l->base, 0);
+		}
+	}
+	return conlog_open_file(l);
+}
+
+void ae_conlog_write(struct ae_conlog *l, const char *buf, size_t n)
+{
+	while (n > 0) {
+		size_t chunk;
+		ssize_t w;
+
+		if (l->out < 0 || l->size >= l->max) {
+			int rc = conlog_rotate(l);
+			if (rc < 0) {
+				if (!l->warned++)
+					ae_warn("console log %s: %s (dropping "
+						"console output)", l->path,
+						strerror(-rc));
+				return;
+			}
+			if (l->size >= l->max) { /* someone else's big file */
+				ftruncate(l->out, 0);
+				l->size = 0;
+			}
+		}
+		chunk = n;
+		if (chunk > l->max - l->size)
+			chunk = (size_t)(l->max - l->size);
+		w = write(l->out, buf, chunk);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (!l->warned++)
+				ae_warn("console log %s: %s (dropping console "
+					"output)", l->path,
+					w < 0 ? strerror(errno) : "short write");
+			return;
+		}
+		l->size += (uint64_t)w;
+		buf += w;
+		n -= (size_t)w;
+	}
+}
+
+static void *conlog_thread(void *arg)
+{
+	struct ae_conlog *l = arg;
+	char buf[65536];
+
+	for (;;) {
+		struct pollfd pf = {l->in, POLLIN, 0};
+		int pr = poll(&pf, 1, 200);
+		ssize_t r;
+
+		if (pr < 0 && errno != EINTR)
+			break;
+		if (pr <= 0) {
+			if (l->stop)
+				break;
+			continue;
+		}
+		r = read(l->in, buf, sizeof buf);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r <= 0)
+			break; /* QEMU closed the serial port */
+		ae_conlog_write(l, buf, (size_t)r);
+	}
+	return NULL;
+}
+
+/* Open the log at path (checked again now, see aether.conf(5)) and make
+ * the socketpair; *qemu_end is QEMU's end. */
+int ae_conlog_open(struct ae_conlog **out, const char *path, uint64_t max,
+		   unsigned keep, int *qemu_end, char *err, size_t errlen)
+{
+	struct ae_conlog *l;
+	char *copy;
+	int fd, sv[2] = {-1, -1};
+
+	fd = ae_console_target_open(path, err, errlen);
+	if (fd < 0)
+		return fd;
+	l = ae_xcalloc(1, sizeof *l);
+	l->out = fd;
+	l->in = -1;
+	l->max = max;
+	l->keep = keep;
+	l->path = ae_xstrdup(path);
+	copy = ae_xstrdup(path);
+	l->base = ae_xstrdup(basename(copy));
+	free(copy);
+	copy = ae_xstrdup(path);
+	l->dirfd = open(dirname(copy), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(copy);
+	{
+		struct stat st;
+		l->size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	}
+	if (l->dirfd < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		int e = errno;
+		ae_conlog_close(l);
+		return ae_seterr(err, errlen, e, "console %s: %s", path,
+				 strerror(e));
+	}
+	l->in = sv[0];
+	*qemu_end = sv[1];
+	*out = l;
+	return 0;
+}
+
+int ae_conlog_start(struct ae_conlog *l)
+{
+	int rc = pthread_create(&l->th, NULL, conlog_thread, l);
+
+	if (rc == 0)
+		l->started = 1;
+	return -rc;
+}
+
+/* After QEMU ended: write what is left, then close everything. */
+void ae_conlog_close(struct ae_conlog *l)
+{
+	if (!l)
+		return;
+	l->stop = 1;
+	if (l->started)
+		pthread_join(l->th, NULL);
+	if (l->in >= 0)
+		close(l->in);
+	if (l->out >= 0)
+		close(l->out);
+	if (l->dirfd >= 0)
+		close(l->dirfd);
+	free(l->base);
+	free(l->path);
+	free(l);
+}
 
 struct run {
 	const struct ae_vmconf *c;
@@ -48,6 +254,9 @@ struct run {
 	struct ae_relay *relay; /* frame port: the relay, else NULL */
 	struct ae_control *ctl; /* <vmdir>/control.sock */
 	uint64_t t_spawn;       /* CLOCK_MONOTONIC ns: QEMU about to be spawned */
+	struct ae_creds creds;  /* QEMU's user ... */
+	int drop;               /* ... when aether drops to it */
+	struct ae_conlog *con;  /* the console log, or NULL */
 };
 
 static int setup_signals(struct run *r)
@@ -173,16 +382,232 @@ static int supervise(struct run *r, const struct ae_run_opts *o)
 	}
 }
 
+/* A listening socket at path (0600) for QEMU to accept on. */
+static int listen_unix(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, e;
+
+	if (strlen(path) >= sizeof sa.sun_path)
+		return ae_seterr(err, errlen, ENAMETOOLONG,
+				 "%s: path too long for a socket", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return ae_seterr(err, errlen, errno, "socket: %s",
+				 strerror(errno));
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+		e = errno;
+		close(fd);
+		return ae_seterr(err, errlen, e, "%s: %s", path, strerror(e));
+	}
+	return fd;
+}
+
+/* Can creds read a file with this owner and mode (ACLs aside)? */
+static int creds_can_read(const struct ae_creds *cr, const struct stat *st)
+{
+	size_t i;
+
+	if (st->st_uid == cr->uid)
+		return !!(st->st_mode & S_IRUSR);
+	if (st->st_gid == cr->gid)
+		return !!(st->st_mode & S_IRGRP);
+	for (i = 0; i < cr->n_groups; i++)
+		if (st->st_gid == cr->groups[i])
+			return !!(st->st_mode & S_IRGRP);
+	return !!(st->st_mode & S_IROTH);
+}
+
+/* Open a file of the VM for QEMU.  by_name: QEMU reopens it through
+ * /proc/self/fd/N, so QEMU's user must be able to read it (the
+ * directories on the way do not matter). */
+static int open_for_qemu(const struct run *r, const char *key,
+			 const char *path, int flags, int by_name, char *err,
+			 size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, flags | O_CLOEXEC | O_NOCTTY), e;
+
+	if (fd < 0) {
+		e = errno;
+		return ae_seterr(err, errlen, e, "%s %s: %s", key, path,
+				 strerror(e));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s %s: not a regular file", key, path);
+	}
+	if (by_name && r->drop && !creds_can_read(&r->creds, &st)) {
+		close(fd);
+		return ae_seterr(err, errlen, EACCES,
+				 "%s %s: QEMU runs as %s (uid %ld), who cannot "
+				 "read it (owner uid %ld, mode %04o): make it "
+				 "readable to that user, or set [vm] user",
+				 key, path, r->creds.name, (long)r->creds.uid,
+				 (long)st.st_uid, (unsigned)(st.st_mode & 07777));
+	}
+	return fd;
+}
+
+static void close_fds(struct ae_qemu_fds *f)
+{
+	int *all[] = {&f->qmp, &f->qmp_desc, &f->qga, &f->console,
+		      &f->disk_rw, &f->disk_ro, &f->seed, &f->kernel,
+		      &f->initrd};
+	size_t i;
+
+	for (i = 0; i < AE_ARRAY_SIZE(all); i++) {
+		if (*all[i] >= 0)
+			close(*all[i]);
+		*all[i] = -1;
+	}
+	for (i = 0; i < f->n_backing; i++)
+		if (f->backing[i] >= 0)
+			close(f->backing[i]);
+	f->n_backing = 0;
+}
+
+/* The disk's backing chain, opened read-only for QEMU: a qcow2 overlay's
+ * base (made by aether create) usually lies where QEMU's user cannot go.
+ * A backing file whose format the header does not name ends the chain
+ * (QEMU then opens it by name itself). */
+static int open_backing_chain(const struct run *r, struct ae_qemu_fds *f,
+			      char *err, size_t errlen)
+{
+	char name[1024], fmt[16], *path = ae_xstrdup(r->c->disk);
+	int fd = f->disk_ro, rc = 0;
+
+	while (f->n_backing < AE_QEMU_MAX_BACKING) {
+		char *next, *copy;
+		int k;
+
+		rc = ae_qcow2_backing(fd, name, sizeof name, fmt, sizeof fmt);
+		if (rc < 0) {
+			rc = ae_seterr(err, errlen, -rc,
+				       "disk %s: cannot read its qcow2 header: %s",
+				       path, strerror(-rc));
+			break;
+		}
+		if (rc == 0 || !fmt[0] || strspn(fmt, "abcdefghijklmnopqrstuvwxyz"
+						      "0123456789-_") != strlen(fmt)) {
+			if (rc == 1 && r->drop)
+				ae_info("%s: backing file %s of %s names no "
+					"format: QEMU opens it by name", r->c->name,
+					name, path);
+			rc = 0;
+			break;
+		}
+		if (name[0] == '/') {
+			next = ae_xstrdup(name);
+		} else {
+			copy = ae_xstrdup(path);
+			next = ae_xasprintf("%s/%s", dirname(copy), name);
+			free(copy);
+		}
+		free(path);
+		path = next;
+		k = (int)f->n_backing;
+		fd = open_for_qemu(r, "backing file", path, O_RDONLY, 0, err,
+				   errlen);
+		if (fd < 0) {
+			rc = fd;
+			break;
+		}
+		f->backing[k] = fd;
+		snprintf(f->backing_fmt[k], sizeof f->backing_fmt[k], "%s", fmt);
+		f->n_backing++;
+	}
+	free(path);
+	return rc;
+}
+
+/* Everything QEMU needs, opened by the supervisor: QEMU may run as a user
+ * who could not open any of it. */
+static int open_qemu_files(struct run *r, struct ae_qemu_fds *f, char *err,
+			   size_t errlen)
+{
+	const struct ae_vmconf *c = r->c;
+	int fd;
+
+	if ((fd = listen_unix(r->qmp_path, err, errlen)) < 0)
+		return fd;
+	f->qmp = fd;
+	f->qmp_desc = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (c->guest_agent) {
+		char *qga = ae_xasprintf("%s/qga.sock", r->vmdir);
+		fd = listen_unix(qga, err, errlen);
+		free(qga);
+		if (fd < 0)
+			return fd;
+		f->qga = fd;
+	}
+	if (strcmp(c->console, "stdout") && strcmp(c->console, "none")) {
+		char why[512];
+		if (ae_conlog_open(&r->con, c->console, c->console_max,
+				   c->console_keep, &f->console, why,
+				   sizeof why) < 0)
+			return ae_seterr(err, errlen, EINVAL, "%s:%d: console: %s",
+					 c->console_file, c->console_line, why);
+	}
+	if (c->disk) {
+		if ((fd = open_for_qemu(r, "disk", c->disk, O_RDWR, 0, err,
+					errlen)) < 0)
+			return fd;
+		f->disk_rw = fd;
+		if ((fd = open_for_qemu(r, "disk", c->disk, O_RDONLY, 0, err,
+					errlen)) < 0)
+			return fd;
+		f->disk_ro = fd;
+		if (!strcmp(c->disk_format, "qcow2") &&
+		    (fd = open_backing_chain(r, f, err, errlen)) < 0)
+			return fd;
+	}
+	if (c->seed) {
+		if ((fd = open_for_qemu(r, "seed", c->seed, O_RDONLY, 0, err,
+					errlen)) < 0)
+			return fd;
+		f->seed = fd;
+	}
+	if (c->kernel) {
+		if ((fd = open_for_qemu(r, "kernel", c->kernel, O_RDONLY, 1,
+					err, errlen)) < 0)
+			return fd;
+		f->kernel = fd;
+	}
+	if (c->initrd) {
+		if ((fd = open_for_qemu(r, "initrd", c->initrd, O_RDONLY, 1,
+					err, errlen)) < 0)
+			return fd;
+		f->initrd = fd;
+	}
+	return 0;
+}
+
 static int start_qemu(struct run *r, struct aether_attachment *att)
 {
 	struct ae_argv a = {0};
+	struct ae_qemu_fds fds;
 	char err[1024];
 	int rc;
 
-	rc = ae_qemu_build(&a, r->c, att, r->qmp_path, err, sizeof err);
+	ae_qemu_fds_init(&fds);
+	if (open_qemu_files(r, &fds, err, sizeof err) < 0) {
+		ae_err("%s: %s", r->c->name, err);
+		close_fds(&fds);
+		ae_attachment_close_fds(att);
+		ae_relay_close_hv_fd(r->relay);
+		return AE_EXIT_ERROR;
+	}
+	rc = ae_qemu_build_fds(&a, r->c, att, r->qmp_path, &fds, err,
+			       sizeof err);
 	if (rc < 0) {
 		ae_err("%s: %s", r->c->name, err);
 		ae_argv_free(&a);
+		close_fds(&fds);
 		return AE_EXIT_NETWORK;
 	}
 	if (ae_log_level >= 7) {
@@ -190,26 +615,44 @@ static int start_qemu(struct run *r, struct aether_attachment *att)
 		for (i = 0; i < a.n; i++)
 			ae_debug("argv[%zu] = %s", i, a.v[i]);
 	}
+	if (r->drop && (att->kind == AETHER_ATTACH_VDE ||
+			att->kind == AETHER_ATTACH_VHOST_USER ||
+			(att->kind == AETHER_ATTACH_STREAM && att->stream.fd < 0)))
+		ae_info("%s: backend %s gives QEMU a socket path, which QEMU "
+			"opens as user %s: that user must be able to reach it "
+			"(or set [vm] user)", r->c->name, r->c->backend,
+			r->creds.name);
 	r->t_spawn = ae_now_ns();
-	rc = ae_spawn((const char *const *)a.v, NULL, NULL, 0, a.keep_fds,
-		      a.n_keep, &r->qemu, err, sizeof err);
+	rc = ae_spawn_as((const char *const *)a.v, NULL, NULL, 0, a.keep_fds,
+			 a.n_keep, r->drop ? &r->creds : NULL, &r->qemu, err,
+			 sizeof err);
 	ae_argv_free(&a);
 	/* QEMU holds its own copies now (or never will): drop ours, so a
 	 * non-persistent TAP goes away with QEMU. */
+	close_fds(&fds);
 	ae_attachment_close_fds(att);
 	ae_relay_close_hv_fd(r->relay);
 	if (rc < 0) {
 		ae_err("%s: %s", r->c->name, err);
 		return AE_EXIT_QEMU;
 	}
+	if (r->con && ae_conlog_start(r->con) < 0)
+		ae_warn("%s: cannot start the console writer: the console log "
+			"stays empty", r->c->name);
 	{
 		char path[4096], buf[32];
 		snprintf(path, sizeof path, "%s/qemu.pid", r->vmdir);
 		snprintf(buf, sizeof buf, "%ld\n", (long)r->qemu);
 		ae_write_file(path, buf, strlen(buf), 0600);
 	}
-	ae_info("%s: QEMU running (pid %ld), network %s attached (index %u)",
-		r->c->name, (long)r->qemu, r->c->backend, r->index);
+	if (r->drop)
+		ae_info("%s: QEMU running (pid %ld, user %s), network %s "
+			"attached (index %u)", r->c->name, (long)r->qemu,
+			r->creds.name, r->c->backend, r->index);
+	else
+		ae_info("%s: QEMU running (pid %ld), network %s attached "
+			"(index %u)", r->c->name, (long)r->qemu, r->c->backend,
+			r->index);
 	return 0;
 }
 
@@ -421,6 +864,17 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 	ae_vm_init(&r.vm, c->name, r.index, r.vmdir);
 	memcpy(r.vm.mac, c->mac, 6);
 
+	rc = ae_qemu_creds(c, &r.creds, err, sizeof err);
+	if (rc < 0) {
+		ae_err("%s", err);
+		ret = AE_EXIT_ERROR;
+		goto out;
+	}
+	r.drop = rc > 0;
+	if (r.drop) { /* the backends learn who QEMU is (TAP owner, ...) */
+		r.vm.uid = r.creds.uid;
+		r.vm.gid = r.creds.gid;
+	}
 	if ((rc = setup_signals(&r)) < 0) {
 		ae_err("signals: %s", strerror(-rc));
 		ret = AE_EXIT_ERROR;
@@ -466,6 +920,7 @@ out:
 		else
 			ae_info("%s: network detached", c->name);
 	}
+	ae_conlog_close(r.con); /* QEMU is gone: the rest of its output */
 	ae_relay_free(r.relay); /* after detach: the port is gone */
 	ae_instance_close(r.inst);
 	if (r.sfd >= 0)

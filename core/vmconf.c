@@ -2,14 +2,18 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "mac.h"
 #include "util.h"
@@ -62,6 +66,8 @@ static const struct keydef keys[] = {
 	{"vm", "disk", 0, 1},
 	{"vm", "disk_format", 0, 1},
 	{"vm", "console", 0, 0},
+	{"vm", "console_max", 0, 0},
+	{"vm", "console_keep", 0, 0},
 	{"vm", "mac", 0, 1},
 	{"vm", "index", 0, 1},
 	{"vm", "qemu", 0, 0},
@@ -253,6 +259,158 @@ static char *dup_or(const struct ae_ini_entry *e, const char *def)
 	return e ? ae_xstrdup(e->value) : def ? ae_xstrdup(def) : NULL;
 }
 
+/* "16M", "512K", "1G" or bytes; binary units. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	}
+	if (shift && (*end == 'i' || *end == 'I') && (end[1] == 'B' || end[1] == 'b'))
+		end += 2;
+	if (*end || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+/* File systems whose files are kernel interfaces, not storage. */
+static int kernel_fs(long type)
+{
+	switch (type) {
+	case PROC_SUPER_MAGIC: case SYSFS_MAGIC: case DEBUGFS_MAGIC:
+	case TRACEFS_MAGIC: case SECURITYFS_MAGIC: case CGROUP_SUPER_MAGIC:
+	case CGROUP2_SUPER_MAGIC: case BPF_FS_MAGIC: case DEVPTS_SUPER_MAGIC:
+	case EFIVARFS_MAGIC: case PSTOREFS_MAGIC: case SELINUX_MAGIC:
+	case SMACK_MAGIC: case 0x62656570 /* configfs */:
+		return 1;
+	}
+	return 0;
+}
+
+static int kernel_path(const char *p)
+{
+	static const char *const pre[] = {"/proc", "/sys", "/dev"};
+	size_t i, n;
+
+	for (i = 0; i < AE_ARRAY_SIZE(pre); i++) {
+		n = strlen(pre[i]);
+		if (!strncmp(p, pre[i], n) && (p[n] == '/' || !p[n]))
+			return 1;
+	}
+	return 0;
+}
+
+/* The directory of path must exist and must not be a kernel one. */
+static int console_dir_check(const char *path, char *err, size_t errlen)
+{
+	char *copy = ae_xstrdup(path), *dir = dirname(copy), *real;
+	struct statfs sf;
+	struct stat st;
+	int rc = 0;
+
+	real = realpath(dir, NULL);
+	if (!real || stat(real, &st) < 0)
+		rc = ae_seterr(err, errlen, errno,
+			       "directory %s: %s", dir, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		rc = ae_seterr(err, errlen, ENOTDIR, "%s is not a directory",
+			       dir);
+	else if (kernel_path(real) ||
+		 (statfs(real, &sf) == 0 && kernel_fs((long)sf.f_type)))
+		rc = ae_seterr(err, errlen, EPERM,
+			       "%s is on a kernel file system (/proc, /sys, "
+			       "/dev): not a log file", path);
+	free(real);
+	free(copy);
+	return rc;
+}
+
+static int console_file_check(const char *path, const struct stat *st,
+			      const struct statfs *sf, char *err,
+			      size_t errlen)
+{
+	if (S_ISLNK(st->st_mode))
+		return ae_seterr(err, errlen, ELOOP,
+				 "%s is a symbolic link (not followed when "
+				 "aether runs as root)", path);
+	if (!S_ISREG(st->st_mode))
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s is not a regular file (a device, FIFO, "
+				 "socket or directory): not a log file", path);
+	if (sf && kernel_fs((long)sf->f_type))
+		return ae_seterr(err, errlen, EPERM,
+				 "%s is on a kernel file system (/proc, /sys, "
+				 "/dev): not a log file", path);
+	return 0;
+}
+
+int ae_console_target_check(const char *path, char *err, size_t errlen)
+{
+	struct statfs sf;
+	struct stat st;
+	int rc, root = geteuid() == 0;
+
+	if (!ae_valid_abs_path(path))
+		return ae_seterr(err, errlen, EINVAL, "%s is not a usable path",
+				 path);
+	if ((rc = console_dir_check(path, err, errlen)) < 0)
+		return rc;
+	if ((root ? lstat(path, &st) : stat(path, &st)) < 0) {
+		if (errno == ENOENT)
+			return 0; /* a new file in an existing directory */
+		return ae_seterr(err, errlen, errno, "%s: %s", path,
+				 strerror(errno));
+	}
+	return console_file_check(path, &st,
+				  statfs(path, &sf) == 0 ? &sf : NULL, err,
+				  errlen);
+}
+
+int ae_console_target_open(const char *path, char *err, size_t errlen)
+{
+	int fd, rc, root = geteuid() == 0;
+	struct statfs sf;
+	struct stat st;
+
+	if ((rc = ae_console_target_check(path, err, errlen)) < 0)
+		return rc;
+	/* O_NONBLOCK: a FIFO put there since the check must not block us */
+	fd = open(path,
+		  O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY | O_CLOEXEC |
+			  O_NONBLOCK | (root ? O_NOFOLLOW : 0),
+		  0640);
+	if (fd < 0)
+		return ae_seterr(err, errlen, errno, "%s: %s", path,
+				 errno == ELOOP ? "is a symbolic link (not "
+						  "followed when aether runs "
+						  "as root)"
+						: strerror(errno));
+	if (fstat(fd, &st) < 0 || fstatfs(fd, &sf) < 0) {
+		rc = ae_seterr(err, errlen, errno, "%s: %s", path,
+			       strerror(errno));
+		close(fd);
+		return rc;
+	}
+	if ((rc = console_file_check(path, &st, &sf, err, errlen)) < 0) {
+		close(fd);
+		return rc;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
 static int load_vm(struct ae_vmconf *c, char *err, size_t errlen)
 {
 	const struct ae_ini_entry *e;
@@ -363,7 +521,29 @@ static int load_vm(struct ae_vmconf *c, char *err, size_t errlen)
 			tmp.value = (char *)v2 + 5;
 		if ((rc = get_path(&tmp, 0, &c->console, err, errlen)))
 			return rc;
+		if (ae_console_target_check(c->console, err, errlen) < 0) {
+			char why[512];
+			snprintf(why, sizeof why, "%s", err);
+			return ae_seterr(err, errlen, EINVAL,
+					 "%s:%d: console: %s", e->file, e->line,
+					 why);
+		}
 	}
+	if (e) {
+		c->console_file = e->file;
+		c->console_line = e->line;
+	}
+	e = lookup(c, "vm", "console_max");
+	c->console_max = 16u << 20;
+	if (e && (parse_size(e->value, &c->console_max) < 0 ||
+		  c->console_max < 4096 || c->console_max > (1ull << 40)))
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: console_max: '%s' is not a size from "
+				 "4K to 1024G (like 16M)",
+				 e->file, e->line, e->value);
+	if ((rc = get_int(c, "vm", "console_keep", 1, 0, 99, &v, err, errlen)))
+		return rc;
+	c->console_keep = (unsigned)v;
 
 	e = ae_ini_get(ae_ini_find(c->vm_ini, "vm"), "uuid");
 	if (e && !valid_uuid(e->value))
@@ -380,7 +560,27 @@ static int load_vm(struct ae_vmconf *c, char *err, size_t errlen)
 		return ae_seterr(err, errlen, EINVAL,
 				 "%s:%d: user: '%s' is not a user name",
 				 e->file, e->line, e->value);
+	if (e && strcmp(e->value, "root")) {
+		struct passwd *pw;
+		errno = 0;
+		pw = getpwnam(e->value);
+		if (!pw)
+			return ae_seterr(err, errlen, errno ? errno : ENOENT,
+					 "%s:%d: user: no user '%s' on this host%s%s",
+					 e->file, e->line, e->value,
+					 errno ? ": " : "",
+					 errno ? strerror(errno) : "");
+		if (pw->pw_uid == 0)
+			return ae_seterr(err, errlen, EINVAL,
+					 "%s:%d: user: '%s' has uid 0: write "
+					 "user = root to run QEMU as root",
+					 e->file, e->line, e->value);
+	}
 	c->user = dup_or(e, NULL);
+	if (e) {
+		c->user_file = e->file;
+		c->user_line = e->line;
+	}
 	e = lookup(c, "vm", "guest_agent");
 	if (e && ae_parse_bool(e->value, &c->guest_agent) < 0)
 		return ae_seterr(err, errlen, EINVAL,

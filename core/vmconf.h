@@ -24,6 +24,8 @@ struct ae_vmconf {
 	char *disk;        /* a disk image (qcow2/raw by extension) */
 	char *disk_format; /* "qcow2" or "raw" */
 	char *console;     /* "stdout", "none" or an absolute log path */
+	uint64_t console_max;  /* bytes of a console log before rotation */
+	unsigned console_keep; /* rotated logs kept: console.log.1 .. .N */
 	uint8_t mac[6];
 	bool mac_set;
 	int index;         /* -1: allocate */
@@ -32,7 +34,11 @@ struct ae_vmconf {
 	int reboot;        /* 0: a guest reboot ends the VM */
 	char *uuid;        /* SMBIOS system UUID (and serial), NULL: QEMU's */
 	char *seed;        /* cloud-init NoCloud seed image (raw, read-only) */
-	char *user;        /* when run as root: QEMU drops to this user */
+	char *user;        /* when run as root: QEMU's user; NULL: default */
+	const char *user_file; /* where user (or console) was set, for */
+	int user_line;         /* errors found at run time */
+	const char *console_file;
+	int console_line;
 	int guest_agent;   /* a virtio-serial port for qemu-guest-agent */
 	enum ae_supervisor_mode supervisor; /* for aether start */
 	/* [network] */
@@ -58,6 +64,20 @@ const char *ae_default_host_config(void);
 /* The host config to read: `given` (-c; "" or "none": none), else the
  * default if it exists, else NULL. */
 const char *ae_host_config_path(const char *given);
+
+/* The user QEMU runs as when aether runs as root and [vm] user is not
+ * set: the package's system user if it exists, else "nobody". */
+#define AE_QEMU_USER "aether-qemu"
+#define AE_QEMU_USER_FALLBACK "nobody"
+
+/* A console log target: a regular file, or a new file in an existing
+ * directory; never a device, FIFO, socket or directory, nothing on /proc,
+ * /sys, /dev or another kernel file system, and (as root) no symbolic
+ * link.  0, or -errno with the reason in err (without file:line). */
+int ae_console_target_check(const char *path, char *err, size_t errlen);
+/* Open it for appending with the same checks, race-free (O_NOFOLLOW as
+ * root, fstat of the opened file).  The fd (O_CLOEXEC), or -errno. */
+int ae_console_target_open(const char *path, char *err, size_t errlen);
 
 const char *ae_accel_name(enum ae_accel a);
 const char *ae_supervisor_mode_name(enum ae_supervisor_mode m);

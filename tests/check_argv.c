@@ -5,11 +5,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check-main.h"
+#include "helper.h"
 #include "mac.h"
 #include "qemu-argv.h"
 #include "vmconf.h"
@@ -577,6 +582,8 @@ START_TEST(build_exact)
 		"-accel", "tcg",
 		"-m", "256",
 		"-smp", "1",
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,"
+			    "spawn=deny,resourcecontrol=deny",
 		"-kernel", "/boot/vmlinuz",
 		"-initrd", "/boot/initrd.img",
 		"-append", "console=ttyS0 quiet; rm -rf / $(x) `y` 'z'",
@@ -757,6 +764,219 @@ START_TEST(build_from_file)
 }
 END_TEST
 
+/* The supervisor's descriptors: QMP and the guest agent's channel on
+ * listening sockets, the console on a socketpair, the disk and seed in fd
+ * sets, kernel and initrd through /proc/self/fd; no -runas ever. */
+START_TEST(build_with_fds)
+{
+	struct ae_vmconf *c = conf();
+	struct aether_attachment att;
+	struct ae_qemu_fds f;
+	struct ae_argv a;
+	int i, qmp_i;
+
+	c->initrd = ae_xstrdup("/boot/initrd.img");
+	c->disk = ae_xstrdup("/var/lib/aether/vms/demo/disk.qcow2");
+	c->disk_format = ae_xstrdup("qcow2");
+	c->seed = ae_xstrdup("/var/lib/aether/vms/demo/seed.img");
+	c->user = ae_xstrdup("nobody");
+	c->guest_agent = 1;
+	free(c->console);
+	c->console = ae_xstrdup("/var/lib/aether/vms/demo/console.log");
+	ae_qemu_fds_init(&f);
+	f.qmp = 20, f.qmp_desc = 21, f.qga = 22, f.console = 23;
+	f.disk_rw = 24, f.disk_ro = 25, f.seed = 26, f.kernel = 27;
+	f.initrd = 28;
+	f.backing[0] = 29, f.backing[1] = 30, f.n_backing = 2;
+	snprintf(f.backing_fmt[0], sizeof f.backing_fmt[0], "qcow2");
+	snprintf(f.backing_fmt[1], sizeof f.backing_fmt[1], "raw");
+	att_init(&att, AETHER_ATTACH_USER);
+	memset(&a, 0, sizeof a);
+	ck_assert_int_eq(ae_qemu_build_fds(&a, c, &att,
+					   "/run/aether/vms/demo/qmp.sock", &f,
+					   err, sizeof err), 0);
+	ck_assert_str_eq(value_of(&a, "-sandbox"), AE_QEMU_SANDBOX);
+	ck_assert_int_eq(count_flag(&a, "-runas"), 0);
+	ck_assert_str_eq(value_of(&a, "-kernel"), "/proc/self/fd/27");
+	ck_assert_str_eq(value_of(&a, "-initrd"), "/proc/self/fd/28");
+	ck_assert(has_pair(&a, "-add-fd",
+			   "fd=24,set=1,opaque=/var/lib/aether/vms/demo/"
+			   "disk.qcow2"));
+	ck_assert(has_pair(&a, "-add-fd",
+			   "fd=25,set=1,opaque=/var/lib/aether/vms/demo/"
+			   "disk.qcow2"));
+	/* the backing chain from fd sets too: QEMU opens nothing by name */
+	ck_assert(has_pair(&a, "-drive",
+			   "file=/dev/fdset/1,format=qcow2,if=virtio,"
+			   "backing.driver=qcow2,backing.file.filename="
+			   "/dev/fdset/3,backing.backing.driver=raw,"
+			   "backing.backing.file.filename=/dev/fdset/4"));
+	ck_assert(has_pair(&a, "-add-fd", "fd=29,set=3"));
+	ck_assert(has_pair(&a, "-add-fd", "fd=30,set=4"));
+	ck_assert(has_pair(&a, "-add-fd",
+			   "fd=26,set=2,opaque=/var/lib/aether/vms/demo/seed.img"));
+	ck_assert(has_pair(&a, "-drive", "file=/dev/fdset/2,format=raw,"
+					 "if=virtio,readonly=on"));
+	ck_assert(has_pair(&a, "-chardev", "socket,id=con0,fd=23"));
+	ck_assert(has_pair(&a, "-serial", "chardev:con0"));
+	ck_assert(has_pair(&a, "-chardev",
+			   "socket,id=qmp0,fd=20,server=on,wait=off"));
+	/* the QMP path stays on the command line: aether gc finds QEMU by it */
+	ck_assert(has_pair(&a, "-add-fd",
+			   "fd=21,set=9,opaque=/run/aether/vms/demo/qmp.sock"));
+	ck_assert(has_pair(&a, "-chardev",
+			   "socket,id=qga0,fd=22,server=on,wait=off"));
+	for (i = 0; i < (int)a.n; i++)
+		ck_assert_msg(!strstr(a.v[i], "path="), "a path for QEMU: %s",
+			      a.v[i]);
+	/* every fd is inherited */
+	ck_assert_uint_eq(a.n_keep, 11);
+	for (i = 20; i <= 30; i++) {
+		size_t k;
+		int found = 0;
+		for (k = 0; k < a.n_keep; k++)
+			found |= a.keep_fds[k] == i;
+		ck_assert_msg(found, "fd %d is not kept", i);
+	}
+	qmp_i = find_flag(&a, "-mon", 0);
+	ck_assert_int_ge(qmp_i, 0);
+	ae_argv_free(&a);
+	ae_vmconf_free(c);
+}
+END_TEST
+
+/* Who QEMU runs as: as root never root unless user = root; without a
+ * user key the package's user, else nobody; as a user, unchanged. */
+START_TEST(creds_default_user)
+{
+	struct ae_vmconf *c = conf();
+	struct ae_creds cr;
+	struct passwd *pw;
+	const char *want;
+	int rc;
+
+	rc = ae_qemu_creds(c, &cr, err, sizeof err);
+	if (geteuid() != 0) {
+		ck_assert_int_eq(rc, 0);
+		ae_vmconf_free(c);
+		return;
+	}
+	want = getpwnam(AE_QEMU_USER) ? AE_QEMU_USER : AE_QEMU_USER_FALLBACK;
+	pw = getpwnam(want);
+	if (!pw) {
+		ck_assert_int_lt(rc, 0);
+		ck_assert_err_has(err, "needs an unprivileged user");
+		ae_vmconf_free(c);
+		return;
+	}
+	ck_assert_msg(rc == 1, "%d %s", rc, err);
+	ck_assert_str_eq(cr.name, want);
+	ck_assert_uint_eq(cr.uid, pw->pw_uid);
+	ck_assert_uint_eq(cr.gid, pw->pw_gid);
+	ck_assert_uint_ne(cr.uid, 0);
+
+	/* user = root, explicitly: QEMU keeps root */
+	c->user = ae_xstrdup("root");
+	ck_assert_int_eq(ae_qemu_creds(c, &cr, err, sizeof err), 0);
+	free(c->user);
+
+	/* a user that is gone since the file was checked: file:line */
+	c->user = ae_xstrdup("no-such-user-aether");
+	c->user_file = "/etc/aether/vm.conf";
+	c->user_line = 7;
+	ck_assert_int_lt(ae_qemu_creds(c, &cr, err, sizeof err), 0);
+	ck_assert_err_has(err, "/etc/aether/vm.conf:7: user: no user "
+			       "'no-such-user-aether'");
+	ae_vmconf_free(c);
+}
+END_TEST
+
+/* The drop itself: the child is the user, with its groups only, cannot
+ * regain root and has no_new_privs, before QEMU is even exec'd. */
+START_TEST(spawn_drops_privileges)
+{
+	const char *const argv[] = {"cat", "/proc/self/status", NULL};
+	struct ae_creds cr;
+	struct passwd *pw;
+	char *text, want[128];
+	size_t len;
+	pid_t pid;
+	int st;
+
+	if (geteuid() != 0 || !(pw = getpwnam("nobody")))
+		return; /* needs root and nobody */
+	memset(&cr, 0, sizeof cr);
+	cr.uid = pw->pw_uid;
+	cr.gid = pw->pw_gid;
+	cr.n_groups = 1;
+	cr.groups[0] = pw->pw_gid;
+	snprintf(cr.name, sizeof cr.name, "nobody");
+	ck_assert_msg(ae_spawn_as(argv, NULL, ck_path("status"), 0, NULL, 0, &cr,
+				  &pid, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(ae_read_file(ck_path("status"), &text, &len, 1 << 16),
+			 0);
+	snprintf(want, sizeof want, "\nUid:\t%ld\t%ld\t%ld\t%ld\n",
+		 (long)pw->pw_uid, (long)pw->pw_uid, (long)pw->pw_uid,
+		 (long)pw->pw_uid);
+	ck_assert_msg(strstr(text, want), "no %s in %s", want, text);
+	snprintf(want, sizeof want, "\nGroups:\t%ld \n", (long)pw->pw_gid);
+	ck_assert_msg(strstr(text, want), "no %s in %s", want, text);
+	ck_assert_msg(strstr(text, "\nNoNewPrivs:\t1\n"), "%s", text);
+	ck_assert_msg(strstr(text, "\nCapEff:\t0000000000000000\n"), "%s",
+		      text);
+	free(text);
+}
+END_TEST
+
+/* The backing chain read from qcow2 headers that qemu-img wrote. */
+START_TEST(qcow2_backing_header)
+{
+	char name[1024], fmt[16], *base = ae_xstrdup(ck_path("base.raw"));
+	const char *const mk_base[] = {"qemu-img", "create", "-q", "-f", "raw",
+				       base, "1M", NULL};
+	const char *const mk_top[] = {"qemu-img", "create", "-q", "-f", "qcow2",
+				      "-F", "raw", "-b", base,
+				      ck_path("top.qcow2"), NULL};
+	const char *const mk_plain[] = {"qemu-img", "create", "-q", "-f",
+					"qcow2", ck_path("plain.qcow2"), "1M",
+					NULL};
+	const char *const *mk[] = {mk_base, mk_top, mk_plain};
+	char *p;
+	pid_t pid;
+	int fd, st, i;
+
+	p = ae_find_program("qemu-img");
+	if (!p) {
+		free(base);
+		return; /* without qemu-img: nothing to read */
+	}
+	free(p);
+	for (i = 0; i < 3; i++) {
+		ck_assert_msg(ae_spawn(mk[i], NULL, NULL, 0, NULL, 0, &pid, err,
+				       sizeof err) == 0, "%s", err);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	fd = open(ck_path("top.qcow2"), O_RDONLY);
+	ck_assert_int_eq(ae_qcow2_backing(fd, name, sizeof name, fmt, sizeof fmt),
+			 1);
+	ck_assert_str_eq(name, base);
+	ck_assert_str_eq(fmt, "raw");
+	close(fd);
+	fd = open(ck_path("plain.qcow2"), O_RDONLY);
+	ck_assert_int_eq(ae_qcow2_backing(fd, name, sizeof name, fmt, sizeof fmt),
+			 0);
+	close(fd);
+	fd = open(base, O_RDONLY);
+	ck_assert_int_eq(ae_qcow2_backing(fd, name, sizeof name, fmt, sizeof fmt),
+			 0);
+	close(fd);
+	free(base);
+}
+END_TEST
+
 static Suite *argv_suite(void)
 {
 	Suite *s = suite_create("argv");
@@ -787,6 +1007,10 @@ static Suite *argv_suite(void)
 	tcase_add_test(tc, build_console);
 	tcase_add_test(tc, build_disk_machine_mtu);
 	tcase_add_test(tc, build_from_file);
+	tcase_add_test(tc, build_with_fds);
+	tcase_add_test(tc, creds_default_user);
+	tcase_add_test(tc, spawn_drops_privileges);
+	tcase_add_test(tc, qcow2_backing_header);
 	suite_add_tcase(s, tc);
 	return s;
 }

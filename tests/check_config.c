@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check-main.h"
@@ -635,6 +636,7 @@ START_TEST(vm_relative_paths)
 	char cwd[PATH_MAX];
 
 	ck_assert_int_eq(mkdir(ck_path("boot"), 0755), 0);
+	ck_assert_int_eq(mkdir(ck_path("logs"), 0755), 0);
 	ck_write("boot/bzImage", "k");
 	c = load_ok("[vm]\nname = r\nkernel = boot/bzImage\n"
 		    "console = file:logs/console.log\n", NULL);
@@ -941,6 +943,104 @@ START_TEST(vm_other_values)
 	ae_vmconf_free(c);
 	c = load_ok(VM_HEAD "console = /var/log/x.log\n", NULL);
 	ck_assert_str_eq(c->console, "/var/log/x.log");
+	ae_vmconf_free(c);
+}
+END_TEST
+
+/* The console log is written by the supervisor, maybe as root: only a
+ * regular file or a new one in an existing directory; no devices, no
+ * /proc or /sys, no FIFOs, no directories, no symlinks (as root). */
+START_TEST(vm_console_targets)
+{
+	struct ae_vmconf *c;
+	char text[512];
+
+	load_fails(VM_HEAD "console = file:/proc/self/mem\n", NULL, "vm.conf",
+		   4, "console: /proc/self/mem is on a kernel file system");
+	load_fails(VM_HEAD "console = /sys/kernel/notes\n", NULL, "vm.conf",
+		   4, "console: /sys/kernel/notes is on a kernel file system");
+	load_fails(VM_HEAD "console = file:/dev/null\n", NULL, "vm.conf", 4,
+		   "console: /dev/null is on a kernel file system");
+	load_fails(VM_HEAD "console = file:/dev/newfile.log\n", NULL, "vm.conf",
+		   4, "console: /dev/newfile.log is on a kernel file system");
+	ck_assert_int_eq(mkdir(ck_path("adir"), 0755), 0);
+	load_fails(VM_HEAD "console = adir\n", NULL, "vm.conf", 4,
+		   "is not a regular file");
+	ck_assert_int_eq(mkfifo(ck_path("fifo"), 0600), 0);
+	load_fails(VM_HEAD "console = file:fifo\n", NULL, "vm.conf", 4,
+		   "is not a regular file (a device, FIFO");
+	load_fails(VM_HEAD "console = file:nodir/console.log\n", NULL,
+		   "vm.conf", 4, "console: directory");
+	/* a symlink to a device, relative or not */
+	ck_assert_int_eq(symlink("/dev/null", ck_path("link.log")), 0);
+	load_fails(VM_HEAD "console = file:link.log\n", NULL, "vm.conf", 4,
+		   geteuid() == 0 ? "is a symbolic link" : "not a regular file");
+	/* a symlink to a regular file: followed only when not root */
+	ck_write("real.log", "x");
+	ck_assert_int_eq(symlink(ck_path("real.log"), ck_path("ok.log")), 0);
+	snprintf(text, sizeof text, VM_HEAD "console = file:ok.log\n");
+	if (geteuid() == 0)
+		load_fails(text, NULL, "vm.conf", 4, "is a symbolic link");
+	else
+		ae_vmconf_free(load_ok(text, NULL));
+	/* the host config's console is checked the same way */
+	load_fails(VM_HEAD, "[vm]\nconsole = /dev/sda\n", "host.conf", 2,
+		   "console: /dev/sda is on a kernel file system");
+	/* existing regular files and new files are fine */
+	c = load_ok(VM_HEAD "console = file:real.log\n", NULL);
+	ck_assert_str_eq(c->console, ck_path("real.log"));
+	ck_assert_uint_eq(c->console_max, 16u << 20);
+	ck_assert_uint_eq(c->console_keep, 1);
+	ae_vmconf_free(c);
+	c = load_ok(VM_HEAD "console = new.log\nconsole_max = 64K\n"
+			    "console_keep = 3\n", NULL);
+	ck_assert_uint_eq(c->console_max, 64u << 10);
+	ck_assert_uint_eq(c->console_keep, 3);
+	ae_vmconf_free(c);
+	c = load_ok(VM_HEAD "console_max = 1GiB\n", NULL);
+	ck_assert_uint_eq(c->console_max, 1u << 30);
+	ae_vmconf_free(c);
+	load_fails(VM_HEAD "console_max = 1000\n", NULL, "vm.conf", 4,
+		   "console_max: '1000' is not a size from 4K");
+	load_fails(VM_HEAD "console_max = 16X\n", NULL, "vm.conf", 4,
+		   "console_max: '16X'");
+	load_fails(VM_HEAD "console_max = -1M\n", NULL, "vm.conf", 4,
+		   "console_max: '-1M'");
+	load_fails(VM_HEAD "console_keep = 100\n", NULL, "vm.conf", 4,
+		   "console_keep: '100' is not an integer in 0..99");
+	/* and the open at run time refuses the same, race-free */
+	ck_assert_int_lt(ae_console_target_open("/proc/self/mem", err,
+						sizeof err), 0);
+	ck_assert_err_has(err, "kernel file system");
+	{
+		int fd = ae_console_target_open(ck_path("real.log"), err,
+						sizeof err);
+		ck_assert_msg(fd >= 0, "%s", err);
+		close(fd);
+	}
+}
+END_TEST
+
+/* [vm] user: a user of this host, checked when the file is read. */
+START_TEST(vm_user)
+{
+	struct ae_vmconf *c;
+
+	load_fails(VM_HEAD "user = no-such-user-aether\n", NULL, "vm.conf", 4,
+		   "user: no user 'no-such-user-aether' on this host");
+	load_fails(VM_HEAD, "[vm]\nuser = no-such-user-aether\n", "host.conf",
+		   2, "user: no user 'no-such-user-aether'");
+	load_fails(VM_HEAD "user = -x\n", NULL, "vm.conf", 4,
+		   "user: '-x' is not a user name");
+	c = load_ok(VM_HEAD "user = root\n", NULL);
+	ck_assert_str_eq(c->user, "root");
+	ae_vmconf_free(c);
+	c = load_ok(VM_HEAD "user = nobody\n", NULL);
+	ck_assert_str_eq(c->user, "nobody");
+	ck_assert_int_eq(c->user_line, 4);
+	ae_vmconf_free(c);
+	c = load_ok(VM_HEAD, NULL);
+	ck_assert_ptr_null(c->user); /* the default user, chosen at run time */
 	ae_vmconf_free(c);
 }
 END_TEST
@@ -1361,6 +1461,8 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, vm_boot_requirements);
 	tcase_add_test(tc, vm_other_values);
 	tcase_add_test(tc, vm_line_errors_through_load);
+	tcase_add_test(tc, vm_console_targets);
+	tcase_add_test(tc, vm_user);
 	tcase_add_test(tc, vm_missing_files);
 	tcase_add_test(tc, vm_default_host_config);
 	tcase_add_test(tc, vm_overrides_host);

@@ -14,3 +14,8 @@ clean-local: clean-guest
 clean-guest:
 	-rm -rf tests/guest/out
 .PHONY: clean-guest
+
+# QEMU's user and sandbox (root), and the bounded console log.
+TESTS += tests/qemu-user.sh tests/qemu-user-tap.sh tests/console-cap.sh
+dist_noinst_SCRIPTS += tests/qemu-user.sh tests/qemu-user-tap.sh \
+	tests/console-cap.sh
