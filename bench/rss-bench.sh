@@ -47,10 +47,29 @@ A=$(rss $APID); Q=$(rss $QPID)
 # The same argv without aether: taken from aether's debug output.
 sed -n 's/^aether: debug: argv\[[0-9]*\] = //p' "$WORK/aether.err" >"$WORK/argv"
 kill -TERM $APID; wait $APID 2>/dev/null
-sed -i -e "s|$WORK/run/vms/bench-rss/qmp.sock|$WORK/qmp-bare.sock|" \
-	-e "s|console.log|console-bare.log|" "$WORK/argv"
+# aether hands QEMU descriptors (kernel, initrd, console, QMP socket);
+# the bare QEMU gets the same things by path.
+sed -i -e "s|^/proc/self/fd/[0-9]*\$|@FD@|" \
+	-e "s|^socket,id=con0,fd=[0-9]*\$|file,id=con0,path=$WORK/console-bare.log|" \
+	-e "s|^socket,id=qmp0,fd=[0-9]*,|socket,id=qmp0,path=$WORK/qmp-bare.sock,|" "$WORK/argv"
 set --
-while IFS= read -r arg; do set -- "$@" "$arg"; done <"$WORK/argv"
+prev= fds=0
+while IFS= read -r arg; do
+	if [ "$arg" = -add-fd ]; then prev=skip; continue; fi
+	[ "$prev" = skip ] && { prev=; continue; }
+	if [ "$arg" = @FD@ ]; then
+		case $prev in
+		-kernel) arg=$GUEST_KERNEL ;;
+		-initrd) arg=$GUEST_INITRD ;;
+		*) fail "unexpected descriptor argument after $prev" ;;
+		esac
+	fi
+	set -- "$@" "$arg"
+	prev=$arg
+done <"$WORK/argv"
+case " $* " in *"/proc/self/fd/"*|*"fd="*|*"fdset"*)
+	fail "bare QEMU argv still refers to aether's descriptors: $*" ;;
+esac
 "$@" >/dev/null 2>&1 &
 BPID=$!
 at_exit "kill -9 $BPID 2>/dev/null"
