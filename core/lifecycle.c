@@ -1024,7 +1024,7 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 			 const char *log, off_t off)
 {
 	const char *hc = ae_host_config_path(hostconf);
-	const char *pp = getenv("AETHER_PLUGIN_PATH");
+	const char *pp = ae_plugin_caller_path();
 	char *fifo = ae_xasprintf("%s/start.fifo", v->dir);
 	char *unit = ae_xasprintf("aether-vm-%s.service", v->name);
 	char exe[PATH_MAX], hcabs[PATH_MAX], err[1024], buf[256], how[128];
@@ -1051,7 +1051,7 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 	    !systemd_safe("the VM directory", v->dir) ||
 	    !systemd_safe("the runtime directory", v->rtroot) ||
 	    (hc && !systemd_safe("the host config", hc)) ||
-	    (pp && *pp && !systemd_safe("AETHER_PLUGIN_PATH", pp)))
+	    (pp && *pp && !systemd_safe("the plugin path", pp)))
 		goto fail;
 	unlink(fifo); /* a start interrupted before */
 	if (mkfifo(fifo, 0600) < 0) {
@@ -1083,10 +1083,10 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 	ae_argv_addf(&a, "--setenv=AETHER_READY_PATH=%s", fifo);
 	/* the runtime root this CLI (and stop, list, status) looks in */
 	ae_argv_addf(&a, "--setenv=AETHER_RUNTIME_DIR=%s", v->rtroot);
-	if (pp && *pp)
-		ae_argv_addf(&a, "--setenv=AETHER_PLUGIN_PATH=%s", pp);
 	ae_argv_add(&a, "--");
 	ae_argv_add(&a, exe);
+	if (pp && *pp) /* an option: root ignores AETHER_PLUGIN_PATH */
+		ae_argv_addf(&a, "--plugin-path=%s", pp);
 	if (ae_log_level <= 3)
 		ae_argv_add(&a, "-q");
 	for (i = 6; i < ae_log_level; i++)

@@ -64,6 +64,9 @@ static const char usage_text[] =
 	"Options:\n"
 	"  -c, --config FILE        host config (default: %s;\n"
 	"                           'none' for no host config)\n"
+	"      --plugin-path DIRS   colon-separated plugin directories,\n"
+	"                           searched first (instead of\n"
+	"                           $AETHER_PLUGIN_PATH, which root ignores)\n"
 	"  -v, --verbose            more messages (twice: debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               show this help and exit\n"
@@ -71,6 +74,8 @@ static const char usage_text[] =
 	"\n"
 	"Environment: AETHER_PLUGIN_PATH (colon-separated plugin directories,\n"
 	"searched first), AETHER_CONFIG, AETHER_RUNTIME_DIR, AETHER_STORE_DIR.\n"
+	"As root, or setuid or with file capabilities, AETHER_PLUGIN_PATH and\n"
+	"AETHER_CONFIG are ignored: use --plugin-path and -c.\n"
 	"Exit status of run: 0 guest shut down, 1 error, 2 usage, 3 network\n"
 	"backend failed, 4 QEMU failed, 5 QEMU crashed, 128+N stopped on\n"
 	"signal N.  See aether(1), aether.conf(5), aether-plugin(7).\n";
@@ -455,6 +460,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"plugin-path", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -463,6 +469,10 @@ int main(int argc, char **argv)
 	};
 	int ch;
 
+	/* AETHER_PLUGIN_PATH and AETHER_CONFIG choose code and config: root
+	 * takes them from the command line only (sudo -E passes a user's
+	 * environment); a privileged exec never reads them. */
+	ae_env_set_root_strict(1);
 #ifdef AE_PRELOADED_PLUGINS
 	/* Static build: the plugins linked into aether (libtool -dlpreopen). */
 	LTDL_SET_PRELOADED_SYMBOLS();
@@ -471,6 +481,20 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'c':
 			hostconf = optarg;
+			break;
+		case 'P':
+			/* the caller's code: not in a privileged exec, where
+			 * the caller is not who aether's privileges are for */
+			if (ae_privileged_exec()) {
+				ae_err("--plugin-path %s: refused: this aether "
+				       "runs with privileges its caller does "
+				       "not have (setuid or file "
+				       "capabilities); plugins come from the "
+				       "host config's plugin_dir and %s only",
+				       optarg, AE_PLUGINDIR);
+				return AE_EXIT_USAGE;
+			}
+			ae_plugin_set_path(optarg);
 			break;
 		case 'v':
 			ae_log_level++;

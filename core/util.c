@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -610,6 +611,43 @@ int ae_read_long(const char *dir, const char *file, long *out)
 	rc = (end == buf) ? -EINVAL : 0;
 	free(buf);
 	return rc;
+}
+
+int ae_privileged_exec(void)
+{
+	return getauxval(AT_SECURE) != 0;
+}
+
+static int env_root_strict;
+
+void ae_env_set_root_strict(int on)
+{
+	env_root_strict = on;
+}
+
+const char *ae_getenv_trusted(const char *name, const char *instead)
+{
+	static char told[4][32];
+	const char *v = secure_getenv(name), *why = NULL;
+	size_t i;
+
+	if (!v) {
+		if (getenv(name) && *getenv(name))
+			why = "this aether runs with privileges the caller "
+			      "does not have (setuid or file capabilities)";
+	} else if (env_root_strict && geteuid() == 0 && *v) {
+		why = "running as root (sudo -E passes a user's variables)";
+		v = NULL;
+	}
+	if (!why)
+		return v;
+	for (i = 0; i < AE_ARRAY_SIZE(told) && told[i][0]; i++)
+		if (!strcmp(told[i], name))
+			return NULL;
+	if (i < AE_ARRAY_SIZE(told))
+		snprintf(told[i], sizeof told[i], "%s", name);
+	ae_info("%s is ignored: %s; use %s", name, why, instead);
+	return NULL;
 }
 
 uint64_t ae_now_ns(void)

@@ -76,6 +76,18 @@ int ae_pid_alive(pid_t pid);
 /* Read a small file dir/file holding a decimal number. */
 int ae_read_long(const char *dir, const char *file, long *out);
 
+/* 1 when this process runs with privileges its caller does not have
+ * (AT_SECURE: setuid, setgid or file capabilities). */
+int ae_privileged_exec(void);
+/* A variable that chooses code or configuration (AETHER_PLUGIN_PATH,
+ * AETHER_CONFIG): read with secure_getenv, so NULL in a privileged exec;
+ * NULL as root too once ae_env_set_root_strict(1) was called (the aether
+ * program does: sudo -E hands a user's variables to root).  When a set
+ * variable is ignored it says so once, at info level, naming `instead`
+ * (the option to use). */
+const char *ae_getenv_trusted(const char *name, const char *instead);
+void ae_env_set_root_strict(int on);
+
 /* Length of the longest valid UTF-8 prefix of s[0..len) that ends on a
  * character boundary (no partial sequence at the end). */
 size_t ae_utf8_valid_prefix(const char *s, size_t len);

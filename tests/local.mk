@@ -167,3 +167,5 @@ tests_check_host_SOURCES = tests/check_host.c tests/check-main.h
 tests_check_host_CFLAGS = $(CORE_CHECK_CFLAGS)
 tests_check_host_LDADD = $(CORE_CHECK_LDADD)
 endif
+TESTS += tests/plugin-trust.sh
+dist_noinst_SCRIPTS += tests/plugin-trust.sh
