@@ -1817,48 +1817,17 @@ int ae_cmd_console(int argc, char **argv, const char *hostconf)
 
 void ae_lifecycle_gc(const char *runtime_root)
 {
-	char *vms = ae_xasprintf("%s/vms", runtime_root), *store;
 	struct ae_live_vm *live = NULL;
-	char err[1024];
+	char err[1024], *store;
 	size_t n = 0;
-	pid_t pids[64];
-	int k, i;
 
-	/* QEMU processes whose supervisor died: their QMP socket is under
-	 * runtime_root/vms/<name>/ and no live supervisor owns <name>. */
+	/* QEMU processes whose supervisor died: exactly the QEMU of a VM of
+	 * this runtime root (its QMP socket path, or its name and the pid
+	 * the supervisor wrote), ours, and no live supervisor owns it.  The
+	 * caller holds the runtime lock: no VM is claimed meanwhile. */
 	ae_runtime_live(runtime_root, &live, &n);
-	k = ae_find_procs(vms, pids, (int)AE_ARRAY_SIZE(pids));
-	for (i = 0; i < k; i++) {
-		char path[64], *buf, *p, *q;
-		size_t len, off, j;
-		int owned = 0, isqemu = 0;
-
-		snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pids[i]);
-		if (ae_read_file(path, &buf, &len, 1 << 20) < 0)
-			continue;
-		for (off = 0; off < len && !isqemu; off += strlen(buf + off) + 1) {
-			p = strstr(buf + off, vms);
-			if (!p || !strstr(buf + off, "/qmp.sock"))
-				continue;
-			isqemu = 1;
-			p += strlen(vms) + 1;
-			q = strchr(p, '/');
-			if (q)
-				*q = '\0';
-			for (j = 0; j < n; j++)
-				owned |= !strcmp(live[j].name, p);
-			if (!owned)
-				ae_info("gc: killing QEMU pid %ld of VM %s (its "
-					"supervisor is gone)", (long)pids[i], p);
-		}
-		free(buf);
-		if (isqemu && !owned) {
-			kill(pids[i], SIGKILL);
-			wait_gone(pids[i], 5000);
-		}
-	}
+	ae_runtime_kill_orphans(runtime_root, live, n);
 	ae_runtime_live_free(live, n);
-	free(vms);
 	if (ae_store_root(&store, err, sizeof err) == 0) {
 		ae_store_gc(store);
 		free(store);

@@ -358,7 +358,7 @@ static int cmd_gc(int argc, char **argv)
 	char err[1024], *root;
 	const char *hc = hostconf;
 	size_t i;
-	int j;
+	int j, lock;
 
 	hc = ae_host_config_path(hc);
 	if (hc && ae_ini_parse_file(hc, &g.host, err, sizeof err) < 0) {
@@ -374,13 +374,32 @@ static int cmd_gc(int argc, char **argv)
 		ae_ini_free(g.host);
 		return AE_EXIT_ERROR;
 	}
+	/* Under the runtime lock, which a start takes to claim its VM: what
+	 * is live cannot change between looking and removing, so a VM
+	 * starting meanwhile never loses its QEMU, devices or directory. */
+	lock = ae_runtime_lock(root, err, sizeof err);
+	if (lock < 0) {
+		ae_err("gc: %s", err);
+		ae_ini_free(g.host);
+		free(root);
+		return AE_EXIT_ERROR;
+	}
 	ae_lifecycle_gc(root); /* orphan QEMUs, interrupted creates/deletes */
+	close(lock);
 	{
-		/* VMs a dead host agent left half made */
+		/* VMs a dead host agent left half made (this may stop or
+		 * delete VMs: not under the lock) */
 		char *store = NULL, serr[512];
 		if (ae_store_root(&store, serr, sizeof serr) == 0)
 			ae_journal_recover(store, hostconf, 0);
 		free(store);
+	}
+	lock = ae_runtime_lock(root, err, sizeof err);
+	if (lock < 0) {
+		ae_err("gc: %s", err);
+		ae_ini_free(g.host);
+		free(root);
+		return AE_EXIT_ERROR;
 	}
 	ae_runtime_live(root, &live, &g.n_live);
 	g.live = ae_xcalloc(g.n_live, sizeof *g.live);
@@ -394,6 +413,7 @@ static int cmd_gc(int argc, char **argv)
 	else
 		ae_plugin_foreach(g.plugin_dir, gc_one, &g);
 	gc_runtime_dirs(root);
+	close(lock);
 	for (i = 0; i < g.n_live; i++)
 		free((char *)g.live[i].runtime_dir);
 	free(g.live);
