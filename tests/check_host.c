@@ -171,6 +171,85 @@ START_TEST(private_symlinks)
 }
 END_TEST
 
+/* argv as /proc/PID/cmdline has it: NUL-separated. */
+static size_t mkargv(char *buf, size_t len, const char *const *v)
+{
+	size_t n = 0;
+
+	for (; *v; v++) {
+		size_t l = strlen(*v) + 1;
+		ck_assert_uint_lt(n + l, len);
+		memcpy(buf + n, *v, l);
+		n += l;
+	}
+	return n;
+}
+
+static int qemu_of(const char *root, const char *const *v, pid_t pid,
+		   char *name)
+{
+	char buf[4096];
+	size_t n = mkargv(buf, sizeof buf, v);
+
+	name[0] = '\0';
+	return ae_runtime_qemu_of(root, buf, n, pid, name, 80);
+}
+
+/* gc kills the QEMU of a VM of its runtime root, matched exactly. */
+START_TEST(qemu_identity)
+{
+	char name[80];
+	const char *const qmp[] = {
+		"qemu-system-x86_64", "-name", "guest=web1,process=aether-web1",
+		"-chardev", "socket,id=qmp0,path=/run/ae/vms/web1/qmp.sock,"
+			    "server=on,wait=off",
+		"-mon", "chardev=qmp0,mode=control", NULL};
+	/* another root whose path contains this one's */
+	const char *const other[] = {
+		"qemu-system-x86_64", "-chardev",
+		"socket,id=qmp0,path=/home/u/run/ae/vms/web1/qmp.sock,server=on",
+		NULL};
+	const char *const longer[] = {
+		"qemu", "-chardev", "socket,path=/run/ae/vms/web1/qmp.sock.x", NULL};
+	const char *const deeper[] = {
+		"qemu", "-chardev", "socket,path=/run/ae/vms/a/b/qmp.sock", NULL};
+	const char *const loose[] = {
+		"sleep", "/run/ae/vms/web1/qmp.sock", NULL};
+	const char *const prefix[] = {
+		"qemu", "-chardev", "socket,path=/run/aether/vms/web1/qmp.sock",
+		NULL};
+	const char *const escaped[] = {
+		"qemu", "-chardev",
+		"socket,id=qmp0,path=/run/a,,b/vms/v2/qmp.sock,server=on", NULL};
+	const char *const byname[] = {
+		"qemu-system-x86_64", "-name", "guest=web2,process=aether-web2",
+		"-qmp", "fd:3", NULL};
+
+	ck_assert_int_eq(qemu_of("/run/ae", qmp, 100, name), 1);
+	ck_assert_str_eq(name, "web1");
+	ck_assert_int_eq(qemu_of("/run/ae/", qmp, 100, name), 1);
+	ck_assert_int_eq(qemu_of("/run/ae", other, 100, name), 0);
+	ck_assert_int_eq(qemu_of("/run/ae", longer, 100, name), 0);
+	ck_assert_int_eq(qemu_of("/run/ae", deeper, 100, name), 0);
+	ck_assert_int_eq(qemu_of("/run/ae", loose, 100, name), 0);
+	ck_assert_int_eq(qemu_of("/run/ae", prefix, 100, name), 0);
+	ck_assert_int_eq(qemu_of("/run/a,b", escaped, 100, name), 1);
+	ck_assert_str_eq(name, "v2");
+	ck_assert_int_eq(qemu_of("/run/a", escaped, 100, name), 0);
+
+	/* QMP by fd: the name and the pid the supervisor wrote */
+	ck_tmp_setup();
+	ck_assert_int_eq(qemu_of(ck_tmpdir, byname, 4242, name), 0);
+	ck_assert_int_eq(mkdir(ck_path("vms"), 0700), 0);
+	ck_assert_int_eq(mkdir(ck_path("vms/web2"), 0700), 0);
+	ck_write("vms/web2/qemu.pid", "4242\n");
+	ck_assert_int_eq(qemu_of(ck_tmpdir, byname, 4242, name), 1);
+	ck_assert_str_eq(name, "web2");
+	ck_assert_int_eq(qemu_of(ck_tmpdir, byname, 4243, name), 0);
+	ck_tmp_teardown();
+}
+END_TEST
+
 static Suite *host_suite(void)
 {
 	Suite *s = suite_create("host");
@@ -180,6 +259,9 @@ static Suite *host_suite(void)
 	tcase_add_test(tc, private_under_foreign_parent);
 	tcase_add_test(tc, private_under_sticky);
 	tcase_add_test(tc, private_symlinks);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gc");
+	tcase_add_test(tc, qemu_identity);
 	suite_add_tcase(s, tc);
 	return s;
 }
