@@ -50,6 +50,7 @@ ag_host() {
 	cat >"$_h/host.conf" <<EOC
 [aether]
 runtime_dir = $_h/run
+plugin_dir = $AETHER_PLUGIN_PATH
 [vm]
 accel = tcg
 memory = 32
