@@ -169,3 +169,5 @@ tests_check_host_LDADD = $(CORE_CHECK_LDADD)
 endif
 TESTS += tests/plugin-trust.sh
 dist_noinst_SCRIPTS += tests/plugin-trust.sh
+TESTS += tests/gc-roots.sh
+dist_noinst_SCRIPTS += tests/gc-roots.sh
