@@ -431,7 +431,9 @@ static int exec_agent(int argc, char **argv)
 #ifdef AE_HAVE_AGENT
 	const char *v[64];
 	char self[4096], *next = NULL, *dir;
-	const char *agent = getenv("AETHER_AGENT");
+	/* which program runs: not a user's choice under root or privilege */
+	const char *agent = ae_getenv_trusted("AETHER_AGENT",
+					      "the aether-agent next to aether");
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	int i, k = 0;
 

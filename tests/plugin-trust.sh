@@ -115,6 +115,15 @@ expect "$WORK/cfg.out" "backend 'good' not found" "... and so its plugin_dir"
 	{ cat "$WORK/cfg2.out" >&2; fail "-c FILE is not used"; }
 pass "-c FILE is the way"
 
+# AETHER_AGENT (the program serve and remote run) likewise
+if [ -x "$top_builddir/aether-agent" ]; then
+	printf '#!/bin/sh\n: >"%s/agent-ran"\n' "$WORK" >"$WORK/fake-agent"
+	chmod 0755 "$WORK/fake-agent"
+	AETHER_AGENT=$WORK/fake-agent "$BIN" remote --help >"$WORK/agent.out" 2>&1 || :
+	[ -e "$WORK/agent-ran" ] && fail "root ran the program AETHER_AGENT named"
+	expect "$WORK/agent.out" "AETHER_AGENT is ignored: running as root" "root ignores AETHER_AGENT"
+fi
+
 # --- 4. file capabilities: AT_SECURE --------------------------------------
 # An unprivileged user's constructor must not run with CAP_NET_ADMIN.
 mkdir -p "$WORK/user/pl" "$WORK/mark" && chmod 0755 "$WORK/user" "$WORK/user/pl"
