@@ -171,16 +171,9 @@ int ae_runtime_claim_vm(const char *root, const char *name, int want,
 	if (held_slot >= 0)
 		return ae_seterr(err, errlen, EBUSY,
 				 "this process already runs a VM");
-	snprintf(path, sizeof path, "%s/lock", root);
-	lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	lock = ae_runtime_lock(root, err, errlen); /* gc holds it too */
 	if (lock < 0)
-		return ae_seterr(err, errlen, errno, "%s: %s", path,
-				 strerror(errno));
-	if (flock(lock, LOCK_EX) < 0) {
-		rc = ae_seterr(err, errlen, errno, "%s: lock: %s", path,
-			       strerror(errno));
-		goto out;
-	}
+		return lock;
 	snprintf(path, sizeof path, "%s/vms", root);
 	rc = ae_mkdir_private(path, 0700);
 	if (rc == 0) {
