@@ -171,3 +171,5 @@ TESTS += tests/plugin-trust.sh
 dist_noinst_SCRIPTS += tests/plugin-trust.sh
 TESTS += tests/gc-roots.sh
 dist_noinst_SCRIPTS += tests/gc-roots.sh
+# tests/lib.sh writes it: aether with the tests' --plugin-path, for root
+CLEANFILES += tests/aether-as-root
