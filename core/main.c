@@ -455,10 +455,12 @@ static int exec_agent(int argc, char **argv)
 		return AE_EXIT_USAGE;
 	}
 	v[k++] = "aether-agent";
-	if (hostconf) {
-		v[k++] = "-c";
-		v[k++] = hostconf;
-	}
+	/* always -c: the agent would read $AETHER_CONFIG itself, which this
+	 * program ignores as root (ae_getenv_trusted) */
+	v[k++] = "-c";
+	v[k++] = hostconf ? hostconf
+			  : ae_host_config_path(NULL) ? ae_host_config_path(NULL)
+						      : "none";
 	if (ae_log_level <= 3)
 		v[k++] = "-q";
 	for (i = 6; i < ae_log_level && i < 8; i++)

@@ -124,6 +124,15 @@ if [ -x "$top_builddir/aether-agent" ]; then
 	expect "$WORK/agent.out" "AETHER_AGENT is ignored: running as root" "root ignores AETHER_AGENT"
 fi
 
+# nor does the agent that serve and remote run read AETHER_CONFIG for it
+if [ -x "$top_builddir/aether-agent" ]; then
+	printf '[amqp]\nurl = amqp://127.0.0.1:1/\n' >"$WORK/amqp.conf"
+	AETHER_CONFIG=$WORK/amqp.conf timeout 30 "$BIN" remote list >"$WORK/remote.out" 2>&1 || :
+	grep -q '127\.0\.0\.1:1/' "$WORK/remote.out" &&
+		fail "aether remote (as root) used the config AETHER_CONFIG named: $(cat "$WORK/remote.out")"
+	pass "aether serve/remote (as root) hand their agent no AETHER_CONFIG"
+fi
+
 # --- 4. file capabilities: AT_SECURE --------------------------------------
 # An unprivileged user's constructor must not run with CAP_NET_ADMIN.
 mkdir -p "$WORK/user/pl" "$WORK/mark" && chmod 0755 "$WORK/user" "$WORK/user/pl"
