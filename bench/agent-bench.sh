@@ -142,6 +142,7 @@ host_setup() {
 	cat >"$d/host.conf" <<EOC
 [aether]
 runtime_dir = $d/run
+plugin_dir = $AETHER_PLUGIN_PATH
 [vm]
 accel = tcg
 memory = 32

@@ -36,6 +36,7 @@ export AETHER_STORE_DIR
 cat >"$w/host.conf" <<EOC
 [aether]
 runtime_dir = $w/run
+plugin_dir = $AETHER_PLUGIN_PATH
 [vm]
 accel = tcg
 memory = 32

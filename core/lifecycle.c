@@ -1073,7 +1073,7 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 			 const char *log, off_t off)
 {
 	const char *hc = ae_host_config_path(hostconf);
-	const char *pp = getenv("AETHER_PLUGIN_PATH");
+	const char *pp = ae_plugin_caller_path();
 	char *fifo = ae_xasprintf("%s/start.fifo", v->dir);
 	char *unit = ae_xasprintf("aether-vm-%s.service", v->name);
 	char exe[PATH_MAX], hcabs[PATH_MAX], err[1024], buf[256], how[128];
@@ -1100,7 +1100,7 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 	    !systemd_safe("the VM directory", v->dir) ||
 	    !systemd_safe("the runtime directory", v->rtroot) ||
 	    (hc && !systemd_safe("the host config", hc)) ||
-	    (pp && *pp && !systemd_safe("AETHER_PLUGIN_PATH", pp)))
+	    (pp && *pp && !systemd_safe("the plugin path", pp)))
 		goto fail;
 	unlink(fifo); /* a start interrupted before */
 	if (mkfifo(fifo, 0600) < 0) {
@@ -1132,10 +1132,10 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 	ae_argv_addf(&a, "--setenv=AETHER_READY_PATH=%s", fifo);
 	/* the runtime root this CLI (and stop, list, status) looks in */
 	ae_argv_addf(&a, "--setenv=AETHER_RUNTIME_DIR=%s", v->rtroot);
-	if (pp && *pp)
-		ae_argv_addf(&a, "--setenv=AETHER_PLUGIN_PATH=%s", pp);
 	ae_argv_add(&a, "--");
 	ae_argv_add(&a, exe);
+	if (pp && *pp) /* an option: root ignores AETHER_PLUGIN_PATH */
+		ae_argv_addf(&a, "--plugin-path=%s", pp);
 	if (ae_log_level <= 3)
 		ae_argv_add(&a, "-q");
 	for (i = 6; i < ae_log_level; i++)
@@ -1890,48 +1890,17 @@ int ae_cmd_console(int argc, char **argv, const char *hostconf)
 
 void ae_lifecycle_gc(const char *runtime_root)
 {
-	char *vms = ae_xasprintf("%s/vms", runtime_root), *store;
 	struct ae_live_vm *live = NULL;
-	char err[1024];
+	char err[1024], *store;
 	size_t n = 0;
-	pid_t pids[64];
-	int k, i;
 
-	/* QEMU processes whose supervisor died: their QMP socket is under
-	 * runtime_root/vms/<name>/ and no live supervisor owns <name>. */
+	/* QEMU processes whose supervisor died: exactly the QEMU of a VM of
+	 * this runtime root (its QMP socket path, or its name and the pid
+	 * the supervisor wrote), ours, and no live supervisor owns it.  The
+	 * caller holds the runtime lock: no VM is claimed meanwhile. */
 	ae_runtime_live(runtime_root, &live, &n);
-	k = ae_find_procs(vms, pids, (int)AE_ARRAY_SIZE(pids));
-	for (i = 0; i < k; i++) {
-		char path[64], *buf, *p, *q;
-		size_t len, off, j;
-		int owned = 0, isqemu = 0;
-
-		snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)pids[i]);
-		if (ae_read_file(path, &buf, &len, 1 << 20) < 0)
-			continue;
-		for (off = 0; off < len && !isqemu; off += strlen(buf + off) + 1) {
-			p = strstr(buf + off, vms);
-			if (!p || !strstr(buf + off, "/qmp.sock"))
-				continue;
-			isqemu = 1;
-			p += strlen(vms) + 1;
-			q = strchr(p, '/');
-			if (q)
-				*q = '\0';
-			for (j = 0; j < n; j++)
-				owned |= !strcmp(live[j].name, p);
-			if (!owned)
-				ae_info("gc: killing QEMU pid %ld of VM %s (its "
-					"supervisor is gone)", (long)pids[i], p);
-		}
-		free(buf);
-		if (isqemu && !owned) {
-			kill(pids[i], SIGKILL);
-			wait_gone(pids[i], 5000);
-		}
-	}
+	ae_runtime_kill_orphans(runtime_root, live, n);
 	ae_runtime_live_free(live, n);
-	free(vms);
 	if (ae_store_root(&store, err, sizeof err) == 0) {
 		ae_store_gc(store);
 		free(store);

@@ -11,6 +11,7 @@
 #include <elf.h>
 #include <link.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <ltdl.h>
 #include <stdio.h>
@@ -40,14 +41,238 @@ static void ltdl_down(void)
 		lt_dlexit();
 }
 
+/* --plugin-path: directories the command line chose, searched first. */
+static char *cli_path;
+
+void ae_plugin_set_path(const char *dirs)
+{
+	free(cli_path);
+	cli_path = dirs ? ae_xstrdup(dirs) : NULL;
+}
+
+const char *ae_plugin_caller_path(void)
+{
+	if (cli_path)
+		return cli_path;
+	return ae_getenv_trusted("AETHER_PLUGIN_PATH",
+				 "--plugin-path DIR on the command line");
+}
+
 char *ae_plugin_search_path(const char *plugin_dir)
 {
-	const char *env = getenv("AETHER_PLUGIN_PATH");
+	const char *env = ae_plugin_caller_path();
 
 	return ae_xasprintf("%s%s%s%s%s", env && *env ? env : "",
 			    env && *env ? ":" : "",
 			    plugin_dir && *plugin_dir ? plugin_dir : "",
 			    plugin_dir && *plugin_dir ? ":" : "", AE_PLUGINDIR);
+}
+
+/* ------------------------------------------------------------------ */
+/* Whose code is it?  A plugin runs with every privilege aether has, so
+ * its file, the directory it is in and every directory above must be
+ * root's or ours (not the caller's when aether runs with privileges it
+ * did not get from the caller: setuid or file capabilities), and not
+ * writable by group or others (a sticky directory such as /tmp is fine
+ * above one that is ours): nobody else can put or swap code there.  The
+ * file is opened and fstat'ed, right before libltdl opens it by name. */
+
+static int trusted_uid(uid_t uid)
+{
+	return uid == 0 || (uid == geteuid() && !ae_privileged_exec());
+}
+
+static int check_node(const char *path, const struct stat *st, int is_dir,
+		      int sticky_parent_ok, char *err, size_t errlen)
+{
+	if (!trusted_uid(st->st_uid))
+		return ae_seterr(err, errlen, EPERM,
+				 "%s: refusing plugin %s owned by uid %ld (only "
+				 "root%s may own plugins and their directories)",
+				 path, is_dir ? "directory" : "file",
+				 (long)st->st_uid,
+				 ae_privileged_exec() ? "" : " or this user");
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !(is_dir && (st->st_mode & S_ISVTX) && sticky_parent_ok))
+		return ae_seterr(err, errlen, EPERM,
+				 "%s: refusing plugin %s writable by %s (mode "
+				 "%04o)",
+				 path, is_dir ? "directory" : "file",
+				 st->st_mode & S_IWOTH ? "others" : "its group",
+				 (unsigned)(st->st_mode & 07777));
+	return 0;
+}
+
+/* dir (a real path, no symlinks) and every directory above it. */
+static int check_dirs(const char *dir, char *err, size_t errlen)
+{
+	char buf[PATH_MAX], *slash;
+	struct stat st;
+	int rc, first = 1;
+
+	if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+		return ae_seterr(err, errlen, ENAMETOOLONG, "%s: %s", dir,
+				 strerror(ENAMETOOLONG));
+	for (;;) {
+		if (lstat(buf[0] ? buf : "/", &st) < 0)
+			return ae_seterr(err, errlen, errno, "%s: %s",
+					 buf[0] ? buf : "/", strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return ae_seterr(err, errlen, ENOTDIR, "%s: %s", buf,
+					 strerror(ENOTDIR));
+		/* a sticky parent (/tmp) cannot lose a child that is not its
+		 * writer's: fine above the plugin's own directory */
+		rc = check_node(buf[0] ? buf : "/", &st, 1, !first, err, errlen);
+		if (rc < 0)
+			return rc;
+		if (!buf[0])
+			return 0;
+		slash = strrchr(buf, '/');
+		if (!slash)
+			return 0;
+		*slash = '\0';
+		first = 0;
+	}
+}
+
+/* path: open it without following a final symlink and check the file
+ * itself (fstat of what was opened); its real directory is checked. */
+static int check_file(const char *path, char *real, size_t reallen,
+		      char *err, size_t errlen)
+{
+	char rp[PATH_MAX], *slash;
+	struct stat st;
+	int fd, rc;
+
+	if (!realpath(path, rp))
+		return ae_seterr(err, errlen, errno, "%s: %s", path,
+				 strerror(errno));
+	slash = strrchr(rp, '/');
+	if (slash == rp) {
+		rc = check_dirs("", err, errlen);
+	} else {
+		*slash = '\0';
+		rc = check_dirs(rp, err, errlen);
+		*slash = '/';
+	}
+	if (rc < 0)
+		return rc;
+	fd = open(rp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return ae_seterr(err, errlen, errno, "%s: %s", rp,
+				 strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = ae_seterr(err, errlen, errno, "%s: %s", rp,
+			       strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = ae_seterr(err, errlen, EINVAL,
+			       "%s: not a regular file", rp);
+	} else {
+		rc = check_node(strcmp(rp, path) ? rp : path, &st, 0, 0, err,
+				errlen);
+	}
+	close(fd);
+	if (rc == 0 && real)
+		snprintf(real, reallen, "%s", rp);
+	return rc;
+}
+
+/* One libtool variable of a .la file: name='value' or name=value. */
+static int la_var(const char *text, const char *name, char *out, size_t len)
+{
+	size_t n = strlen(name);
+	const char *l, *e;
+
+	for (l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		if (strncmp(l, name, n) || l[n] != '=')
+			continue;
+		l += n + 1;
+		e = strchr(l, '\n');
+		if (!e)
+			e = l + strlen(l);
+		if (*l == '\'' && e - l >= 2 && e[-1] == '\'') {
+			l++;
+			e--;
+		}
+		if ((size_t)(e - l) >= len)
+			return -1;
+		memcpy(out, l, (size_t)(e - l));
+		out[e - l] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+static int exists_file(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The shared object that libltdl's lt_dlopenext would open for base
+ * (a path without extension): base.la (checked too: it says which file)
+ * naming its dlname installed in libdir, or in .libs beside it, or beside
+ * it; else base.so.  so gets its real path, every file checked. */
+static int resolve_module(const char *base, char *so, size_t solen,
+			  char *err, size_t errlen)
+{
+	char la[PATH_MAX], dir[PATH_MAX], dlname[256], libdir[PATH_MAX];
+	char inst[16], cand[2 * PATH_MAX + 300], *text = NULL, *slash;
+	int rc;
+
+	snprintf(dir, sizeof dir, "%s", base);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		snprintf(dir, sizeof dir, ".");
+	if (snprintf(la, sizeof la, "%s.la", base) >= (int)sizeof la)
+		return ae_seterr(err, errlen, ENAMETOOLONG, "%s: %s", base,
+				 strerror(ENAMETOOLONG));
+	if (!exists_file(la)) {
+		snprintf(cand, sizeof cand, "%s.so", base);
+		if (!exists_file(cand))
+			return ae_seterr(err, errlen, ENOENT,
+					 "%s: cannot load: no %s.la or %s.so",
+					 base, base, base);
+		return check_file(cand, so, solen, err, errlen);
+	}
+	rc = check_file(la, NULL, 0, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (ae_read_file(la, &text, NULL, 1 << 16) < 0 ||
+	    la_var(text, "dlname", dlname, sizeof dlname) < 0 || !dlname[0] ||
+	    strchr(dlname, '/')) {
+		free(text);
+		return ae_seterr(err, errlen, ENOEXEC,
+				 "%s: cannot load: not a libtool module "
+				 "with a shared object (dlname)", la);
+	}
+	if (la_var(text, "installed", inst, sizeof inst) < 0)
+		inst[0] = '\0';
+	if (la_var(text, "libdir", libdir, sizeof libdir) < 0)
+		libdir[0] = '\0';
+	free(text);
+	cand[0] = '\0';
+	if (!strcmp(inst, "yes") && libdir[0]) {
+		snprintf(cand, sizeof cand, "%s/%s", libdir, dlname);
+		if (!exists_file(cand))
+			cand[0] = '\0';
+	}
+	if (!cand[0] && strcmp(inst, "yes")) {
+		snprintf(cand, sizeof cand, "%s/.libs/%s", dir, dlname);
+		if (!exists_file(cand))
+			cand[0] = '\0';
+	}
+	if (!cand[0]) {
+		snprintf(cand, sizeof cand, "%s/%s", dir, dlname);
+		if (!exists_file(cand))
+			return ae_seterr(err, errlen, ENOENT,
+					 "%s: cannot load: its shared object "
+					 "%s is not there", la, dlname);
+	}
+	return check_file(cand, so, solen, err, errlen);
 }
 
 void ae_caps_format(uint64_t caps, char *buf, size_t len)
@@ -185,15 +410,22 @@ static int open_file(const char *path, int preloaded, struct ae_plugin **out,
 	const struct aether_plugin *d;
 	const lt_dlinfo *info;
 	struct ae_plugin *p;
+	char so[PATH_MAX];
 	lt_dlhandle h = NULL;
 	lt_dladvise adv;
 	int rc;
 
+	if (!preloaded) {
+		rc = resolve_module(path, so, sizeof so, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
 	rc = ltdl_up(err, errlen);
 	if (rc < 0)
 		return rc;
 	if (!preloaded) {
-		h = lt_dlopenext(path);
+		/* the file just checked, by its real name */
+		h = lt_dlopen(so);
 	} else if (lt_dladvise_init(&adv) == 0) {
 		if (lt_dladvise_ext(&adv) == 0 && lt_dladvise_preload(&adv) == 0)
 			h = lt_dlopenadvise(path, adv);

@@ -12,8 +12,13 @@ struct ae_plugin {
 	const struct aether_plugin *desc;
 };
 
-/* Search path: $AETHER_PLUGIN_PATH (colon separated), then plugin_dir
- * (may be NULL), then the installed plugin directory. */
+/* Search path: the caller's directories (ae_plugin_caller_path), then
+ * plugin_dir (may be NULL; the host config's), then the installed
+ * plugin directory.  A plugin is loaded only when its file, its
+ * directory and every directory above are root's or this user's (only
+ * root's in a setuid/file-capability aether) and not writable by group
+ * or others (a sticky /tmp above ours is fine): else an error naming
+ * the file or directory. */
 int ae_plugin_load(const char *name, const char *plugin_dir,
 		   struct ae_plugin **out, char *err, size_t errlen);
 /* Load a plugin from an explicit file (for tests and `plugins show`). */
@@ -31,6 +36,14 @@ typedef void (*ae_plugin_visit_fn)(const char *name, const char *path,
 				   void *ctx);
 void ae_plugin_foreach(const char *plugin_dir, ae_plugin_visit_fn fn,
 		       void *ctx);
+
+/* --plugin-path: colon-separated directories searched first (NULL to
+ * forget them); they take the place of $AETHER_PLUGIN_PATH. */
+void ae_plugin_set_path(const char *dirs);
+/* The caller's directories: --plugin-path, else $AETHER_PLUGIN_PATH
+ * unless ignored (ae_getenv_trusted: privileged exec, or root in the
+ * aether program); NULL when none. */
+const char *ae_plugin_caller_path(void);
 
 /* The directories searched, in order, as one colon-separated string. */
 char *ae_plugin_search_path(const char *plugin_dir);

@@ -64,6 +64,9 @@ static const char usage_text[] =
 	"Options:\n"
 	"  -c, --config FILE        host config (default: %s;\n"
 	"                           'none' for no host config)\n"
+	"      --plugin-path DIRS   colon-separated plugin directories,\n"
+	"                           searched first (instead of\n"
+	"                           $AETHER_PLUGIN_PATH, which root ignores)\n"
 	"  -v, --verbose            more messages (twice: debug)\n"
 	"  -q, --quiet              errors only\n"
 	"  -h, --help               show this help and exit\n"
@@ -71,6 +74,8 @@ static const char usage_text[] =
 	"\n"
 	"Environment: AETHER_PLUGIN_PATH (colon-separated plugin directories,\n"
 	"searched first), AETHER_CONFIG, AETHER_RUNTIME_DIR, AETHER_STORE_DIR.\n"
+	"As root, or setuid or with file capabilities, AETHER_PLUGIN_PATH and\n"
+	"AETHER_CONFIG are ignored: use --plugin-path and -c.\n"
 	"Exit status of run: 0 guest shut down, 1 error, 2 usage, 3 network\n"
 	"backend failed, 4 QEMU failed, 5 QEMU crashed, 128+N stopped on\n"
 	"signal N.  See aether(1), aether.conf(5), aether-plugin(7).\n";
@@ -353,7 +358,7 @@ static int cmd_gc(int argc, char **argv)
 	char err[1024], *root;
 	const char *hc = hostconf;
 	size_t i;
-	int j;
+	int j, lock;
 
 	hc = ae_host_config_path(hc);
 	if (hc && ae_ini_parse_file(hc, &g.host, err, sizeof err) < 0) {
@@ -369,13 +374,32 @@ static int cmd_gc(int argc, char **argv)
 		ae_ini_free(g.host);
 		return AE_EXIT_ERROR;
 	}
+	/* Under the runtime lock, which a start takes to claim its VM: what
+	 * is live cannot change between looking and removing, so a VM
+	 * starting meanwhile never loses its QEMU, devices or directory. */
+	lock = ae_runtime_lock(root, err, sizeof err);
+	if (lock < 0) {
+		ae_err("gc: %s", err);
+		ae_ini_free(g.host);
+		free(root);
+		return AE_EXIT_ERROR;
+	}
 	ae_lifecycle_gc(root); /* orphan QEMUs, interrupted creates/deletes */
+	close(lock);
 	{
-		/* VMs a dead host agent left half made */
+		/* VMs a dead host agent left half made (this may stop or
+		 * delete VMs: not under the lock) */
 		char *store = NULL, serr[512];
 		if (ae_store_root(&store, serr, sizeof serr) == 0)
 			ae_journal_recover(store, hostconf, 0);
 		free(store);
+	}
+	lock = ae_runtime_lock(root, err, sizeof err);
+	if (lock < 0) {
+		ae_err("gc: %s", err);
+		ae_ini_free(g.host);
+		free(root);
+		return AE_EXIT_ERROR;
 	}
 	ae_runtime_live(root, &live, &g.n_live);
 	g.live = ae_xcalloc(g.n_live, sizeof *g.live);
@@ -389,6 +413,7 @@ static int cmd_gc(int argc, char **argv)
 	else
 		ae_plugin_foreach(g.plugin_dir, gc_one, &g);
 	gc_runtime_dirs(root);
+	close(lock);
 	for (i = 0; i < g.n_live; i++)
 		free((char *)g.live[i].runtime_dir);
 	free(g.live);
@@ -406,7 +431,9 @@ static int exec_agent(int argc, char **argv)
 #ifdef AE_HAVE_AGENT
 	const char *v[64];
 	char self[4096], *next = NULL, *dir;
-	const char *agent = getenv("AETHER_AGENT");
+	/* which program runs: not a user's choice under root or privilege */
+	const char *agent = ae_getenv_trusted("AETHER_AGENT",
+					      "the aether-agent next to aether");
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	int i, k = 0;
 
@@ -428,10 +455,12 @@ static int exec_agent(int argc, char **argv)
 		return AE_EXIT_USAGE;
 	}
 	v[k++] = "aether-agent";
-	if (hostconf) {
-		v[k++] = "-c";
-		v[k++] = hostconf;
-	}
+	/* always -c: the agent would read $AETHER_CONFIG itself, which this
+	 * program ignores as root (ae_getenv_trusted) */
+	v[k++] = "-c";
+	v[k++] = hostconf ? hostconf
+			  : ae_host_config_path(NULL) ? ae_host_config_path(NULL)
+						      : "none";
 	if (ae_log_level <= 3)
 		v[k++] = "-q";
 	for (i = 6; i < ae_log_level && i < 8; i++)
@@ -455,6 +484,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"plugin-path", required_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -463,6 +493,10 @@ int main(int argc, char **argv)
 	};
 	int ch;
 
+	/* AETHER_PLUGIN_PATH and AETHER_CONFIG choose code and config: root
+	 * takes them from the command line only (sudo -E passes a user's
+	 * environment); a privileged exec never reads them. */
+	ae_env_set_root_strict(1);
 #ifdef AE_PRELOADED_PLUGINS
 	/* Static build: the plugins linked into aether (libtool -dlpreopen). */
 	LTDL_SET_PRELOADED_SYMBOLS();
@@ -471,6 +505,20 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'c':
 			hostconf = optarg;
+			break;
+		case 'P':
+			/* the caller's code: not in a privileged exec, where
+			 * the caller is not who aether's privileges are for */
+			if (ae_privileged_exec()) {
+				ae_err("--plugin-path %s: refused: this aether "
+				       "runs with privileges its caller does "
+				       "not have (setuid or file "
+				       "capabilities); plugins come from the "
+				       "host config's plugin_dir and %s only",
+				       optarg, AE_PLUGINDIR);
+				return AE_EXIT_USAGE;
+			}
+			ae_plugin_set_path(optarg);
 			break;
 		case 'v':
 			ae_log_level++;

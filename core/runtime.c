@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -168,16 +171,9 @@ int ae_runtime_claim_vm(const char *root, const char *name, int want,
 	if (held_slot >= 0)
 		return ae_seterr(err, errlen, EBUSY,
 				 "this process already runs a VM");
-	snprintf(path, sizeof path, "%s/lock", root);
-	lock = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	lock = ae_runtime_lock(root, err, errlen); /* gc holds it too */
 	if (lock < 0)
-		return ae_seterr(err, errlen, errno, "%s: %s", path,
-				 strerror(errno));
-	if (flock(lock, LOCK_EX) < 0) {
-		rc = ae_seterr(err, errlen, errno, "%s: lock: %s", path,
-			       strerror(errno));
-		goto out;
-	}
+		return lock;
 	snprintf(path, sizeof path, "%s/vms", root);
 	rc = ae_mkdir_private(path, 0700);
 	if (rc == 0) {
@@ -263,4 +259,299 @@ void ae_runtime_release_vm(const char *vmdir)
 		close(held_slot);
 		held_slot = -1;
 	}
+}
+
+int ae_runtime_lock(const char *root, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (snprintf(path, sizeof path, "%s/lock", root) >= (int)sizeof path)
+		return ae_seterr(err, errlen, ENAMETOOLONG, "%s/lock: %s", root,
+				 strerror(ENAMETOOLONG));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return ae_seterr(err, errlen, errno, "%s: %s", path,
+				 strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		int e = errno;
+		if (e == EINTR)
+			continue;
+		close(fd);
+		return ae_seterr(err, errlen, e, "%s: lock: %s", path,
+				 strerror(e));
+	}
+	return fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* Orphaned QEMUs: which processes are ours to kill.                  */
+
+/* The value of key in a QEMU option string ("a=1,path=/x,,y,b"), with
+ * ",," unescaped; 0 when found. */
+static int qemu_opt(const char *opts, const char *key, char *out, size_t len)
+{
+	size_t klen = strlen(key), n;
+	const char *p = opts;
+
+	while (*p) {
+		int match = !strncmp(p, key, klen) && p[klen] == '=';
+		if (match)
+			p += klen + 1;
+		for (n = 0; *p; p++) {
+			if (*p == ',') {
+				if (p[1] != ',')
+					break;
+				p++; /* ",," is one comma */
+			}
+			if (match) {
+				if (n + 1 >= len)
+					return -1;
+				out[n++] = *p;
+			}
+		}
+		if (match) {
+			out[n] = '\0';
+			return 0;
+		}
+		if (*p == ',')
+			p++;
+	}
+	return -1;
+}
+
+/* NAME when path is exactly <root>/vms/<NAME>/<leaf>. */
+static int vm_of_path(const char *root, const char *path, const char *leaf,
+		      char *name, size_t namelen)
+{
+	size_t rl = strlen(root), ll = strlen(leaf), pl = strlen(path), nl;
+	char buf[80];
+
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	if (pl <= rl + 5 + ll + 1 || strncmp(path, root, rl) ||
+	    strncmp(path + rl, "/vms/", 5) || path[pl - ll - 1] != '/' ||
+	    strcmp(path + pl - ll, leaf))
+		return 0;
+	nl = pl - ll - 1 - (rl + 5);
+	if (nl >= sizeof buf)
+		return 0;
+	memcpy(buf, path + rl + 5, nl);
+	buf[nl] = '\0';
+	if (!ae_valid_vm_name(buf))
+		return 0;
+	snprintf(name, namelen, "%s", buf);
+	return 1;
+}
+
+int ae_runtime_qemu_of(const char *root, const char *argv, size_t len,
+		       pid_t pid, char *name, size_t namelen)
+{
+	const char *a, *prev = NULL, *guest = NULL;
+	char val[PATH_MAX], nm[80];
+	size_t off;
+
+	for (off = 0; off < len; off += strlen(argv + off) + 1) {
+		a = argv + off;
+		/* -chardev socket,id=qmp0,path=<root>/vms/NAME/qmp.sock,... */
+		if (prev && !strcmp(prev, "-chardev") &&
+		    qemu_opt(a, "path", val, sizeof val) == 0 &&
+		    vm_of_path(root, val, "qmp.sock", name, namelen))
+			return 1;
+		if (prev && !strcmp(prev, "-name") &&
+		    qemu_opt(a, "guest", nm, sizeof nm) == 0 &&
+		    ae_valid_vm_name(nm))
+			guest = a;
+		prev = a;
+	}
+	/* QMP by fd, say: the name, and the pid the supervisor wrote in
+	 * the VM's private directory */
+	if (guest && qemu_opt(guest, "guest", nm, sizeof nm) == 0) {
+		char dir[PATH_MAX];
+		long qp;
+
+		if (snprintf(dir, sizeof dir, "%s/vms/%s", root, nm) <
+			    (int)sizeof dir &&
+		    ae_read_long(dir, "qemu.pid", &qp) == 0 && qp == (long)pid) {
+			snprintf(name, namelen, "%s", nm);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int sys_pidfd_open(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	return (int)syscall(434, pid, 0);
+#endif
+}
+
+static int sys_pidfd_send_signal(int fd, int sig)
+{
+#ifdef SYS_pidfd_send_signal
+	return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+#else
+	return (int)syscall(424, fd, sig, NULL, 0);
+#endif
+}
+
+/* The real and effective uid of /proc/<pid> (opened as dfd). */
+static int proc_uids(int dfd, uid_t *ruid, uid_t *euid)
+{
+	char buf[4096], *l;
+	ssize_t n;
+	int fd = openat(dfd, "status", O_RDONLY | O_CLOEXEC);
+	unsigned long r, e;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	l = strstr(buf, "\nUid:");
+	if (!l || sscanf(l + 5, "%lu %lu", &r, &e) != 2)
+		return -EIO;
+	*ruid = (uid_t)r;
+	*euid = (uid_t)e;
+	return 0;
+}
+
+static int proc_cmdline(int dfd, char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf;
+	int fd = openat(dfd, "cmdline", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	buf = ae_xmalloc(cap);
+	for (;;) {
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (n + 1 >= cap) {
+			if (cap >= (1u << 20))
+				break;
+			cap *= 2;
+			buf = ae_xrealloc(buf, cap);
+		}
+	}
+	close(fd);
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* May gc kill a process of these uids whose argv matched exactly? */
+static int owner_ok(uid_t ruid, uid_t euid, const char *argv, size_t len)
+{
+	uid_t me = geteuid();
+	const char *a, *prev = NULL;
+	struct passwd pw, *res = NULL;
+	char pwbuf[1024];
+	size_t off;
+
+	if (ruid == me && euid == me)
+		return 1;
+	if (me != 0 || ruid != euid)
+		return 0;
+	/* root's QEMU may run as the user -runas names, or aether-qemu */
+	for (off = 0; off < len; off += strlen(argv + off) + 1) {
+		a = argv + off;
+		if (prev && !strcmp(prev, "-runas") &&
+		    getpwnam_r(a, &pw, pwbuf, sizeof pwbuf, &res) == 0 && res &&
+		    res->pw_uid == euid)
+			return 1;
+		prev = a;
+	}
+	return getpwnam_r("aether-qemu", &pw, pwbuf, sizeof pwbuf, &res) == 0 &&
+	       res && res->pw_uid == euid;
+}
+
+int ae_runtime_kill_orphans(const char *root, const struct ae_live_vm *live,
+			    size_t n_live)
+{
+	static int told_nopidfd;
+	struct dirent *e;
+	int killed = 0;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char path[64], name[80], *argv = NULL, *end;
+		uid_t ruid, euid;
+		size_t len = 0, i;
+		long pid = strtol(e->d_name, &end, 10);
+		int pidfd, dfd, owned = 0, rc;
+
+		if (*end || pid <= 0 || pid == (long)getpid())
+			continue;
+		/* the process first, then what it is: if it ends and its
+		 * pid is reused meanwhile, the signal goes nowhere */
+		pidfd = sys_pidfd_open((pid_t)pid);
+		if (pidfd < 0 && errno != ENOSYS)
+			continue; /* gone */
+		snprintf(path, sizeof path, "/proc/%ld", pid);
+		dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || proc_cmdline(dfd, &argv, &len) < 0 ||
+		    !ae_runtime_qemu_of(root, argv, len, (pid_t)pid, name,
+					sizeof name)) {
+			free(argv);
+			if (dfd >= 0)
+				close(dfd);
+			if (pidfd >= 0)
+				close(pidfd);
+			continue;
+		}
+		for (i = 0; i < n_live; i++)
+			owned |= !strcmp(live[i].name, name);
+		if (owned) {
+			/* its supervisor lives: not an orphan */
+		} else if (proc_uids(dfd, &ruid, &euid) < 0 ||
+			   !owner_ok(ruid, euid, argv, len)) {
+			ae_warn("gc: pid %ld looks like the QEMU of VM %s of %s "
+				"but runs as uid %ld: left alone",
+				pid, name, root, (long)euid);
+		} else {
+			ae_info("gc: killing QEMU pid %ld of VM %s (its "
+				"supervisor is gone)", pid, name);
+			rc = pidfd >= 0 ? sys_pidfd_send_signal(pidfd, SIGKILL)
+					: -1;
+			if (rc < 0 && (pidfd < 0 || errno == ENOSYS)) {
+				/* the pid names a process, not the process */
+				if (!told_nopidfd++)
+					ae_info("gc: no pidfds in this kernel "
+						"(ENOSYS): killing by pid");
+				rc = sys_pidfd_send_signal(dfd, SIGKILL);
+				if (rc < 0 && errno == ENOSYS)
+					rc = kill((pid_t)pid, SIGKILL);
+			}
+			if (rc == 0) {
+				killed++;
+				if (pidfd >= 0) {
+					struct pollfd pfd = {pidfd, POLLIN, 0};
+					poll(&pfd, 1, 5000);
+				} else {
+					for (i = 0; i < 50 && ae_pid_alive((pid_t)pid); i++)
+						usleep(100000);
+				}
+			}
+		}
+		free(argv);
+		close(dfd);
+		if (pidfd >= 0)
+			close(pidfd);
+	}
+	closedir(d);
+	return killed;
 }

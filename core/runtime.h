@@ -41,4 +41,26 @@ struct ae_live_vm {
 int ae_runtime_live(const char *root, struct ae_live_vm **out, size_t *n);
 void ae_runtime_live_free(struct ae_live_vm *v, size_t n);
 
+/* The runtime lock (<root>/lock), flock'd exclusively: claims take it
+ * while they allocate an index, gc for the whole of its look at what is
+ * live and what it removes.  The fd, or -errno with err set. */
+int ae_runtime_lock(const char *root, char *err, size_t errlen);
+
+/* Is the process with this argv (NUL-separated, len bytes) and pid the
+ * QEMU of a VM of runtime root `root`?  Exactly: one of its options has
+ * path=<root>/vms/<NAME>/qmp.sock (QEMU's ",," unescaped), or it has
+ * -name guest=<NAME>,... and <root>/vms/<NAME>/qemu.pid holds pid.  1
+ * with NAME in name, else 0.  Substrings never match: /home/u/run/x/vms
+ * is not /run/x/vms. */
+int ae_runtime_qemu_of(const char *root, const char *argv, size_t len,
+		       pid_t pid, char *name, size_t namelen);
+
+/* Kill (SIGKILL through a pidfd, so a pid reused meanwhile is never hit)
+ * every QEMU of a VM of `root` (ae_runtime_qemu_of) that no live[]
+ * supervisor owns and that runs as this user, or, for root, as the user
+ * its -runas names or aether-qemu.  Waits up to 5 s for each.  Returns
+ * how many were killed.  Hold ae_runtime_lock across live and this. */
+int ae_runtime_kill_orphans(const char *root, const struct ae_live_vm *live,
+			    size_t n_live);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -246,35 +247,194 @@ void ae_format_mac(const uint8_t mac[6], char out[18])
 		 mac[2], mac[3], mac[4], mac[5]);
 }
 
+/* Why ae_mkdir_private refused, naming the directory at fault. */
+static void mkdir_why(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void mkdir_why(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || !whylen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+/* The walk of ae_mkdir_private: one component at a time, each opened
+ * relative to its verified parent with O_NOFOLLOW and made with mkdirat,
+ * so no path is looked up twice.  As root, every directory above the
+ * last must be owned by root and not writable by group or others, unless
+ * it is sticky (/tmp) and what we take from it is ours: otherwise another
+ * user could swap a component and have root make or use its directory. */
+static int mkdir_private_walk(const char *path, mode_t mode, char *why,
+			      size_t whylen)
+{
+	char buf[PATH_MAX], done[PATH_MAX];
+	const int root = geteuid() == 0;
+	struct stat pst, st;
+	int dfd, fd, rc = 0;
+	size_t n = strlen(path);
+	char *comp, *next;
+
+	if (n == 0 || n >= sizeof buf) {
+		mkdir_why(why, whylen, "%s", strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	memcpy(buf, path, n + 1);
+	snprintf(done, sizeof done, "%s", path[0] == '/' ? "/" : ".");
+	dfd = open(done, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fstat(dfd, &pst) < 0) {
+		rc = -errno;
+		mkdir_why(why, whylen, "%s: %s", done, strerror(-rc));
+		if (dfd >= 0)
+			close(dfd);
+		return rc;
+	}
+	if (root && path[0] == '/' &&
+	    (pst.st_uid != 0 || (pst.st_mode & (S_IWGRP | S_IWOTH)))) {
+		close(dfd);
+		mkdir_why(why, whylen, "/ is owned by uid %ld or writable by "
+			  "others (mode %04o): refusing it as root",
+			  (long)pst.st_uid, (unsigned)(pst.st_mode & 07777));
+		return -EPERM;
+	}
+	for (comp = buf; *comp == '/'; comp++)
+		;
+	if (!*comp) {
+		close(dfd);
+		mkdir_why(why, whylen, "/ cannot be a private directory");
+		return -EINVAL;
+	}
+	for (; comp && *comp; comp = next) {
+		int last;
+
+		next = strchr(comp, '/');
+		if (next) {
+			*next++ = '\0';
+			while (*next == '/')
+				next++;
+		}
+		last = !next || !*next;
+		if (!strcmp(comp, "."))
+			continue; /* "." is the directory we hold */
+		if (!strcmp(comp, "..")) {
+			mkdir_why(why, whylen, "%s: '..' in the path", path);
+			rc = -EINVAL;
+			break;
+		}
+		/* done: the path up to and including this component */
+		{
+			size_t dl = strlen(done);
+			snprintf(done + dl, sizeof done - dl, "%s%s",
+				 dl && done[dl - 1] == '/' ? "" : "/", comp);
+		}
+		fd = openat(dfd, comp,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			if (mkdirat(dfd, comp, last ? mode : 0755) < 0 &&
+			    errno != EEXIST) {
+				rc = -errno;
+				mkdir_why(why, whylen, "%s: %s", done,
+					  strerror(-rc));
+				break;
+			}
+			fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY |
+						       O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (fd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
+			struct stat lst;
+
+			if (fstatat(dfd, comp, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(lst.st_mode) && !last &&
+			    (!root || (lst.st_uid == 0 &&
+				       !(pst.st_mode & (S_IWGRP | S_IWOTH))))) {
+				/* a link root made in a directory only root
+				 * writes (/var/run -> /run): as trusted as a
+				 * directory there; its target is checked */
+				fd = openat(dfd, comp, O_RDONLY | O_DIRECTORY |
+							       O_CLOEXEC);
+			} else if (S_ISLNK(lst.st_mode)) {
+				mkdir_why(why, whylen,
+					  "%s is a symbolic link (%s): not "
+					  "followed",
+					  done,
+					  last ? "the directory itself"
+					       : lst.st_uid ? "owned by another user"
+							    : "in a directory others can write");
+				rc = -ELOOP;
+				break;
+			} else {
+				mkdir_why(why, whylen, "%s: %s", done,
+					  strerror(ENOTDIR));
+				rc = -ENOTDIR;
+				break;
+			}
+		}
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			rc = -errno;
+			mkdir_why(why, whylen, "%s: %s", done, strerror(-rc));
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		close(dfd);
+		dfd = fd;
+		if (root && (pst.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    st.st_uid != geteuid()) {
+			/* only reached through a sticky parent (see below) */
+			mkdir_why(why, whylen,
+				  "%s is owned by uid %ld and its parent is "
+				  "writable by others: refusing it as root",
+				  done, (long)st.st_uid);
+			rc = -EPERM;
+			break;
+		}
+		if (last)
+			break;
+		if (root && st.st_uid != 0) {
+			mkdir_why(why, whylen,
+				  "%s is owned by uid %ld, not root: refusing "
+				  "a directory under it as root",
+				  done, (long)st.st_uid);
+			rc = -EPERM;
+			break;
+		}
+		if (root && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    !(st.st_mode & S_ISVTX)) {
+			mkdir_why(why, whylen,
+				  "%s is writable by %s (mode %04o, not "
+				  "sticky): refusing a directory under it as "
+				  "root",
+				  done, st.st_mode & S_IWOTH ? "others" : "its group",
+				  (unsigned)(st.st_mode & 07777));
+			rc = -EPERM;
+			break;
+		}
+		pst = st;
+	}
+	if (rc == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			rc = -ENOTDIR;
+			mkdir_why(why, whylen, "%s: %s", done, strerror(-rc));
+		} else if (st.st_uid != geteuid()) {
+			rc = -EPERM;
+			mkdir_why(why, whylen, "%s is owned by another user (uid "
+				  "%ld)", done, (long)st.st_uid);
+		} else if ((st.st_mode & 07777) != mode &&
+			   fchmod(dfd, mode) < 0) {
+			rc = -errno;
+			mkdir_why(why, whylen, "%s: chmod: %s", done,
+				  strerror(-rc));
+		}
+	}
+	close(dfd);
+	return rc;
+}
+
 int ae_mkdir_private(const char *path, mode_t mode)
 {
-	char buf[PATH_MAX];
-	struct stat st;
-	size_t n = strlen(path);
-	char *p;
-
-	if (n == 0 || n >= sizeof buf)
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	if (lstat(buf, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (st.st_uid != geteuid())
-		return -EPERM;
-	if ((st.st_mode & 07777) != mode && chmod(buf, mode) < 0)
-		return -errno;
-	return 0;
+	return mkdir_private_walk(path, mode, NULL, 0);
 }
 
 static int rmtree_at(int dfd, const char *name)
@@ -311,12 +471,11 @@ static int rmtree_at(int dfd, const char *name)
 int ae_mkdir_private_err(const char *path, mode_t mode, const char *what,
 			 char *err, size_t errlen)
 {
-	int rc = ae_mkdir_private(path, mode);
+	char why[PATH_MAX + 200];
+	int rc = mkdir_private_walk(path, mode, why, sizeof why);
 
 	if (rc < 0)
-		ae_seterr(err, errlen, -rc, "%s %s: %s%s", what, path,
-			  strerror(-rc),
-			  rc == -EPERM ? " (owned by another user)" : "");
+		ae_seterr(err, errlen, -rc, "%s %s: %s", what, path, why);
 	return rc;
 }
 
@@ -452,6 +611,43 @@ int ae_read_long(const char *dir, const char *file, long *out)
 	rc = (end == buf) ? -EINVAL : 0;
 	free(buf);
 	return rc;
+}
+
+int ae_privileged_exec(void)
+{
+	return getauxval(AT_SECURE) != 0;
+}
+
+static int env_root_strict;
+
+void ae_env_set_root_strict(int on)
+{
+	env_root_strict = on;
+}
+
+const char *ae_getenv_trusted(const char *name, const char *instead)
+{
+	static char told[4][32];
+	const char *v = secure_getenv(name), *why = NULL;
+	size_t i;
+
+	if (!v) {
+		if (getenv(name) && *getenv(name))
+			why = "this aether runs with privileges the caller "
+			      "does not have (setuid or file capabilities)";
+	} else if (env_root_strict && geteuid() == 0 && *v) {
+		why = "running as root (sudo -E passes a user's variables)";
+		v = NULL;
+	}
+	if (!why)
+		return v;
+	for (i = 0; i < AE_ARRAY_SIZE(told) && told[i][0]; i++)
+		if (!strcmp(told[i], name))
+			return NULL;
+	if (i < AE_ARRAY_SIZE(told))
+		snprintf(told[i], sizeof told[i], "%s", name);
+	ae_info("%s is ignored: %s; use %s", name, why, instead);
+	return NULL;
 }
 
 uint64_t ae_now_ns(void)

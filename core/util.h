@@ -44,10 +44,17 @@ int ae_parse_int(const char *s, int64_t *out);
 int ae_parse_mac(const char *s, uint8_t mac[6]);
 void ae_format_mac(const uint8_t mac[6], char out[18]);
 
-/* mkdir -p with mode for every created component; the last component is
- * made (or must already be) a directory owned by us with exactly mode. */
+/* mkdir -p: parents made 0755, the last component is made (or must
+ * already be) a directory owned by us with exactly mode.  Made one
+ * component at a time relative to the verified parent (openat/mkdirat,
+ * O_NOFOLLOW: the last component is never a symlink).  As root, every
+ * directory above the last must be owned by root and not writable by
+ * group or others, unless it is sticky and its child on the path is ours
+ * (/tmp); a symlink on the way is followed only when root owns it and it
+ * sits in such a directory.  -EPERM, -ELOOP, -ENOTDIR or -errno. */
 int ae_mkdir_private(const char *path, mode_t mode);
-/* The same, with "WHAT PATH: reason" in err on failure. */
+/* The same, with "WHAT PATH: reason" in err on failure; the reason names
+ * the directory at fault. */
 int ae_mkdir_private_err(const char *path, mode_t mode, const char *what,
 			 char *err, size_t errlen);
 /* Remove a directory tree we own (no symlink following). */
@@ -68,6 +75,18 @@ int ae_read_file(const char *path, char **out, size_t *len, size_t max);
 int ae_pid_alive(pid_t pid);
 /* Read a small file dir/file holding a decimal number. */
 int ae_read_long(const char *dir, const char *file, long *out);
+
+/* 1 when this process runs with privileges its caller does not have
+ * (AT_SECURE: setuid, setgid or file capabilities). */
+int ae_privileged_exec(void);
+/* A variable that chooses code or configuration (AETHER_PLUGIN_PATH,
+ * AETHER_CONFIG): read with secure_getenv, so NULL in a privileged exec;
+ * NULL as root too once ae_env_set_root_strict(1) was called (the aether
+ * program does: sudo -E hands a user's variables to root).  When a set
+ * variable is ignored it says so once, at info level, naming `instead`
+ * (the option to use). */
+const char *ae_getenv_trusted(const char *name, const char *instead);
+void ae_env_set_root_strict(int on);
 
 /* Length of the longest valid UTF-8 prefix of s[0..len) that ends on a
  * character boundary (no partial sequence at the end). */

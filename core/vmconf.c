@@ -21,7 +21,10 @@
 
 const char *ae_default_host_config(void)
 {
-	const char *env = getenv("AETHER_CONFIG");
+	/* not from a user's environment in a privileged aether or as root
+	 * (see ae_getenv_trusted): -c FILE is the way there */
+	const char *env = ae_getenv_trusted("AETHER_CONFIG",
+					    "-c FILE on the command line");
 	return env && *env ? env : AE_SYSCONFDIR "/aether/aether.conf";
 }
 

@@ -56,6 +56,7 @@ ag_host() {
 	cat >"$_h/host.conf" <<EOC
 [aether]
 runtime_dir = $_h/run
+plugin_dir = $AETHER_PLUGIN_PATH
 [vm]
 accel = tcg
 memory = 32

@@ -585,6 +585,127 @@ START_TEST(search_and_foreach)
 }
 END_TEST
 
+/* Copy the good fixture's shared object to ck_tmpdir/rel. */
+static void copy_good(const char *rel)
+{
+	char src[1024], *buf = NULL;
+	size_t len = 0;
+
+	snprintf(src, sizeof src, "%s/.libs/good.so", fixdir);
+	ck_assert_int_eq(ae_read_file(src, &buf, &len, 64 << 20), 0);
+	ck_write_len(rel, buf, len);
+	ck_assert_int_eq(chmod(ck_path(rel), 0644), 0);
+	free(buf);
+}
+
+/* Whose code: a plugin file or directory that others can write, or that
+ * another user owns, is refused with the file or directory named. */
+START_TEST(refuse_untrusted)
+{
+	struct ae_plugin *p = NULL;
+	char dir[512];
+
+	ck_assert_int_eq(mkdir(ck_path("pl"), 0755), 0);
+	ck_assert_int_eq(chmod(ck_tmpdir, 0755), 0);
+	snprintf(dir, sizeof dir, "%s", ck_path("pl"));
+	copy_good("pl/good.so");
+	ck_assert_int_eq(ae_plugin_load("good", dir, &p, err, sizeof err), 0);
+	ae_plugin_unload(p);
+	p = NULL;
+
+	ck_assert_int_eq(chmod(ck_path("pl/good.so"), 0666), 0);
+	ck_assert_int_eq(ae_plugin_load("good", dir, &p, err, sizeof err),
+			 -EPERM);
+	ck_assert_ptr_null(p);
+	ck_assert_err_has(err, ck_path("pl/good.so"));
+	ck_assert_err_has(err, "refusing plugin file writable by others");
+	ck_assert_int_eq(chmod(ck_path("pl/good.so"), 0664), 0);
+	ck_assert_int_eq(ae_plugin_load_file(ck_path("pl/good"), &p, err,
+					     sizeof err),
+			 -EPERM);
+	ck_assert_err_has(err, "writable by its group");
+	ck_assert_int_eq(chmod(ck_path("pl/good.so"), 0644), 0);
+
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(ae_plugin_load("good", dir, &p, err, sizeof err),
+			 -EPERM);
+	ck_assert_err_has(err, dir);
+	ck_assert_err_has(err, "refusing plugin directory writable by others");
+	ck_assert_int_eq(chmod(dir, 01777), 0); /* sticky: still not */
+	ck_assert_int_eq(ae_plugin_load("good", dir, &p, err, sizeof err),
+			 -EPERM);
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(ck_path("pl/good.so"), 65534, 65534), 0);
+		ck_assert_int_eq(ae_plugin_load("good", dir, &p, err,
+						sizeof err),
+				 -EPERM);
+		ck_assert_err_has(err, ck_path("pl/good.so"));
+		ck_assert_err_has(err, "owned by uid 65534");
+		ck_assert_int_eq(chown(ck_path("pl/good.so"), 0, 0), 0);
+		ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+		ck_assert_int_eq(ae_plugin_load("good", dir, &p, err,
+						sizeof err),
+				 -EPERM);
+		ck_assert_err_has(err, "refusing plugin directory owned by uid");
+		ck_assert_int_eq(chown(dir, 0, 0), 0);
+	}
+
+	/* through a libtool archive: the object it names is checked too */
+	ck_assert_int_eq(mkdir(ck_path("la"), 0755), 0);
+	ck_assert_int_eq(mkdir(ck_path("la/.libs"), 0755), 0);
+	copy_good("la/.libs/good.so");
+	ck_write("la/good.la", "dlname='good.so'\ninstalled=no\n"
+			       "libdir='/nowhere'\n");
+	ck_assert_int_eq(chmod(ck_path("la/good.la"), 0644), 0);
+	ck_assert_int_eq(ae_plugin_load("good", ck_path("la"), &p, err,
+					sizeof err),
+			 0);
+	ck_assert_err_has(p->path, "la/.libs/good.so");
+	ae_plugin_unload(p);
+	p = NULL;
+	ck_assert_int_eq(chmod(ck_path("la/.libs/good.so"), 0666), 0);
+	ck_assert_int_eq(ae_plugin_load("good", ck_path("la"), &p, err,
+					sizeof err),
+			 -EPERM);
+	ck_assert_err_has(err, ck_path("la/.libs/good.so"));
+	ck_assert_int_eq(chmod(ck_path("la/.libs/good.so"), 0644), 0);
+	ck_assert_int_eq(chmod(ck_path("la/good.la"), 0666), 0);
+	ck_assert_int_eq(ae_plugin_load("good", ck_path("la"), &p, err,
+					sizeof err),
+			 -EPERM);
+	ck_assert_err_has(err, ck_path("la/good.la"));
+}
+END_TEST
+
+/* --plugin-path takes the place of $AETHER_PLUGIN_PATH; as root the
+ * aether program (strict) ignores the variable. */
+START_TEST(caller_path)
+{
+	char *sp;
+
+	setenv("AETHER_PLUGIN_PATH", "/env/a", 1);
+	ae_plugin_set_path("/opt/one:/opt/two");
+	sp = ae_plugin_search_path(NULL);
+	ck_assert_str_eq(sp, "/opt/one:/opt/two:" AE_PLUGINDIR);
+	free(sp);
+	ae_plugin_set_path(NULL);
+	sp = ae_plugin_search_path(NULL);
+	ck_assert_str_eq(sp, "/env/a:" AE_PLUGINDIR);
+	free(sp);
+	ae_env_set_root_strict(1);
+	sp = ae_plugin_search_path(NULL);
+	if (geteuid() == 0)
+		ck_assert_str_eq(sp, AE_PLUGINDIR);
+	else
+		ck_assert_str_eq(sp, "/env/a:" AE_PLUGINDIR);
+	free(sp);
+	ae_env_set_root_strict(0);
+	unsetenv("AETHER_PLUGIN_PATH");
+}
+END_TEST
+
 /* The real plugins on AETHER_PLUGIN_PATH (set by make check) all load
  * and validate. */
 START_TEST(real_plugins_validate)
@@ -841,6 +962,8 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, garbage_files);
 	tcase_add_test(tc, bad_plugins_never_crash);
 	tcase_add_test(tc, search_and_foreach);
+	tcase_add_test(tc, refuse_untrusted);
+	tcase_add_test(tc, caller_path);
 	tcase_add_test(tc, real_plugins_validate);
 	suite_add_tcase(s, tc);
 

@@ -492,7 +492,15 @@ START_TEST(test_attach_properties)
 	ck_assert_int_eq(rtnl_link_get_master(l), rtnl_link_get_ifindex(br));
 	ck_assert_uint_eq(rtnl_link_get_mtu(l), 1400);
 	ck_assert_uint_eq(rtnl_link_get_group(l), 44666);
-	ck_assert_str_eq(rtnl_link_get_ifalias(l), "aether-tap:vm3");
+	/* aether-tap:<runtime root id, 12 hex digits>:<vm id> */
+	{
+		const char *a = rtnl_link_get_ifalias(l);
+		ck_assert_ptr_nonnull(a);
+		ck_assert_uint_eq(strlen(a), strlen("aether-tap:") + 12 + 4);
+		ck_assert(!strncmp(a, "aether-tap:", 11));
+		ck_assert_uint_eq(strspn(a + 11, "0123456789abcdef"), 12);
+		ck_assert_str_eq(a + 23, ":vm3");
+	}
 	rtnl_link_put(l);
 	rtnl_link_put(br);
 	read_sys("ae3", "address", buf, sizeof buf);
@@ -946,6 +954,72 @@ START_TEST(test_crash_gc)
 }
 END_TEST
 
+/* A persistent TAP device with the given alias in aether's link group,
+ * as another aether (or an older one) would leave it. */
+static void mktagged(const char *name, const char *alias)
+{
+	struct rtnl_link *l, *ch = rtnl_link_alloc();
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&ifr, 0, sizeof ifr);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+	ck_assert_int_eq(ioctl(fd, TUNSETIFF, &ifr), 0);
+	ck_assert_int_eq(ioctl(fd, TUNSETPERSIST, 1), 0);
+	close(fd);
+	l = getlink(name);
+	ck_assert_ptr_nonnull(l);
+	rtnl_link_set_ifalias(ch, alias);
+	rtnl_link_set_group(ch, 44666);
+	ck_assert_int_eq(rtnl_link_change(sk, l, ch, 0), 0);
+	rtnl_link_put(l);
+	rtnl_link_put(ch);
+}
+
+/* Two runtime roots (two users, or two runtime_dir) share the network:
+ * gc in one deletes only its own devices, never the other root's, nor
+ * those whose older alias does not say whose they are. */
+START_TEST(test_gc_roots)
+{
+	struct ae_instance *a, *b;
+	struct vmslot va, vb;
+	char rtb[512], *rta = strdup(getenv("AETHER_RUNTIME_DIR"));
+
+	fresh_netns();
+	mkbridge("br0", 0);
+	a = open_inst("persistent = yes\n");
+	snprintf(rtb, sizeof rtb, "%s/other-root", rta);
+	setenv("AETHER_RUNTIME_DIR", rtb, 1);
+	b = open_inst("prefix = bb\npersistent = yes\n");
+	setenv("AETHER_RUNTIME_DIR", rta, 1);
+	vm_make(&va, 6);
+	vm_attach_ok(a, &va);
+	vm_make(&vb, 5);
+	vm_attach_ok(b, &vb);
+	ae_attachment_close_fds(&va.att); /* both "crashed": only persistent */
+	ae_attachment_close_fds(&vb.att); /* devices are left */
+	mktagged("old7", "aether-tap:vm7");
+	ck_assert(exists("ae6") && exists("bb5") && exists("old7"));
+
+	/* root A: nothing live in A; B's VM is not A's to judge */
+	ck_assert_int_eq(ae_instance_gc(a, NULL, 0), 0);
+	ck_assert(!exists("ae6"));
+	ck_assert(exists("bb5"));
+	ck_assert(exists("old7"));
+	/* root B with its VM live: stays; then dead: goes */
+	ck_assert_int_eq(ae_instance_gc(b, &vb.vm, 1), 0);
+	ck_assert(exists("bb5"));
+	ck_assert_int_eq(ae_instance_gc(b, NULL, 0), 0);
+	ck_assert(!exists("bb5"));
+	ck_assert(exists("old7"));
+	ae_instance_close(a);
+	ae_instance_close(b);
+	free(rta);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Bad input: clear errors, nothing left behind.                      */
 
@@ -1198,6 +1272,7 @@ static Suite *tap_suite(void)
 	tcase_add_test(tc, test_cycles);
 	tcase_add_test(tc, test_crash_nonpersistent);
 	tcase_add_test(tc, test_crash_gc);
+	tcase_add_test(tc, test_gc_roots);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

@@ -68,7 +68,7 @@ pass "example plugin installed into pkg-config's plugindir"
 
 # --- 3. the staged aether loads and runs it -------------------------------
 export AETHER_PLUGIN_PATH="$PLUGINDIR"
-"$BIN" -c none plugins >"$WORK/plugins.out" 2>&1 || { cat "$WORK/plugins.out" >&2; fail "aether plugins failed"; }
+"$BIN" --plugin-path "$PLUGINDIR" -c none plugins >"$WORK/plugins.out" 2>&1 || { cat "$WORK/plugins.out" >&2; fail "aether plugins failed"; }
 cat "$WORK/plugins.out" >&2
 expect "$WORK/plugins.out" '^mynet +1\.0 +ABI 1\.[0-9]+ +example out-of-tree backend' "aether plugins lists the example"
 expect "$WORK/plugins.out" "file: $PLUGINDIR/mynet\\.so" "... loaded from the staged plugindir"
@@ -78,7 +78,7 @@ for p in "$top_builddir"/plugins/*/*.la; do
 	b=$(basename "$p" .la)
 	expect "$WORK/plugins.out" "file: $PLUGINDIR/$b\\.so" "installed plugin $b loads without its .la"
 done
-"$BIN" -c none plugins show mynet >"$WORK/show.out" 2>&1 || fail "aether plugins show mynet failed"
+"$BIN" --plugin-path "$PLUGINDIR" -c none plugins show mynet >"$WORK/show.out" 2>&1 || fail "aether plugins show mynet failed"
 expect "$WORK/show.out" '^    dhcp_first +integer 4\.\.250' "its option table is shown"
 
 # The compiled-in plugin directory is the one pkg-config tells plugin
@@ -106,7 +106,7 @@ backend = mynet
 [network.mynet]
 dhcp_first = 999
 EOT
-if "$BIN" -c none check-config "$WORK/bad.conf" 2>"$WORK/bad.err"; then
+if "$BIN" --plugin-path "$PLUGINDIR" -c none check-config "$WORK/bad.conf" 2>"$WORK/bad.err"; then
 	fail "check-config accepted dhcp_first = 999 (max 250)"
 fi
 cat "$WORK/bad.err" >&2
@@ -131,8 +131,8 @@ backend = mynet
 net = 10.0.3.0/24
 dhcp_first = 20
 EOT
-"$BIN" -c none check-config "$WORK/vm.conf" || fail "check-config rejected a good file"
-timeout 120 "$BIN" -c none run "$WORK/vm.conf" 2>"$WORK/aether.err" &
+"$BIN" --plugin-path "$PLUGINDIR" -c none check-config "$WORK/vm.conf" || fail "check-config rejected a good file"
+timeout 120 "$BIN" --plugin-path "$PLUGINDIR" -c none run "$WORK/vm.conf" 2>"$WORK/aether.err" &
 APID=$!
 at_exit "kill $APID 2>/dev/null"
 # The guest holds until told to stop: no time window to hit.
@@ -157,7 +157,7 @@ pass "attach/detach cycle of an out-of-tree plugin, nothing left behind"
 # Crash recovery: state a dead run left behind is collected by `aether gc`.
 mkdir -p "$RUN/plugins/mynet"
 echo "ghost 10.0.3.0/24" >"$RUN/plugins/mynet/ghost.attached"
-"$BIN" -c none gc mynet 2>"$WORK/gc.err" || { cat "$WORK/gc.err" >&2; fail "aether gc mynet failed"; }
+"$BIN" --plugin-path "$PLUGINDIR" -c none gc mynet 2>"$WORK/gc.err" || { cat "$WORK/gc.err" >&2; fail "aether gc mynet failed"; }
 cat "$WORK/gc.err" >&2
 expect "$WORK/gc.err" 'mynet: gc: removed the marker of VM id ghost' "the plugin's gc ran through aether gc"
 [ ! -e "$RUN/plugins/mynet/ghost.attached" ] || fail "aether gc left the dead VM's state"

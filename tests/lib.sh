@@ -7,6 +7,19 @@ set -u
 : "${top_builddir:=$top_srcdir}"
 : "${AETHER:=$top_builddir/aether}"
 
+# As root aether ignores AETHER_PLUGIN_PATH (sudo -E would hand it a
+# user's): the tests hand it their plugin directories with --plugin-path.
+# $AETHER becomes a script that does that; AETHER_BIN stays the program.
+: "${AETHER_BIN:=$AETHER}"
+if [ "$(id -u)" = 0 ] && [ "$AETHER" = "$AETHER_BIN" ] &&
+   [ -d "$top_builddir/tests" ] && [ -w "$top_builddir/tests" ]; then
+	_aw=$top_builddir/tests/aether-as-root
+	printf '#!/bin/sh\n# made by tests/lib.sh\nexec %s --plugin-path "${AETHER_PLUGIN_PATH:-}" "$@"\n' \
+		"'$AETHER_BIN'" >"$_aw.$$" && chmod 0755 "$_aw.$$" &&
+		mv -f "$_aw.$$" "$_aw" && AETHER=$_aw
+fi
+export AETHER AETHER_BIN
+
 TEST_NAME=$(basename "$0" .sh)
 WORK=
 _cleanups=

@@ -85,7 +85,7 @@ lc_assert_clean() {
 	what=$1
 	q=$(procs 'qemu-system' | tr '\n' ' ')
 	[ -z "$q" ] || fail "$what: QEMU processes left: $q"
-	s=$(procs "$AETHER.* \(run\|start\) " | tr '\n' ' ')
+	s=$(procs "${AETHER_BIN:-$AETHER}.* \(run\|start\) " | tr '\n' ' ')
 	[ -z "$s" ] || fail "$what: supervisors left: $s"
 	t=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' |
 		grep "^$LC_PREFIX" | tr '\n' ' ')

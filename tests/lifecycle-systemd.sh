@@ -23,7 +23,7 @@ PATH=$WORK/bin:$PATH
 export PATH
 : >"$AETHER_TEST_SYSTEMD_LOG"
 calls() { grep -c -- '^--end--$' "$AETHER_TEST_SYSTEMD_LOG"; }
-aether_real=$(readlink -f "$AETHER")
+aether_real=$(readlink -f "${AETHER_BIN:-$AETHER}")
 
 cd "$WORK" || fail "cd $WORK"
 ae_expect 0 created create sd1 --image base.qcow2

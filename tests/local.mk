@@ -154,3 +154,22 @@ endif
 # The suites scripts/test runs again under ASan/UBSan.
 unit_tests += tests/check_config tests/check_mac tests/check_argv \
 	tests/check_loader tests/fuzz/fuzz-config-run
+
+# ---------------------------------------------------------------------
+# What aether trusts on the host: private directories made as root and
+# the processes gc may kill (check_host); plugin files and directories
+# (plugin-trust.sh); gc across runtime roots (gc-roots.sh).
+if HAVE_CHECK
+check_PROGRAMS += tests/check_host
+TESTS += tests/check_host
+unit_tests += tests/check_host
+tests_check_host_SOURCES = tests/check_host.c tests/check-main.h
+tests_check_host_CFLAGS = $(CORE_CHECK_CFLAGS)
+tests_check_host_LDADD = $(CORE_CHECK_LDADD)
+endif
+TESTS += tests/plugin-trust.sh
+dist_noinst_SCRIPTS += tests/plugin-trust.sh
+TESTS += tests/gc-roots.sh
+dist_noinst_SCRIPTS += tests/gc-roots.sh
+# tests/lib.sh writes it: aether with the tests' --plugin-path, for root
+CLEANFILES += tests/aether-as-root

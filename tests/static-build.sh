@@ -79,7 +79,7 @@ done
 export PKG_CONFIG_PATH="$WORK/prefix/lib/pkgconfig"
 cp -R "$SRC/examples/mynet" "$WORK/mynet"
 make -C "$WORK/mynet" >mynet.out 2>&1 || { cat mynet.out >&2; fail "the example plugin does not build"; }
-AETHER_PLUGIN_PATH="$WORK/mynet" "$BIN" -c none plugins >plugins2.out 2>&1 ||
+"$BIN" --plugin-path "$WORK/mynet" -c none plugins >plugins2.out 2>&1 ||
 	{ cat plugins2.out >&2; fail "aether plugins with the example failed"; }
 expect plugins2.out "file: $WORK/mynet/mynet\\.so" "an out-of-tree .so loads into the static aether"
 first=${PLUGINS# }; first=${first%% *}

@@ -111,7 +111,7 @@ ${TAP_E2E_OPTS:-}
 EOF
 
 mkdir -p "$tmp/run"
-AETHER_RUNTIME_DIR=$tmp/run timeout 180 "$AETHER" -c none -v run "$tmp/vm.conf" \
+AETHER_RUNTIME_DIR=$tmp/run timeout 180 "$AETHER" --plugin-path "$AETHER_PLUGIN_PATH" -c none -v run "$tmp/vm.conf" \
 	>"$tmp/aether.log" 2>&1
 rc=$?
 

@@ -13,8 +13,13 @@
  * persistent: it disappears when the last fd closes, so a crashed QEMU
  * cannot leak it.  With persistent = yes, detach (or gc) deletes it.
  *
- * Every device aether makes carries the ifalias "aether-tap:<vm id>" and
- * sits in link group `link_group`.  gc dumps the links once, picks the
+ * Every device aether makes carries the ifalias
+ * "aether-tap:<root id>:<vm id>" and sits in link group `link_group`.
+ * The root id (12 hex digits) names the runtime root whose VM it is
+ * (a hash of the plugin's runtime directory): gc in one runtime root (one
+ * user, or one configured runtime_dir) deletes only that root's devices.
+ * Devices of other roots, and those with the older alias "aether-tap:<vm
+ * id>" that does not say whose they are, are left alone.  gc dumps the links once, picks the
  * devices of VMs that are not alive and deletes them with a single
  * RTM_DELLINK by link group (ifindex 0 + IFLA_GROUP), so the kernel pays
  * one RCU grace period for the whole batch instead of one per device.
@@ -125,6 +130,7 @@ struct tap_plugin {
 	uint32_t link_group;
 	unsigned tun_features; /* TUNGETFEATURES */
 	int br_index;          /* bridge checked by the last full lookup */
+	char root_id[13];      /* whose devices: see the top of this file */
 };
 
 struct tap_att {
@@ -517,6 +523,23 @@ static int opt_flag(const struct aether_host *h, const char *key, bool *out)
 	return 0;
 }
 
+/* The runtime root's id: FNV-1a of the real path of the plugin's
+ * runtime directory (<root>/plugins/tap), 48 bits in hex. */
+static void make_root_id(const struct aether_host *host, char out[13])
+{
+	char real[PATH_MAX];
+	const char *dir = host->runtime_dir ? host->runtime_dir : "";
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	if (*dir && realpath(dir, real))
+		dir = real;
+	for (; *dir; dir++) {
+		h ^= (unsigned char)*dir;
+		h *= 0x100000001b3ull;
+	}
+	snprintf(out, 13, "%012" PRIx64, (uint64_t)(h & 0xffffffffffffull));
+}
+
 static int tap_init(const struct aether_host *host, void **state)
 {
 	struct tap_plugin *p;
@@ -528,6 +551,7 @@ static int tap_init(const struct aether_host *host, void **state)
 	if (!p)
 		return -ENOMEM;
 	p->host = host;
+	make_root_id(host, p->root_id);
 
 	s = host->opt_get(host, "bridge", 0);
 	if (!s || tap_name_check(s) < 0) {
@@ -754,7 +778,7 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	struct tap_plugin *p = state;
 	struct tap_att *st = NULL;
 	int fds[AETHER_MAX_QUEUES], vfds[AETHER_MAX_QUEUES];
-	char name[IFNAMSIZ], alias[sizeof TAP_ALIAS_TAG + TAP_ID_MAX];
+	char name[IFNAMSIZ], alias[sizeof TAP_ALIAS_TAG + 13 + TAP_ID_MAX];
 	struct rtnl_link *orig = NULL, *ch = NULL;
 	struct nl_addr *addr = NULL;
 	struct ifreq ifr;
@@ -788,7 +812,7 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 		    TAP_ID_MAX);
 		return -EINVAL;
 	}
-	snprintf(alias, sizeof alias, TAP_ALIAS_TAG "%s", vm->id);
+	snprintf(alias, sizeof alias, TAP_ALIAS_TAG "%s:%s", p->root_id, vm->id);
 
 	r = find_bridge(p, &br_index, &br_mtu);
 	if (r < 0)
@@ -1054,14 +1078,6 @@ static bool live_id(const struct gc_ctx *c, const char *id)
 	return false;
 }
 
-static bool live_index(const struct gc_ctx *c, unsigned idx)
-{
-	for (size_t i = 0; i < c->n_live; i++)
-		if (c->live[i].index == idx)
-			return true;
-	return false;
-}
-
 static void gc_one(struct nl_object *obj, void *arg)
 {
 	struct gc_ctx *c = arg;
@@ -1070,17 +1086,22 @@ static void gc_one(struct nl_object *obj, void *arg)
 	const char *alias = rtnl_link_get_ifalias(l);
 	uint32_t group = rtnl_link_get_group(l);
 	bool ours = false, dead = false;
-	unsigned idx;
 
-	if (link_is_type(l, "tun") && name) {
-		if (alias && strncmp(alias, TAP_ALIAS_TAG,
-				     strlen(TAP_ALIAS_TAG)) == 0) {
+	if (link_is_type(l, "tun") && name && alias &&
+	    strncmp(alias, TAP_ALIAS_TAG, strlen(TAP_ALIAS_TAG)) == 0) {
+		const char *rest = alias + strlen(TAP_ALIAS_TAG);
+		const char *colon = strchr(rest, ':');
+
+		if (colon && (size_t)(colon - rest) == strlen(c->p->root_id) &&
+		    strncmp(rest, c->p->root_id, (size_t)(colon - rest)) == 0) {
 			ours = true;
-			dead = !live_id(c, alias + strlen(TAP_ALIAS_TAG));
-		} else if (group == c->p->link_group &&
-			   tap_name_parse(name, c->p->prefix, &idx, NULL) == 0) {
-			ours = true;
-			dead = !live_index(c, idx);
+			dead = !live_id(c, colon + 1);
+		} else if (!colon && !live_id(c, rest)) {
+			/* an older aether's: whose runtime root is unknown */
+			LOG(c->p, AETHER_LOG_INFO,
+			    "gc: leaving %s: its alias '%s' does not say which "
+			    "runtime root made it (an older aether); delete it "
+			    "by hand if no VM uses it", name, alias);
 		}
 	}
 	if (ours && dead) {
