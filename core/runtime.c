@@ -358,6 +358,12 @@ int ae_runtime_qemu_of(const char *root, const char *argv, size_t len,
 		    qemu_opt(a, "path", val, sizeof val) == 0 &&
 		    vm_of_path(root, val, "qmp.sock", name, namelen))
 			return 1;
+		/* QMP by fd: -add-fd fd=N,set=M,opaque=<root>/vms/NAME/qmp.sock
+		 * (the supervisor names its QMP socket there for us) */
+		if (prev && !strcmp(prev, "-add-fd") &&
+		    qemu_opt(a, "opaque", val, sizeof val) == 0 &&
+		    vm_of_path(root, val, "qmp.sock", name, namelen))
+			return 1;
 		if (prev && !strcmp(prev, "-name") &&
 		    qemu_opt(a, "guest", nm, sizeof nm) == 0 &&
 		    ae_valid_vm_name(nm))

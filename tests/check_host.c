@@ -221,6 +221,14 @@ START_TEST(qemu_identity)
 	const char *const escaped[] = {
 		"qemu", "-chardev",
 		"socket,id=qmp0,path=/run/a,,b/vms/v2/qmp.sock,server=on", NULL};
+	/* what the supervisor runs: QMP by fd, its path named in -add-fd */
+	const char *const addfd[] = {
+		"qemu-system-x86_64", "-name", "guest=web3,process=aether-web3",
+		"-add-fd", "fd=6,set=9,opaque=/run/ae/vms/web3/qmp.sock",
+		"-chardev", "socket,id=qmp0,fd=5,server=on,wait=off", NULL};
+	const char *const addfd_other[] = {
+		"qemu-system-x86_64", "-add-fd",
+		"fd=6,set=9,opaque=/home/u/run/ae/vms/web3/qmp.sock", NULL};
 	const char *const byname[] = {
 		"qemu-system-x86_64", "-name", "guest=web2,process=aether-web2",
 		"-qmp", "fd:3", NULL};
@@ -236,6 +244,9 @@ START_TEST(qemu_identity)
 	ck_assert_int_eq(qemu_of("/run/a,b", escaped, 100, name), 1);
 	ck_assert_str_eq(name, "v2");
 	ck_assert_int_eq(qemu_of("/run/a", escaped, 100, name), 0);
+	ck_assert_int_eq(qemu_of("/run/ae", addfd, 100, name), 1);
+	ck_assert_str_eq(name, "web3");
+	ck_assert_int_eq(qemu_of("/run/ae", addfd_other, 100, name), 0);
 
 	/* QMP by fd: the name and the pid the supervisor wrote */
 	ck_tmp_setup();
