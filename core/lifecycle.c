@@ -108,8 +108,9 @@ static void probe(struct vmref *v)
 	    (v->rtdir_exists || !strcmp(v->rec.state, "running") ||
 	     !strcmp(v->rec.state, "starting") ||
 	     !strcmp(v->rec.state, "stopping")))
-		v->n_orphans = ae_find_procs(v->qmp, v->orphans,
-					     (int)AE_ARRAY_SIZE(v->orphans));
+		v->n_orphans = ae_runtime_find_orphans_of(
+			v->rtroot, v->name, v->orphans,
+			(int)AE_ARRAY_SIZE(v->orphans));
 }
 
 /* Open VM `name` of the store.  must_exist: refuse when it is not there.
@@ -274,15 +275,11 @@ static int wait_gone(pid_t pid, int timeout_ms)
 
 static void kill_orphans(struct vmref *v)
 {
-	int i;
-
-	for (i = 0; i < v->n_orphans; i++) {
-		ae_warn("%s: killing QEMU pid %ld left by a dead supervisor",
-			v->name, (long)v->orphans[i]);
-		kill(v->orphans[i], SIGKILL);
-	}
-	for (i = 0; i < v->n_orphans; i++)
-		wait_gone(v->orphans[i], 5000);
+	/* matched exactly, owner checked, killed through pidfds */
+	if (v->n_orphans)
+		ae_warn("%s: killing %d QEMU process(es) left by a dead "
+			"supervisor", v->name, v->n_orphans);
+	ae_runtime_kill_orphans_of(v->rtroot, v->name);
 	v->n_orphans = 0;
 }
 

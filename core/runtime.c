@@ -19,6 +19,7 @@
 #include "runtime.h"
 #include "store.h"
 #include "util.h"
+#include "vmconf.h"
 
 static char *configured_root;
 
@@ -457,19 +458,28 @@ static int proc_cmdline(int dfd, char **out, size_t *len)
 	return 0;
 }
 
-/* May gc kill a process of these uids whose argv matched exactly? */
-static int owner_ok(uid_t ruid, uid_t euid, const char *argv, size_t len)
+/* May gc kill a process of these uids whose argv matched exactly, the
+ * QEMU of VM name of root? */
+static int owner_ok(const char *root, const char *name, uid_t ruid,
+		    uid_t euid, const char *argv, size_t len)
 {
 	uid_t me = geteuid();
 	const char *a, *prev = NULL;
 	struct passwd pw, *res = NULL;
-	char pwbuf[1024];
+	char pwbuf[1024], dir[PATH_MAX];
+	long quid;
 	size_t off;
 
 	if (ruid == me && euid == me)
 		return 1;
 	if (me != 0 || ruid != euid)
 		return 0;
+	/* the uid the supervisor ran it as, recorded in the VM's private
+	 * directory (root's, 0700: nobody else wrote it) */
+	if (snprintf(dir, sizeof dir, "%s/vms/%s", root, name) <
+		    (int)sizeof dir &&
+	    ae_read_long(dir, "qemu.uid", &quid) == 0 && quid == (long)euid)
+		return 1;
 	/* root's QEMU may run as the user -runas names, or aether-qemu */
 	for (off = 0; off < len; off += strlen(argv + off) + 1) {
 		a = argv + off;
@@ -479,12 +489,16 @@ static int owner_ok(uid_t ruid, uid_t euid, const char *argv, size_t len)
 			return 1;
 		prev = a;
 	}
-	return getpwnam_r("aether-qemu", &pw, pwbuf, sizeof pwbuf, &res) == 0 &&
+	return getpwnam_r(AE_QEMU_USER, &pw, pwbuf, sizeof pwbuf, &res) == 0 &&
 	       res && res->pw_uid == euid;
 }
 
-int ae_runtime_kill_orphans(const char *root, const struct ae_live_vm *live,
-			    size_t n_live)
+/* The orphan scan: every QEMU of a VM of root (only: of that VM alone)
+ * that no live[] supervisor owns and whose owner is right.  With pids,
+ * they are only listed (up to max); without, they are killed. */
+static int orphans(const char *root, const char *only,
+		   const struct ae_live_vm *live, size_t n_live, pid_t *pids,
+		   int max)
 {
 	static int told_nopidfd;
 	struct dirent *e;
@@ -493,7 +507,7 @@ int ae_runtime_kill_orphans(const char *root, const struct ae_live_vm *live,
 
 	if (!d)
 		return 0;
-	while ((e = readdir(d))) {
+	while ((e = readdir(d)) && (!pids || killed < max)) {
 		char path[64], name[80], *argv = NULL, *end;
 		uid_t ruid, euid;
 		size_t len = 0, i;
@@ -521,13 +535,17 @@ int ae_runtime_kill_orphans(const char *root, const struct ae_live_vm *live,
 		}
 		for (i = 0; i < n_live; i++)
 			owned |= !strcmp(live[i].name, name);
+		if (only && strcmp(only, name))
+			owned = 1; /* another VM's: not asked about */
 		if (owned) {
 			/* its supervisor lives: not an orphan */
 		} else if (proc_uids(dfd, &ruid, &euid) < 0 ||
-			   !owner_ok(ruid, euid, argv, len)) {
+			   !owner_ok(root, name, ruid, euid, argv, len)) {
 			ae_warn("gc: pid %ld looks like the QEMU of VM %s of %s "
 				"but runs as uid %ld: left alone",
 				pid, name, root, (long)euid);
+		} else if (pids) {
+			pids[killed++] = (pid_t)pid;
 		} else {
 			ae_info("gc: killing QEMU pid %ld of VM %s (its "
 				"supervisor is gone)", pid, name);
@@ -560,4 +578,21 @@ int ae_runtime_kill_orphans(const char *root, const struct ae_live_vm *live,
 	}
 	closedir(d);
 	return killed;
+}
+
+int ae_runtime_kill_orphans(const char *root, const struct ae_live_vm *live,
+			    size_t n_live)
+{
+	return orphans(root, NULL, live, n_live, NULL, 0);
+}
+
+int ae_runtime_find_orphans_of(const char *root, const char *name,
+			       pid_t *pids, int max)
+{
+	return max > 0 ? orphans(root, name, NULL, 0, pids, max) : 0;
+}
+
+int ae_runtime_kill_orphans_of(const char *root, const char *name)
+{
+	return orphans(root, name, NULL, 0, NULL, 0);
 }

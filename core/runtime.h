@@ -62,5 +62,10 @@ int ae_runtime_qemu_of(const char *root, const char *argv, size_t len,
  * how many were killed.  Hold ae_runtime_lock across live and this. */
 int ae_runtime_kill_orphans(const char *root, const struct ae_live_vm *live,
 			    size_t n_live);
+/* The same for VM `name` alone, whose supervisor the caller knows to be
+ * dead (it holds the VM's lock): list them (up to max), or kill them. */
+int ae_runtime_find_orphans_of(const char *root, const char *name,
+			       pid_t *pids, int max);
+int ae_runtime_kill_orphans_of(const char *root, const char *name);
 
 #endif

@@ -361,34 +361,3 @@ void ae_store_gc(const char *root)
 	}
 	closedir(d);
 }
-
-int ae_find_procs(const char *needle, pid_t *pids, int max)
-{
-	struct dirent *e;
-	int n = 0;
-	DIR *d = opendir("/proc");
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)) && n < max) {
-		char path[64], *buf;
-		size_t len, off;
-		long pid;
-		char *end;
-
-		pid = strtol(e->d_name, &end, 10);
-		if (*end || pid <= 0 || pid == (long)getpid())
-			continue;
-		snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-		if (ae_read_file(path, &buf, &len, 1 << 20) < 0)
-			continue;
-		for (off = 0; off < len; off += strlen(buf + off) + 1)
-			if (strstr(buf + off, needle)) {
-				pids[n++] = (pid_t)pid;
-				break;
-			}
-		free(buf);
-	}
-	closedir(d);
-	return n;
-}

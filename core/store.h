@@ -76,9 +76,5 @@ int ae_store_pick_mac(const char *name, const uint8_t (*taken)[6], size_t n,
 /* Remove interrupted creates/deletes (vms/.new-* / .del-* of dead pids). */
 void ae_store_gc(const char *root);
 
-/* Find processes whose command line contains `needle` as one argument's
- * substring (e.g. a VM's QMP socket path); up to max pids.  Returns the
- * count. */
-int ae_find_procs(const char *needle, pid_t *pids, int max);
 
 #endif

@@ -644,6 +644,11 @@ static int start_qemu(struct run *r, struct aether_attachment *att)
 		snprintf(path, sizeof path, "%s/qemu.pid", r->vmdir);
 		snprintf(buf, sizeof buf, "%ld\n", (long)r->qemu);
 		ae_write_file(path, buf, strlen(buf), 0600);
+		/* whose QEMU it is: gc kills an orphan only of that uid */
+		snprintf(path, sizeof path, "%s/qemu.uid", r->vmdir);
+		snprintf(buf, sizeof buf, "%ld\n",
+			 (long)(r->drop ? r->creds.uid : geteuid()));
+		ae_write_file(path, buf, strlen(buf), 0600);
 	}
 	if (r->drop)
 		ae_info("%s: QEMU running (pid %ld, user %s), network %s "
