@@ -145,7 +145,7 @@ tail -n 1 "$WORK/con2" | grep -q "$(printf '\303\251')END-OF-LOG" &&
 alive b
 
 # 7. The aether program the agent runs requests with.
-agent_bin=$(dirname "${AETHER_SERVE:-$AETHER}")/aether-agent
+agent_bin=$(dirname "${AETHER_SERVE:-$AETHER_BIN}")/aether-agent
 mkdir -p "$WORK/x"
 cp "${AETHER_SERVE:-$AETHER}" "$WORK/x/aether"
 chmod 777 "$WORK/x/aether"

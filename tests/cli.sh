@@ -134,18 +134,26 @@ expect "$WORK/out" "gc: backend 'nosuch' not found" "gc names a missing backend"
 if command -v qemu-img >/dev/null 2>&1; then
 	export AETHER_STORE_DIR=$WORK/store
 	qemu-img create -q -f qcow2 "$WORK/base.qcow2" 16M || fail "qemu-img create"
+	# As root the fake runs as QEMU's unprivileged user: its output
+	# directory is writable by all.  Files aether hands over as
+	# descriptors (/proc/self/fd/N) are recorded as the paths they are.
+	mkdir -p "$WORK/fq"
+	chmod 1777 "$WORK/fq"
 	cat >"$WORK/fakeqemu" <<EOS
 #!/bin/sh
 # one argument per record, NUL-terminated
-for a; do printf '%s\\0' "\$a"; done >"$WORK/argv"
+for a; do
+	case "\$a" in /proc/self/fd/*) a=\$(readlink "\$a") ;; esac
+	printf '%s\\0' "\$a"
+done >"$WORK/fq/argv"
 exit 1
 EOS
-	chmod +x "$WORK/fakeqemu"
+	chmod 0755 "$WORK/fakeqemu"
 	printf '[vm]\nqemu = %s\nconsole = none\n' "$WORK/fakeqemu" >"$WORK/fq.conf"
 	# the argument after $1 in the recorded argv, byte for byte
 	argv_after() {
 		awk -v RS='\0' -v k="$1" 'f { printf "%s", $0; exit } $0 == k { f = 1 }' \
-			"$WORK/argv"
+			"$WORK/fq/argv"
 	}
 	kdir=$WORK/k$(printf '%0150d' 0)/'boot ;x #y "z" \w'
 	mkdir -p "$kdir"
@@ -167,8 +175,10 @@ EOS
 		want_rc 0 "create with a ${#app}-character --append"
 		awk 'length($0) > 198 { exit 1 }' "$WORK/store/vms/ap/vm.conf" ||
 			fail "vm.conf has a line over 198 characters"
+		rm -f "$WORK/fq/argv"
 		run "$AETHER" -c "$WORK/fq.conf" run "$WORK/store/vms/ap/vm.conf"
 		want_rc 4 "run with the fake QEMU"
+		[ -s "$WORK/fq/argv" ] || fail "the fake QEMU recorded no argv"
 		argv_after -append >"$WORK/got"
 		cmp -s "$WORK/want" "$WORK/got" ||
 			fail "QEMU got -append '$(cat "$WORK/got")', not '$app'"
