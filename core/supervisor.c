@@ -928,13 +928,21 @@ out:
 	ae_conlog_close(r.con); /* QEMU is gone: the rest of its output */
 	ae_relay_free(r.relay); /* after detach: the port is gone */
 	ae_instance_close(r.inst);
-	if (r.sfd >= 0)
-		close(r.sfd);
-	sigprocmask(SIG_SETMASK, &r.old_mask, NULL);
 	if (r.vmdir)
 		record_state(&r, ret == AE_EXIT_OK ? "stopped" : "crashed", ret,
 			     exit_reason(ret));
 	ae_runtime_release_vm(r.vmdir);
+	/* Signals stay blocked until everything is cleaned up: a second
+	 * SIGTERM or Ctrl-C during the stop (timeout(1) sends one to the
+	 * child and one to its group) must not kill us half way.  Those that
+	 * came meanwhile are consumed: we are stopping already. */
+	if (r.sfd >= 0) {
+		struct signalfd_siginfo si;
+		while (read(r.sfd, &si, sizeof si) == (ssize_t)sizeof si)
+			;
+		close(r.sfd);
+	}
+	sigprocmask(SIG_SETMASK, &r.old_mask, NULL);
 	free(r.vmdir);
 	free(r.qmp_path);
 	free(r.root);
