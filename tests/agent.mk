@@ -25,8 +25,10 @@ endif
 EXTRA_DIST += tests/fuzz/agent-corpus tests/fuzz/agent.dict
 check_PROGRAMS += tests/fuzz/fuzz-agent-run
 TESTS += tests/fuzz/fuzz-agent-run
-tests_fuzz_fuzz_agent_run_SOURCES = tests/fuzz/standalone-agent.c \
+tests_fuzz_fuzz_agent_run_SOURCES = tests/fuzz/standalone.c \
 	tests/fuzz/fuzz-agent.c
+tests_fuzz_fuzz_agent_run_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DFUZZ_NAME='"fuzz-agent-run"' -DFUZZ_CORPUS='"tests/fuzz/agent-corpus"'
 tests_fuzz_fuzz_agent_run_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(AMQP_CFLAGS)
 tests_fuzz_fuzz_agent_run_LDADD = libaether-agent.la
 unit_tests += tests/fuzz/fuzz-agent-run

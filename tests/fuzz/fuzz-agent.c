@@ -20,7 +20,7 @@
  * range.
  *
  * fuzz_agent_results() reports what the last input did, for the
- * standalone driver's corpus checks (standalone-agent.c).
+ * standalone driver's corpus checks (standalone.c).
  */
 #include "config.h"
 
@@ -212,4 +212,23 @@ void fuzz_agent_results(int *parse_rc, int *policy_rc)
 {
 	*parse_rc = last_parse;
 	*policy_rc = last_policy;
+}
+
+/* For the replay driver (standalone.c): what the input named base should
+ * have done. */
+int fuzz_expected(const char *base, const char **what);
+int fuzz_expected(const char *base, const char **what)
+{
+	int parse_rc, policy_rc;
+
+	fuzz_agent_results(&parse_rc, &policy_rc);
+	if (!strncmp(base, "ok-", 3))
+		return *what = "a valid, allowed request",
+		       parse_rc == 0 && policy_rc == 0;
+	if (!strncmp(base, "refused-", 8))
+		return *what = "a valid request refused by the policy",
+		       parse_rc == 0 && policy_rc < 0;
+	if (!strncmp(base, "bad-", 4))
+		return *what = "an invalid request", parse_rc < 0;
+	return -1;
 }

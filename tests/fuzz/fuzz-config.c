@@ -261,3 +261,24 @@ void fuzz_config_results(int *ini_rc, int *vm_rc, int *host_rc)
 	*vm_rc = last_vm;
 	*host_rc = last_host;
 }
+
+/* For the replay driver (standalone.c): what the input named base should
+ * have done. */
+int fuzz_expected(const char *base, const char **what);
+int fuzz_expected(const char *base, const char **what)
+{
+	int ini_rc, vm_rc, host_rc;
+
+	fuzz_config_results(&ini_rc, &vm_rc, &host_rc);
+	if (!strncmp(base, "vm-ok-", 6))
+		return *what = "to load as a VM file", vm_rc == 0;
+	if (!strncmp(base, "vm-bad-", 7))
+		return *what = "a VM file error", ini_rc == 0 && vm_rc < 0;
+	if (!strncmp(base, "host-ok-", 8))
+		return *what = "to load as a host file", host_rc == 0;
+	if (!strncmp(base, "host-bad-", 9))
+		return *what = "a host file error", ini_rc == 0 && host_rc < 0;
+	if (!strncmp(base, "ini-bad-", 8))
+		return *what = "an INI error", ini_rc < 0;
+	return -1;
+}

@@ -1,18 +1,18 @@
-/* standalone.c - run fuzz inputs without libFuzzer.
+/* standalone.c - run fuzz inputs without libFuzzer: the replay driver of
+ * every fuzz target (fuzz-config-run, fuzz-agent-run).
  *
- *   fuzz-config-run [FILE|DIR]...
+ *   FUZZ_NAME [FILE|DIR]...
  *
  * Every file given (and every regular file in every directory given) is
  * fed to LLVMFuzzerTestOneInput once, so the seed corpus and any crash
  * reproducers are a regression test under any compiler (and under
- * --enable-sanitizers).  Without arguments it runs
- * $top_srcdir/tests/fuzz/corpus, which is what make check does.
+ * --enable-sanitizers).  Without arguments it runs the target's corpus,
+ * $top_srcdir/FUZZ_CORPUS, which is what make check does.
  *
- * Corpus files named by convention are also checked for their outcome:
- *   vm-ok-*     loads as a VM file          vm-bad-*    does not
- *   host-ok-*   loads as a host file        host-bad-*  does not
- *   ini-bad-*   fails in the INI layer already
- * Other names (crash-*, edge-*) only have to not crash.
+ * Corpus files named by convention are also checked for their outcome,
+ * as the target's fuzz_expected() says (fuzz-config.c: vm-ok-*, vm-bad-*,
+ * host-ok-*, host-bad-*, ini-bad-*; fuzz-agent.c: ok-*, refused-*,
+ * bad-*).  Other names (crash-*, edge-*) only have to not crash.
  */
 #include "config.h"
 
@@ -25,7 +25,19 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-void fuzz_config_results(int *ini_rc, int *vm_rc, int *host_rc);
+/* Each fuzz target says what the last input should have done, by the
+ * prefix of its file name: 1 it did, 0 it did not (*what says what was
+ * expected), -1 the name sets no expectation. */
+int fuzz_expected(const char *base, const char **what);
+
+/* FUZZ_NAME (the program) and FUZZ_CORPUS (below $top_srcdir) come from
+ * the build rules of each target. */
+#ifndef FUZZ_NAME
+#define FUZZ_NAME "fuzz-config-run"
+#endif
+#ifndef FUZZ_CORPUS
+#define FUZZ_CORPUS "tests/fuzz/corpus"
+#endif
 
 static unsigned n_run, n_checked, n_failed;
 
@@ -61,11 +73,6 @@ static int read_all(const char *path, uint8_t **out, size_t *len)
 	return 0;
 }
 
-static int starts(const char *s, const char *prefix)
-{
-	return !strncmp(s, prefix, strlen(prefix));
-}
-
 static void expect(const char *path, const char *what, int ok)
 {
 	n_checked++;
@@ -80,7 +87,8 @@ static int run_file(const char *path)
 	const char *base = strrchr(path, '/');
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int rc, ini_rc, vm_rc, host_rc;
+	const char *what = NULL;
+	int rc, ok;
 
 	base = base ? base + 1 : path;
 	rc = read_all(path, &data, &len);
@@ -91,17 +99,9 @@ static int run_file(const char *path)
 	LLVMFuzzerTestOneInput(data, len);
 	free(data);
 	n_run++;
-	fuzz_config_results(&ini_rc, &vm_rc, &host_rc);
-	if (starts(base, "vm-ok-"))
-		expect(path, "to load as a VM file", vm_rc == 0);
-	else if (starts(base, "vm-bad-"))
-		expect(path, "a VM file error", ini_rc == 0 && vm_rc < 0);
-	else if (starts(base, "host-ok-"))
-		expect(path, "to load as a host file", host_rc == 0);
-	else if (starts(base, "host-bad-"))
-		expect(path, "a host file error", ini_rc == 0 && host_rc < 0);
-	else if (starts(base, "ini-bad-"))
-		expect(path, "an INI error", ini_rc < 0);
+	ok = fuzz_expected(base, &what);
+	if (ok >= 0)
+		expect(path, what, ok);
 	return 0;
 }
 
@@ -170,7 +170,7 @@ int main(int argc, char **argv)
 					"top_srcdir)\n", argv[0]);
 			return 99;
 		}
-		if (asprintf(&def, "%s/tests/fuzz/corpus", top) < 0)
+		if (asprintf(&def, "%s/" FUZZ_CORPUS, top) < 0)
 			return 99;
 		rc = run_arg(def);
 		free(def);
@@ -178,7 +178,7 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++)
 		if (run_arg(argv[i]) < 0)
 			rc = -1;
-	printf("fuzz-config-run: %u inputs run, %u outcomes checked, %u wrong\n",
+	printf(FUZZ_NAME ": %u inputs run, %u outcomes checked, %u wrong\n",
 	       n_run, n_checked, n_failed);
 	if (rc < 0)
 		return 99; /* a hard error: the corpus is missing */
