@@ -274,6 +274,22 @@ static int setup_signals(struct run *r)
 	return r->sfd < 0 ? -errno : 0;
 }
 
+/* A stop signal (SIGTERM, SIGINT, SIGHUP) that came before QEMU was
+ * started: do not start it.  AE_EXIT_SIGNAL + its number, or 0. */
+static int stop_signal_pending(struct run *r)
+{
+	struct signalfd_siginfo si;
+
+	while (read(r->sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+		if (si.ssi_signo == SIGCHLD)
+			continue;
+		ae_info("%s: got %s before QEMU was started: not starting it",
+			r->c->name, strsignal((int)si.ssi_signo));
+		return AE_EXIT_SIGNAL + (int)si.ssi_signo;
+	}
+	return 0;
+}
+
 /* Wait for QEMU to exit within timeout_ms, draining SIGCHLD. */
 static int wait_qemu(struct run *r, int timeout_ms, int *status)
 {
@@ -904,6 +920,10 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 	r.attached = 1;
 	if ((ret = frame_port_bind(&r, &att)) != 0)
 		goto out;
+	if ((ret = stop_signal_pending(&r)) != 0) {
+		ae_attachment_close_fds(&att);
+		goto out;
+	}
 	ret = start_qemu(&r, &att);
 	if (ret == 0)
 		control_open(&r);

@@ -2,8 +2,8 @@
 check_PROGRAMS += tests/tcp-echo
 tests_tcp_echo_SOURCES = tests/tcp-echo.c
 
-TESTS += tests/slirp-e2e.sh tests/cli.sh
-dist_noinst_SCRIPTS += tests/slirp-e2e.sh tests/cli.sh tests/lib.sh \
+TESTS += tests/slirp-e2e.sh tests/cli.sh tests/signals.sh
+dist_noinst_SCRIPTS += tests/slirp-e2e.sh tests/cli.sh tests/signals.sh tests/lib.sh \
 	tests/guest/build-guest.sh tests/guest/init tests/guest/udhcpc.script
 EXTRA_DIST += tests/guest/README
 TEST_EXTENSIONS = .sh

@@ -151,7 +151,12 @@ cc -shared -fPIC -o "$WORK/user/pl/evil.so" "$WORK/evil.c" || fail "cannot build
 chown "$OUID:$OGID" "$WORK/user/pl/evil.so"
 as_other() { setpriv --reuid="$OUID" --regid="$OGID" --clear-groups -- "$@"; }
 # the marker works: the user's own aether (no privileges) loads its code
-as_other env AETHER_PLUGIN_PATH="$WORK/user/pl" "$BIN" -c none plugins show evil >"$WORK/u.out" 2>&1 || :
+# (a copy: the user may not be able to reach the build tree, e.g. under
+# /root)
+mkdir -p "$WORK/plain" && chmod 0755 "$WORK/plain"
+cp "$BIN" "$WORK/plain/aether" && chmod 0755 "$WORK/plain/aether" ||
+	fail "cannot copy $BIN"
+as_other env AETHER_PLUGIN_PATH="$WORK/user/pl" "$WORK/plain/aether" -c none plugins show evil >"$WORK/u.out" 2>&1 || :
 [ -e "$WORK/mark/ran" ] || { cat "$WORK/u.out" >&2; fail "the marker plugin's constructor does not run even unprivileged"; }
 rm -f "$WORK/mark/ran"
 pass "an unprivileged aether runs its user's plugin (the marker works)"

@@ -25,14 +25,15 @@ if [ "${VDE_E2E_STAGE:-}" = mount ]; then
 	mkdir -p "$W/src" "$W/bld"
 	mount --bind "$top_srcdir" "$W/src" || fail "bind mount $top_srcdir"
 	mount --bind "$top_builddir" "$W/bld" || fail "bind mount $top_builddir"
-	AETHER=$W/bld/${AETHER#"$top_builddir"/}
+	# the program itself: nobody needs no root wrapper (tests/lib.sh)
+	AETHER=$W/bld/${AETHER_BIN#"$top_builddir"/}
 	pp=
 	for d in $(echo "$AETHER_PLUGIN_PATH" | tr ':' ' '); do
 		pp=$pp${pp:+:}$W/bld/${d#"$top_builddir"/}
 	done
 	exec setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		env VDE_E2E_STAGE= VDE_E2E_INNER=1 top_srcdir="$W/src" top_builddir="$W/bld" \
-		AETHER="$AETHER" AETHER_PLUGIN_PATH="$pp" \
+		AETHER="$AETHER" AETHER_BIN="$AETHER" AETHER_PLUGIN_PATH="$pp" \
 		U="$U" GUEST_KERNEL="$GUEST_KERNEL" GUEST_INITRD="$GUEST_INITRD" \
 		HOME="$U" XDG_RUNTIME_DIR="$U/xdg" /bin/sh "$W/src/tests/vde-e2e.sh"
 fi
@@ -53,7 +54,7 @@ if [ "${VDE_E2E_INNER:-}" != 1 ]; then
 		chown nobody:nogroup "$U/kernel" "$U/initrd.img"
 		GUEST_KERNEL=$U/kernel GUEST_INITRD=$U/initrd.img
 		if ! $run_as test -r "$top_builddir/plugins/vde/.libs/vde.so" -a \
-		     -x "$AETHER" -a -r "$top_srcdir/tests/lib.sh"; then
+		     -x "$AETHER_BIN" -a -r "$top_srcdir/tests/lib.sh"; then
 			need unshare
 			log "nobody cannot read the build tree: bind-mounting it"
 			rc=0
