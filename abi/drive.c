@@ -8,7 +8,19 @@
  *
  *   load      the descriptor's ABI version and size
  *   attach    VM "drive-a": the attachment kind (and fd for STREAM)
+ *   frame     the attachment's frame part (1.1): the host's output and sink
+ *             must survive attach; a plugin without AETHER_CAP_ATTACH_FRAME
+ *             must leave port and ops NULL (no frame op can be called)
  *   check     while attached (must be 0)
+ *   addresses the 1.1 verb, with the attachment's state and without (as
+ *             `aether status` asks from another process)
+ *   forward   the 1.1 verb, add and remove
+ *   beyond    for a descriptor shorter than this host's (an older minor):
+ *             while addresses and forward ran, the bytes past its end held
+ *             pointers to trap functions; the host must not have called
+ *             them, must have answered -EOPNOTSUPP and left the address
+ *             buffer untouched (under AddressSanitizer the traps are not
+ *             laid: the descriptor's redzone catches any read past it)
  *   gc-live   gc with drive-a live (must be 0)
  *   check     again (must still be 0: gc kept the live VM's state)
  *   fds       the host closes its attachment fds (as after QEMU starts)
@@ -23,9 +35,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,11 +60,193 @@ static void step(const char *what, int rc, int must_be_zero,
 	}
 }
 
+static void must(int ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "drive: %s\n", what);
+		bad = 1;
+	}
+}
+
 static const char *kind_name(uint32_t k)
 {
 	static const char *const names[] = {"none", "tap", "vde", "user",
-					    "stream", "vhost-user"};
+					    "stream", "vhost-user", "frame"};
 	return k < sizeof names / sizeof names[0] ? names[k] : "unknown";
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define DRIVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DRIVE_ASAN 1
+#endif
+#endif
+
+/* Traps: what a host that reads past a short descriptor (or calls the
+ * frame sink on a plugin's behalf) would call.  A positive return is
+ * never a valid answer, so it shows in the step's rc too. */
+static int trap_calls;
+
+static int trap_addresses(void *state, const struct aether_vm *vm,
+			  void *att_state, struct aether_addr *out, size_t max)
+{
+	(void)state, (void)vm, (void)att_state, (void)out, (void)max;
+	trap_calls++;
+	return 0x7ea;
+}
+
+static int trap_forward(void *state, const struct aether_vm *vm,
+			void *att_state, const struct aether_forward *fwd,
+			int add)
+{
+	(void)state, (void)vm, (void)att_state, (void)fwd, (void)add;
+	trap_calls++;
+	return 0x7ea;
+}
+
+static int output_calls;
+
+static int trap_output(void *sink, const void *frame, size_t len)
+{
+	(void)sink, (void)frame, (void)len;
+	output_calls++;
+	return 0;
+}
+
+/* The protection of the mapping holding addr (PROT_*), -1 if unknown. */
+static int prot_of(const void *addr)
+{
+	uintptr_t a = (uintptr_t)addr, lo, hi;
+	char line[512], perm[8];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int prot = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%jx-%jx %4s", (uintmax_t *)&lo,
+			   (uintmax_t *)&hi, perm) != 3 ||
+		    a < lo || a >= hi)
+			continue;
+		prot = (perm[0] == 'r' ? PROT_READ : 0) |
+		       (perm[1] == 'w' ? PROT_WRITE : 0) |
+		       (perm[2] == 'x' ? PROT_EXEC : 0);
+		break;
+	}
+	fclose(f);
+	return prot;
+}
+
+/* The bytes from d + d->struct_size up to the end of this host's struct
+ * aether_plugin: the members an older plugin's descriptor does not have.
+ * They belong to whatever the plugin's linker put next; lay trap pointers
+ * there (saving the bytes) or put the bytes back. */
+struct beyond {
+	unsigned char *start, *page;
+	size_t len, plen;
+	int prot;
+	unsigned char saved[sizeof(struct aether_plugin)];
+};
+
+static int beyond_open(const struct aether_plugin *d, struct beyond *b,
+		       char *why, size_t whylen)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t s, e;
+	int (*fa)(void *, const struct aether_vm *, void *,
+		  struct aether_addr *, size_t) = trap_addresses;
+	int (*ff)(void *, const struct aether_vm *, void *,
+		  const struct aether_forward *, int) = trap_forward;
+
+	b->start = (unsigned char *)d + d->struct_size;
+	b->len = sizeof(struct aether_plugin) - d->struct_size;
+	s = (uintptr_t)b->start & ~(uintptr_t)(pg - 1);
+	e = ((uintptr_t)b->start + b->len + pg - 1) & ~(uintptr_t)(pg - 1);
+	b->page = (unsigned char *)s;
+	b->plen = e - s;
+	b->prot = prot_of(b->page);
+	if (b->prot < 0 || prot_of(b->start + b->len - 1) != b->prot) {
+		snprintf(why, whylen, "the bytes past the descriptor are not "
+				      "in one known mapping");
+		return -1;
+	}
+	if (mprotect(b->page, b->plen, PROT_READ | PROT_WRITE) < 0) {
+		snprintf(why, whylen, "mprotect: %s", strerror(errno));
+		return -1;
+	}
+	memcpy(b->saved, b->start, b->len);
+	/* Only the members past the end: offsets relative to d. */
+	if (offsetof(struct aether_plugin, addresses) >= d->struct_size)
+		memcpy((unsigned char *)d +
+			       offsetof(struct aether_plugin, addresses),
+		       &fa, sizeof fa);
+	if (offsetof(struct aether_plugin, forward) >= d->struct_size)
+		memcpy((unsigned char *)d +
+			       offsetof(struct aether_plugin, forward),
+		       &ff, sizeof ff);
+	return 0;
+}
+
+static void beyond_close(struct beyond *b)
+{
+	memcpy(b->start, b->saved, b->len);
+	if (mprotect(b->page, b->plen, b->prot) < 0) {
+		perror("drive: mprotect (restoring)");
+		bad = 1;
+	}
+}
+
+/* The 1.1 verbs addresses and forward.  short_desc: the descriptor is too
+ * short to have them, and the host must say -EOPNOTSUPP without calling
+ * anything. */
+static void drive_1_1_verbs(struct ae_instance *inst,
+			    const struct aether_vm *vm, void *as,
+			    int short_desc)
+{
+	struct aether_addr out[4], pristine[4];
+	struct aether_forward f = {
+		.struct_size = sizeof f,
+		.proto = IPPROTO_TCP,
+		.host_addr = "127.0.0.1",
+		.host_port = 1,
+		.guest_port = 22,
+	};
+	const char *const addr_what[] = {"attached", "no-att-state"};
+	int i, rc;
+	char detail[128];
+
+	for (i = 0; i < 2; i++) {
+		memset(out, 0xa5, sizeof out);
+		memcpy(pristine, out, sizeof out);
+		rc = ae_instance_addresses(inst, vm, i == 0 ? as : NULL, out,
+					   4);
+		snprintf(detail, sizeof detail, "%s out=%s", addr_what[i],
+			 memcmp(out, pristine, sizeof out) ? "written"
+							   : "untouched");
+		step("addresses", rc, 0, detail);
+		if (short_desc) {
+			must(rc == -EOPNOTSUPP,
+			     "addresses on a descriptor without it: want "
+			     "-EOPNOTSUPP");
+			must(!memcmp(out, pristine, sizeof out),
+			     "addresses on a descriptor without it wrote "
+			     "into the caller's buffer");
+		} else {
+			must(rc == -EOPNOTSUPP || (rc >= 0 && rc <= 4),
+			     "addresses: want -EOPNOTSUPP or 0..max");
+		}
+	}
+	for (i = 1; i >= 0; i--) {
+		rc = ae_instance_forward(inst, vm, as, &f, i);
+		step("forward", rc, 0, i ? "add" : "remove");
+		if (short_desc)
+			must(rc == -EOPNOTSUPP,
+			     "forward on a descriptor without it: want "
+			     "-EOPNOTSUPP");
+		else
+			must(rc <= 0, "forward: want 0 or a negative errno");
+	}
 }
 
 int main(int argc, char **argv)
@@ -60,8 +257,9 @@ int main(int argc, char **argv)
 	const struct aether_plugin *d;
 	const char *root = getenv("AETHER_RUNTIME_DIR");
 	char err[1024], detail[256], vmdir[4096];
+	static int sink_marker;
 	void *as = NULL;
-	int rc;
+	int rc, short_desc;
 
 	if (argc < 2 || argc > 3) {
 		fprintf(stderr, "usage: drive NAME [OPTIONS-TEXT]\n");
@@ -90,6 +288,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ae_vm_init(&vm, "drive-a", 0, vmdir);
+	/* As the relay does before attach (relay.h): the host's frame sink. */
+	memset(&att, 0, sizeof att);
+	att.frame.output = trap_output;
+	att.frame.sink = &sink_marker;
 	rc = ae_instance_attach(inst, &vm, &att, &as);
 	detail[0] = '\0';
 	if (rc == 0 && att.kind == AETHER_ATTACH_STREAM && att.stream.fd >= 0)
@@ -103,7 +305,58 @@ int main(int argc, char **argv)
 		ae_instance_close(inst);
 		return 1;
 	}
+
+	/* The frame part: the host's own fields kept; a plugin that cannot
+	 * make frame ports has none, so the host has no frame op to call. */
+	snprintf(detail, sizeof detail, "port=%s ops=%s output=%s",
+		 att.frame.port ? "set" : "none",
+		 att.frame.ops ? "set" : "none",
+		 att.frame.output == trap_output &&
+				 att.frame.sink == &sink_marker
+			 ? "kept"
+			 : "lost");
+	step("frame", 0, 0, detail);
+	must(att.frame.output == trap_output && att.frame.sink == &sink_marker,
+	     "attach lost the host's frame output or sink");
+	if (!(d->caps & AETHER_CAP_ATTACH_FRAME))
+		must(att.kind != AETHER_ATTACH_FRAME && !att.frame.port &&
+			     !att.frame.ops,
+		     "a plugin without the frame capability has a frame port");
+
 	step("check", ae_instance_check(inst, &vm, as), 1, "attached");
+
+	/* The 1.1 verbs.  A descriptor shorter than this host's does not
+	 * have them: the host must tell from struct_size alone. */
+	short_desc = d->struct_size <
+		     offsetof(struct aether_plugin, forward) + sizeof d->forward;
+	if (!short_desc) {
+		drive_1_1_verbs(inst, &vm, as, 0);
+		step("beyond", 0, 0, "descriptor-complete");
+	} else {
+#ifdef DRIVE_ASAN
+		drive_1_1_verbs(inst, &vm, as, 1);
+		step("beyond", 0, 0, "asan-redzone");
+#else
+		struct beyond b;
+
+		if (beyond_open(d, &b, err, sizeof err) < 0) {
+			fprintf(stderr, "drive: cannot lay traps past the "
+					"descriptor: %s\n", err);
+			step("beyond", -EPERM, 1, NULL);
+		} else {
+			drive_1_1_verbs(inst, &vm, as, 1);
+			beyond_close(&b);
+			snprintf(detail, sizeof detail,
+				 "trapped=%zu trap-calls=%d", b.len,
+				 trap_calls);
+			step("beyond", 0, 0, detail);
+			must(trap_calls == 0,
+			     "the host called a verb past the end of a short "
+			     "descriptor");
+		}
+#endif
+	}
+
 	step("gc-live", ae_instance_gc(inst, &vm, 1), 1, NULL);
 	step("check", ae_instance_check(inst, &vm, as), 1, "after-gc-live");
 	ae_attachment_close_fds(&att);
@@ -111,6 +364,8 @@ int main(int argc, char **argv)
 	step("gc-none", ae_instance_gc(inst, NULL, 0), 1, NULL);
 	step("check", ae_instance_check(inst, &vm, as), 0, "after-gc-none");
 	step("detach", ae_instance_detach(inst, &vm, as), 1, NULL);
+	must(output_calls == 0, "the frame output was called for a plugin "
+				"without a frame port");
 	ae_instance_close(inst);
 	rmdir(vmdir);
 	return bad;

@@ -1,8 +1,10 @@
 #!/bin/sh
 # ABI stability, checked rather than promised (see abi/README):
 #  1. abi10, a plugin built against the frozen 1.0 header, loads into this
-#     aether and every verb works through the current core; its source
-#     still compiles against the current header;
+#     aether and every verb works through the current core; the verbs 1.1
+#     appended (addresses, forward) answer -EOPNOTSUPP without the host
+#     reading past the short descriptor, and no frame port appears; its
+#     source still compiles against the current header;
 #  2. each baseline abi/abi-X.Y.xml still matches its frozen header;
 #  3. abidiff between each baseline and the current header accepts only
 #     members appended to the structures that carry their size and
@@ -145,6 +147,12 @@ expect "$WORK/drive.out" '^load rc=0 abi=1\.0 size=' "descriptor of ABI 1.0 acce
 expect "$WORK/drive.err" 'abi10: init: ABI 1\.0 plugin in a 1\.[0-9]+ host' "init got a host table it understands"
 expect "$WORK/drive.out" '^attach rc=0 kind=stream fd=open$' "attach: STREAM attachment with a live fd"
 expect "$WORK/drive.err" 'abi10: attach drive-a: label frozen, 2 tag\(s\), helper [1-9]' "options of 1.0 (string, repeat, int, bool) and a helper"
+expect "$WORK/drive.out" '^frame rc=0 port=none ops=none output=kept$' "no frame port from a 1.0 plugin; the host's frame sink kept across attach"
+expect "$WORK/drive.out" '^addresses rc=-95 attached out=untouched$' "1.1 verb addresses on the 1.0 descriptor: -EOPNOTSUPP, buffer untouched"
+expect "$WORK/drive.out" '^addresses rc=-95 no-att-state out=untouched$' "addresses without attachment state (status from another process): -EOPNOTSUPP"
+expect "$WORK/drive.out" '^forward rc=-95 add$' "1.1 verb forward (add) on the 1.0 descriptor: -EOPNOTSUPP"
+expect "$WORK/drive.out" '^forward rc=-95 remove$' "1.1 verb forward (remove) on the 1.0 descriptor: -EOPNOTSUPP"
+expect "$WORK/drive.out" '^beyond rc=0 (trapped=16 trap-calls=0|asan-redzone)$' "nothing past the 1.0 descriptor read or called (traps laid past its end, or ASan's redzone)"
 expect "$WORK/drive.out" '^check rc=0 after-gc-live$' "check and gc with the VM live"
 expect "$WORK/drive.out" '^check rc=-32 after-gc-none$' "check sees the host close its end of the stream"
 expect "$WORK/drive.out" '^detach rc=0$' "detach"
