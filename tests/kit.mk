@@ -31,6 +31,10 @@ abi_drive_LDADD = libaether-core.la
 
 TESTS += tests/abi-check.sh
 dist_noinst_SCRIPTS += tests/abi-check.sh
+# The aether commands with abi10 as the backend (a real guest, QEMU).
+TESTS += tests/abi-compat-cli.sh
+dist_noinst_SCRIPTS += tests/abi-compat-cli.sh
+
 # No QEMU: run again under the sanitizers, where ASan's redzone after the
 # 1.0 descriptor catches any read past it.
 unit_tests += tests/abi-check.sh
