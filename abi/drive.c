@@ -176,7 +176,9 @@ static int beyond_open(const struct aether_plugin *d, struct beyond *b,
 		return -1;
 	}
 	memcpy(b->saved, b->start, b->len);
-	/* Only the members past the end: offsets relative to d. */
+	/* Only the members past the end: offsets relative to d.  A verb
+	 * appended in a later minor gets its trap here and its call in
+	 * drive_1_1_verbs (or a function of its own). */
 	if (offsetof(struct aether_plugin, addresses) >= d->struct_size)
 		memcpy((unsigned char *)d +
 			       offsetof(struct aether_plugin, addresses),

@@ -152,7 +152,7 @@ expect "$WORK/drive.out" '^addresses rc=-95 attached out=untouched$' "1.1 verb a
 expect "$WORK/drive.out" '^addresses rc=-95 no-att-state out=untouched$' "addresses without attachment state (status from another process): -EOPNOTSUPP"
 expect "$WORK/drive.out" '^forward rc=-95 add$' "1.1 verb forward (add) on the 1.0 descriptor: -EOPNOTSUPP"
 expect "$WORK/drive.out" '^forward rc=-95 remove$' "1.1 verb forward (remove) on the 1.0 descriptor: -EOPNOTSUPP"
-expect "$WORK/drive.out" '^beyond rc=0 (trapped=16 trap-calls=0|asan-redzone)$' "nothing past the 1.0 descriptor read or called (traps laid past its end, or ASan's redzone)"
+expect "$WORK/drive.out" '^beyond rc=0 (trapped=[1-9][0-9]* trap-calls=0|asan-redzone)$' "nothing past the 1.0 descriptor read or called (traps laid past its end, or ASan's redzone)"
 expect "$WORK/drive.out" '^check rc=0 after-gc-live$' "check and gc with the VM live"
 expect "$WORK/drive.out" '^check rc=-32 after-gc-none$' "check sees the host close its end of the stream"
 expect "$WORK/drive.out" '^detach rc=0$' "detach"
