@@ -181,7 +181,8 @@ expect "$WORK/err" 'gc: backend abi10: done' "gc: the backend reported done"
 ae_expect 0 'running' status s1
 pass "gc: the live VM kept running"
 
-ae_expect 0 '' stop s1
+ae_expect 0 'stopped' stop s1 --timeout 1
+pass "stop: s1 stopped"
 expect "$SUPLOG" 'abi10: detach s1' "stop: the supervisor detached the 1.0 plugin"
 ae_expect 3 '' status s1
 expect "$WORK/out" '^state: *(stopped|not running)' "stop: status says s1 is not running"
