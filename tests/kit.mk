@@ -2,7 +2,8 @@
 #  - abi/: the released ABI's baseline (libabigail XML of abi/abi-types.c
 #    built against the frozen header abi/1.0/aether/plugin.h), checked by
 #    tests/abi-check.sh, which also loads and drives abi/abi10.la, a plugin
-#    built against that frozen header;
+#    built against that frozen header; tests/abi-compat-cli.sh runs the
+#    aether commands with abi10 as the backend;
 #  - examples/mynet: an out-of-tree plugin, installed under $(docdir) and
 #    built against a staged install by tests/example-plugin.sh;
 #  - ./configure --disable-shared: the plugins are linked into aether and
