@@ -29,7 +29,9 @@ PY
 }
 
 modes="qemu"
-"$AETHER" plugins show slirp 2>/dev/null | grep -q libslirp && modes="libslirp qemu"
+has=$(slirp_has_libslirp) || exit 1
+[ "$has" = yes ] && modes="libslirp qemu"
+log "slirp modes tested: $modes"
 
 for mode in $modes; do
 	name=fwd-$mode

@@ -121,6 +121,34 @@ ${2:-}
 EOT
 }
 
+# Was the slirp plugin built with libslirp (mode = libslirp)?  Prints yes
+# or no.  What configure found (the HAVE_LIBSLIRP conditional recorded in
+# config.status) decides; the built plugin must agree (its mode option
+# defaults to libslirp exactly when it has libslirp).  Anything else,
+# including a failing `aether plugins show slirp`, is a failure.  Needs
+# $WORK.
+slirp_has_libslirp() {
+	_cs=$top_builddir/config.status
+	[ -f "$_cs" ] || fail "no $_cs: cannot tell whether configure found libslirp"
+	if grep -q '^S\["HAVE_LIBSLIRP_TRUE"\]=""' "$_cs"; then
+		_cf=yes
+	elif grep -q '^S\["HAVE_LIBSLIRP_TRUE"\]="#"' "$_cs"; then
+		_cf=no
+	else
+		fail "$_cs does not say whether configure found libslirp (HAVE_LIBSLIRP)"
+	fi
+	"$AETHER" plugins show slirp >"$WORK/slirp-show" 2>&1 ||
+		{ cat "$WORK/slirp-show" >&2; fail "aether plugins show slirp failed"; }
+	_mode=$(awk '/^    mode /{m=1; next} m && $1 == "default:" {print $2; exit}
+		m && /^    [a-z]/ {exit}' "$WORK/slirp-show")
+	case "$_cf/$_mode" in
+	yes/libslirp) echo yes ;;
+	no/qemu) echo no ;;
+	*) cat "$WORK/slirp-show" >&2
+	   fail "configure found libslirp: $_cf, but the slirp plugin's mode defaults to '$_mode' (want libslirp with, qemu without)" ;;
+	esac
+}
+
 # Wait until FILE contains PATTERN (grep -E) or SECONDS pass.
 wait_for() {
 	file=$1 pattern=$2 secs=$3
