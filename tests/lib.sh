@@ -53,9 +53,46 @@ make_work() {
 	chmod 0755 "$WORK"
 }
 
+# The Debian package that has a program need() looks for ("" if unknown).
+debian_package() {
+	case $1 in
+	qemu-system-x86_64) echo qemu-system-x86 ;;
+	qemu-img) echo qemu-utils ;;
+	python3) echo python3 ;;
+	busybox) echo busybox ;;
+	vde_switch) echo vde-switch ;;
+	vde_plug) echo vdeplug ;;
+	setpriv | setsid | unshare) echo util-linux ;;
+	timeout | env) echo coreutils ;;
+	ip | ss) echo iproute2 ;;
+	dnsmasq) echo dnsmasq-base ;;
+	bash) echo bash ;;
+	perl) echo perl-base ;;
+	make) echo make ;;
+	cc) echo gcc ;;
+	pkg-config) echo pkgconf ;;
+	abidw) echo abigail-tools ;;
+	erl | epmd) echo erlang-base ;;
+	amqp-declare-queue | amqp-get | amqp-publish) echo amqp-tools ;;
+	mkfs.vfat) echo dosfstools ;;
+	mcopy) echo mtools ;;
+	socat) echo socat ;;
+	*) echo "" ;;
+	esac
+}
+
+# need PROGRAM...: a test that cannot run without them skips (exit 77; a
+# failure under AETHER_TEST_STRICT=1, tests/strict.sh), naming the Debian
+# package to install where known.
 need() {
 	for p in "$@"; do
-		command -v "$p" >/dev/null 2>&1 || skip "$p is not installed"
+		command -v "$p" >/dev/null 2>&1 && continue
+		_pkg=$(debian_package "$p")
+		if [ -n "$_pkg" ]; then
+			skip "$p is not installed (Debian package: $_pkg; apt-get install $_pkg)"
+		else
+			skip "$p is not installed"
+		fi
 	done
 }
 
@@ -63,10 +100,17 @@ need() {
 guest() {
 	# AETHER_GUEST_DIR lets several build trees (distcheck) share one.
 	out=${AETHER_GUEST_DIR:-$top_builddir/tests/guest/out}
+	# A guest that cannot be built (no kernel package to download, no
+	# static busybox) is a failure, never a skip: every QEMU end-to-end
+	# test depends on it.  The build log says why.
 	if ! "$top_srcdir/tests/guest/build-guest.sh" "$out" >"$WORK/guest-build.log" 2>&1; then
+		log "--- guest build log ($top_srcdir/tests/guest/build-guest.sh $out) ---"
 		cat "$WORK/guest-build.log" >&2
-		skip "cannot build the test guest (see above)"
+		log "---"
+		fail "cannot build the test guest in $out (build log above)"
 	fi
+	[ -s "$out/initrd.img" ] && { [ -s "$out/vmlinuz" ] || [ -s "$out/vmlinux" ]; } ||
+		fail "the guest build succeeded but $out has no kernel and initrd.img"
 	GUEST_KERNEL=$out/vmlinuz
 	[ -f "$out/vmlinux" ] && GUEST_KERNEL=$out/vmlinux
 	GUEST_INITRD=$out/initrd.img
