@@ -216,9 +216,50 @@ expect() {
 	fi
 }
 
-# A free TCP port on loopback.
+# A TCP port on 127.0.0.1 that the kernel gave out a moment ago (tcp-echo -o
+# binds port 0 and exits).  Only a candidate, for a port that another
+# program (QEMU, libslirp) must bind itself: by the time it does, someone
+# may have taken it, so the caller must recognise "address in use"
+# (port_in_use_error) and try again with a new candidate.  A component the
+# tests run themselves binds port 0 and reports its port instead (tcp-echo
+# -p FILE).  Fails (in the caller's $(...): check it) when no port can be
+# had.
 free_port() {
-	"$top_builddir/tests/tcp-echo" -h >/dev/null 2>&1 || true
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-		echo $((20000 + $$ % 20000))
+	"$top_builddir/tests/tcp-echo" -o ||
+		fail "tests/tcp-echo -o could not get a port on 127.0.0.1"
+}
+
+# How many candidate ports a test tries before giving up.
+PORT_TRIES=5
+
+# Does FILE report that binding 127.0.0.1:PORT failed because it is in use?
+# (libslirp in the plugin and `aether forward` say EADDRINUSE / "Address
+# already in use"; QEMU's own slirp only says the rule could not be set
+# up, and with a rule the test wrote, the port is the only thing that can
+# be wrong.)
+port_in_use_error() {
+	grep -Eq "Address already in use|EADDRINUSE|Could not set up host forwarding rule 'tcp:127\.0\.0\.1:$2-" "$1"
+}
+
+# Is PID alive (a zombie, exited but not yet waited for, is not)?
+alive() {
+	_st=$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
+	[ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
+}
+
+# Wait until FILE contains PATTERN (0), PID has ended (2) or SECONDS pass
+# (1).
+wait_for_or_exit() {
+	file=$1 pattern=$2 secs=$3 pid=$4
+	i=0
+	while [ $i -lt $((secs * 10)) ]; do
+		grep -Eq "$pattern" "$file" 2>/dev/null && return 0
+		alive "$pid" || {
+			grep -Eq "$pattern" "$file" 2>/dev/null && return 0
+			return 2
+		}
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
 }
