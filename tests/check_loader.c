@@ -21,6 +21,7 @@
 
 static char err[1024];
 static const char *fixdir;
+static const char *real_plugin_path; /* AETHER_PLUGIN_PATH at start */
 
 static void setup(void)
 {
@@ -537,6 +538,7 @@ END_TEST
 
 struct seen {
 	char names[64][32];
+	char paths[64][512];
 	size_t n;
 };
 
@@ -546,7 +548,8 @@ static void visit(const char *name, const char *path, void *ctx)
 
 	ck_assert_uint_lt(s->n, 64);
 	ck_assert_msg(strstr(path, name) != NULL, "%s not in %s", name, path);
-	snprintf(s->names[s->n++], sizeof s->names[0], "%s", name);
+	snprintf(s->names[s->n], sizeof s->names[0], "%s", name);
+	snprintf(s->paths[s->n++], sizeof s->paths[0], "%s", path);
 }
 
 START_TEST(search_and_foreach)
@@ -706,26 +709,75 @@ START_TEST(caller_path)
 }
 END_TEST
 
-/* The real plugins on AETHER_PLUGIN_PATH (set by make check) all load
- * and validate. */
+/* Is path in one of the directories of the ':' list dirs? */
+static int in_dirs(const char *path, const char *dirs)
+{
+	char *copy = strdup(dirs), *save = NULL, *d;
+	int found = 0;
+
+	ck_assert_ptr_nonnull(copy);
+	for (d = strtok_r(copy, ":", &save); d && !found;
+	     d = strtok_r(NULL, ":", &save)) {
+		size_t n = strlen(d);
+		found = *d && !strncmp(path, d, n) && path[n] == '/';
+	}
+	free(copy);
+	return found;
+}
+
+/* The real plugins on AETHER_PLUGIN_PATH (set by make check): every
+ * plugin configure built (AE_EXPECT_PLUGINS, from tests/local.mk) is
+ * found there, not in the installed directory, and loads under its
+ * name; every plugin found loads and validates. */
+#ifndef AE_EXPECT_PLUGINS
+#error "AE_EXPECT_PLUGINS (the plugins configure builds) is set by tests/local.mk"
+#endif
 START_TEST(real_plugins_validate)
 {
-	struct seen s = {.n = 0};
-	const char *env = getenv("AETHER_PLUGIN_PATH");
-	size_t i;
+	static struct seen s;
+	const char *env = real_plugin_path;
+	char expect[] = AE_EXPECT_PLUGINS, *save = NULL, *name;
+	size_t i, n_expect = 0;
 
-	if (!env || !*env) {
-		fprintf(stderr, "AETHER_PLUGIN_PATH not set: not checking the "
-				"built plugins\n");
-		return;
-	}
+	ck_assert_msg(env && *env, "AETHER_PLUGIN_PATH is not set: make check "
+				   "sets it to the built plugins' directories");
+	/* other cases change it (in their own forked child, unless
+	 * CK_FORK=no) */
+	setenv("AETHER_PLUGIN_PATH", env, 1);
+	s.n = 0;
 	ae_plugin_foreach(NULL, visit, &s);
+	for (name = strtok_r(expect, " ", &save); name;
+	     name = strtok_r(NULL, " ", &save)) {
+		struct ae_plugin *p = NULL;
+		int rc;
+
+		n_expect++;
+		for (i = 0; i < s.n && strcmp(s.names[i], name); i++)
+			;
+		ck_assert_msg(i < s.n, "plugin %s (built by configure) not "
+				       "found in AETHER_PLUGIN_PATH=%s",
+			      name, env);
+		ck_assert_msg(in_dirs(s.paths[i], env),
+			      "plugin %s found at %s, not in "
+			      "AETHER_PLUGIN_PATH=%s",
+			      name, s.paths[i], env);
+		rc = ae_plugin_load(name, NULL, &p, err, sizeof err);
+		ck_assert_msg(rc == 0, "%s: %s", name, err);
+		ck_assert_str_eq(p->desc->name, name);
+		ck_assert_msg(in_dirs(p->path, env),
+			      "plugin %s loaded from %s, not from "
+			      "AETHER_PLUGIN_PATH=%s",
+			      name, p->path, env);
+		ck_assert_uint_ne(p->desc->caps, 0);
+		printf("plugin %s: %s\n", name, p->path);
+		ae_plugin_unload(p);
+	}
+	ck_assert_uint_ge(s.n, n_expect);
 	for (i = 0; i < s.n; i++) {
 		struct ae_plugin *p = NULL;
 		int rc = ae_plugin_load(s.names[i], NULL, &p, err, sizeof err);
 		ck_assert_msg(rc == 0, "%s: %s", s.names[i], err);
 		ck_assert_str_eq(p->desc->name, s.names[i]);
-		printf("plugin %s: %s\n", s.names[i], p->path);
 		ae_plugin_unload(p);
 	}
 }
@@ -992,12 +1044,20 @@ int main(void)
 	struct stat st;
 	char *dir;
 
+	/* make check always sets both: unset, nothing would be tested. */
 	fixdir = getenv("AETHER_FIXTURE_PATH");
 	if (!fixdir || !*fixdir) {
-		fprintf(stderr, "check_loader: AETHER_FIXTURE_PATH is not set "
-				"(run through make check)\n");
-		return 77;
+		fprintf(stderr, "check_loader: ERROR: AETHER_FIXTURE_PATH is not "
+				"set (run through make check)\n");
+		return 99;
 	}
+	real_plugin_path = getenv("AETHER_PLUGIN_PATH");
+	if (!real_plugin_path || !*real_plugin_path) {
+		fprintf(stderr, "check_loader: ERROR: AETHER_PLUGIN_PATH is not "
+				"set (run through make check)\n");
+		return 99;
+	}
+	real_plugin_path = strdup(real_plugin_path);
 	/* ae_plugin_validate messages carry absolute paths; so must we. */
 	dir = realpath(fixdir, NULL);
 	if (!dir || stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {

@@ -29,7 +29,9 @@ PY
 }
 
 modes="qemu"
-"$AETHER" plugins show slirp 2>/dev/null | grep -q libslirp && modes="libslirp qemu"
+has=$(slirp_has_libslirp) || exit 1
+[ "$has" = yes ] && modes="libslirp qemu"
+log "slirp modes tested: $modes"
 
 for mode in $modes; do
 	name=fwd-$mode
@@ -61,9 +63,20 @@ EOT
 	at_exit "kill -9 $QPID 2>/dev/null"
 	[ "$(stat -c %a "$RUN/vms/$name/control.sock")" = 600 ] || fail "$mode: control socket is not 0600"
 
-	P=$(free_port)
-	"$AETHER" -c none forward add $name tcp 127.0.0.1:$P 8080 ||
-		fail "$mode: forward add failed"
+	# slirp binds the new forward's host port: a candidate the kernel
+	# gave out a moment ago (free_port), taken again if someone got it
+	# first (EADDRINUSE), at most PORT_TRIES times
+	try=1
+	while :; do
+		P=$(free_port) || exit 1
+		rc=0; "$AETHER" -c none forward add $name tcp 127.0.0.1:$P 8080 2>"$WORK/e0" || rc=$?
+		cat "$WORK/e0" >&2
+		[ $rc -eq 0 ] && break
+		port_in_use_error "$WORK/e0" "$P" && [ $try -lt $PORT_TRIES ] ||
+			fail "$mode: forward add failed (exit $rc, port $P, try $try)"
+		log "$mode: port $P was taken before slirp bound it: again with another ($try/$PORT_TRIES)"
+		try=$((try + 1))
+	done
 	reply=$(connect 127.0.0.1 $P)
 	[ "$reply" = "guest-says 10.0.2.15" ] ||
 		fail "$mode: through the new forward got '$reply', want 'guest-says 10.0.2.15'"
@@ -75,7 +88,8 @@ EOT
 	rc=0; "$AETHER" -c none forward add $name tcp 127.0.0.1:$P 8080 2>"$WORK/e1" || rc=$?
 	[ $rc -ne 0 ] && grep -q 'already forwarded' "$WORK/e1" || { cat "$WORK/e1" >&2; fail "$mode: duplicate add not refused"; }
 	# a port someone else holds
-	python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); open(sys.argv[1],"w").write(str(s.getsockname()[1])); time.sleep(60)' "$WORK/busy" &
+	# (tcp-echo binds port 0, listens and reports the port it got)
+	"$top_builddir/tests/tcp-echo" -p "$WORK/busy" &
 	BPID=$!
 	at_exit "kill $BPID 2>/dev/null"
 	wait_for "$WORK/busy" '^[0-9]+$' 10 || fail "busy listener did not start"

@@ -26,7 +26,21 @@ tests_check_argv_SOURCES = tests/check_argv.c tests/check-main.h
 tests_check_argv_CFLAGS = $(CORE_CHECK_CFLAGS)
 tests_check_argv_LDADD = $(CORE_CHECK_LDADD)
 
+# The plugins configure builds: check_loader asserts that each is found on
+# AETHER_PLUGIN_PATH and loads.
+LOADER_EXPECT_PLUGINS =
+if BUILD_PLUGIN_SLIRP
+LOADER_EXPECT_PLUGINS += slirp
+endif
+if BUILD_PLUGIN_TAP
+LOADER_EXPECT_PLUGINS += tap
+endif
+if BUILD_PLUGIN_VDE
+LOADER_EXPECT_PLUGINS += vde
+endif
 tests_check_loader_SOURCES = tests/check_loader.c tests/check-main.h
+tests_check_loader_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DAE_EXPECT_PLUGINS='"$(LOADER_EXPECT_PLUGINS)"'
 tests_check_loader_CFLAGS = $(CORE_CHECK_CFLAGS)
 tests_check_loader_LDADD = $(CORE_CHECK_LDADD)
 endif

@@ -6,7 +6,7 @@
 # which must leave the runtime directory empty.
 . "${top_srcdir:-.}/tests/lib.sh"
 
-need qemu-system-x86_64
+need qemu-system-x86_64 busybox
 make_work
 guest
 RUN=$WORK/run
@@ -31,8 +31,16 @@ expect "$WORK/aether.err" 'network detached' "network detached after poweroff"
 pass "runtime directory cleaned"
 
 # --- 2. a host forward into the guest, then SIGTERM -----------------------
-FWD=$(free_port)
-cat >"$WORK/vm2.conf" <<EOT
+# slirp (libslirp in the plugin, or QEMU's) binds the forward's host port
+# as the VM starts.  The port is a candidate the kernel gave out a moment
+# ago (free_port): if it was taken since, the VM fails to start saying so,
+# and it is started again on a new candidate (at most PORT_TRIES times).
+try=1
+APID=
+at_exit 'kill -9 $APID 2>/dev/null'   # the latest attempt's
+while :; do
+	FWD=$(free_port) || exit 1
+	cat >"$WORK/vm2.conf" <<EOT
 [vm]
 name = e2e-slirp-fwd
 memory = 256
@@ -50,11 +58,22 @@ backend = slirp
 [network.slirp]
 hostfwd = tcp:127.0.0.1:$FWD-:8080
 EOT
-"$AETHER" -c none run "$WORK/vm2.conf" 2>"$WORK/aether2.err" &
-APID=$!
-at_exit "kill -9 $APID 2>/dev/null"
-wait_for "$WORK/console2.log" 'AETHER-GUEST: listening 8080' 120 ||
-	{ cat "$WORK/console2.log" "$WORK/aether2.err" >&2; fail "guest did not start listening"; }
+	rm -f "$WORK/console2.log"
+	"$AETHER" -c none run "$WORK/vm2.conf" 2>"$WORK/aether2.err" &
+	APID=$!
+	rc=0; wait_for_or_exit "$WORK/console2.log" 'AETHER-GUEST: listening 8080' 120 $APID || rc=$?
+	[ $rc -eq 0 ] && break
+	if [ $rc -eq 2 ] && port_in_use_error "$WORK/aether2.err" "$FWD" &&
+	   [ $try -lt $PORT_TRIES ]; then
+		wait $APID
+		cat "$WORK/aether2.err" >&2
+		log "port $FWD was taken before slirp bound it: again with another ($try/$PORT_TRIES)"
+		try=$((try + 1))
+		continue
+	fi
+	cat "$WORK/console2.log" "$WORK/aether2.err" >&2
+	fail "guest did not start listening (forward port $FWD, try $try)"
+done
 reply=$(printf 'hello-from-host\n' | timeout 10 busybox nc 127.0.0.1 "$FWD" | head -n 1 | tr -d '\r')
 case "$reply" in
 "guest-says 10.0.2.15") pass "host reached the guest through hostfwd" ;;

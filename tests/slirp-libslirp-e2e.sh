@@ -7,9 +7,12 @@
 . "${top_srcdir:-.}/tests/lib.sh"
 
 need qemu-system-x86_64
-"$AETHER" plugins show slirp 2>/dev/null | grep -q libslirp ||
-	skip "the slirp plugin was built without libslirp"
 make_work
+# configure decides (a failing `aether plugins show slirp` is a failure)
+has=$(slirp_has_libslirp) || exit 1
+[ "$has" = yes ] ||
+	skip "configure did not find libslirp (>= 4.1; Debian: libslirp-dev): the slirp plugin has no mode = libslirp"
+pass "the slirp plugin was built with libslirp (configure and the plugin agree)"
 guest
 RUN=$WORK/run
 export AETHER_RUNTIME_DIR=$RUN

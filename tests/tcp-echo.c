@@ -3,7 +3,12 @@
  * Listens on 127.0.0.1 (port 0: any free port), writes the port to the
  * file given with -p, then for each connection reads one line, appends it
  * to the log file (-l) and answers "host-says <line>".  Exits after -n
- * connections or when killed. */
+ * connections or when killed.
+ *
+ * With -o it only binds 127.0.0.1 port 0, prints the port the kernel
+ * picked and exits: a candidate for a port some other program must bind
+ * (tests/lib.sh free_port), which that program must be ready to find
+ * taken (EADDRINUSE) by then. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,17 +23,19 @@ int main(int argc, char **argv)
 	const char *portfile = NULL, *logfile = NULL;
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t sl = sizeof sa;
-	int ch, fd, one = 1, count = -1, port = 0;
+	int ch, fd, one = 1, count = -1, port = 0, print_only = 0;
 
-	while ((ch = getopt(argc, argv, "p:l:n:P:")) != -1) {
+	while ((ch = getopt(argc, argv, "p:l:n:P:o")) != -1) {
 		switch (ch) {
 		case 'p': portfile = optarg; break;
 		case 'l': logfile = optarg; break;
 		case 'n': count = atoi(optarg); break;
 		case 'P': port = atoi(optarg); break;
+		case 'o': print_only = 1; break;
 		default:
 			fprintf(stderr, "usage: tcp-echo -p PORTFILE [-l LOG] "
-					"[-n COUNT] [-P PORT]\n");
+					"[-n COUNT] [-P PORT]\n"
+					"       tcp-echo -o\n");
 			return 2;
 		}
 	}
@@ -40,6 +47,13 @@ int main(int argc, char **argv)
 	    listen(fd, 8) < 0 || getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
 		perror("tcp-echo");
 		return 1;
+	}
+	if (print_only) {
+		if (printf("%u\n", ntohs(sa.sin_port)) < 0 || fflush(stdout)) {
+			perror("tcp-echo: stdout");
+			return 1;
+		}
+		return 0;
 	}
 	if (portfile) {
 		FILE *f = fopen(portfile, "w");
