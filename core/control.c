@@ -636,8 +636,13 @@ int ae_control_request(const char *path, const char *request, char **reply,
 		return ae_seterr(err, errlen, rc, "%s: %s", path, strerror(rc));
 	}
 	snprintf(buf, sizeof buf, "%s\n", request);
-	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
-		rc = errno ? errno : EIO;
+	/* A server that refuses us (busy, not the owner) answers and closes
+	 * without reading: the write may fail (EPIPE, no SIGPIPE) and the
+	 * read end in ECONNRESET, after the answer, which is what counts. */
+	n = send(fd, buf, strlen(buf), MSG_NOSIGNAL);
+	if (n != (ssize_t)strlen(buf) &&
+	    !(n < 0 && (errno == EPIPE || errno == ECONNRESET))) {
+		rc = n < 0 ? errno : EIO;
 		close(fd);
 		return ae_seterr(err, errlen, rc, "%s: write: %s", path,
 				 strerror(rc));
@@ -648,11 +653,13 @@ int ae_control_request(const char *path, const char *request, char **reply,
 		buf[n] = '\0';
 		sb_printf(&b, "%s", buf);
 	}
-	rc = n < 0 ? errno : 0;
+	rc = n < 0 && !(errno == ECONNRESET && b.len) ? errno : 0;
 	close(fd);
-	if (rc)
+	if (rc) {
+		free(b.s);
 		return ae_seterr(err, errlen, rc, "%s: read: %s", path,
 				 strerror(rc));
+	}
 	*reply = b.s;
 	if (!strncmp(b.s, "ok\n", 3))
 		return 0;
