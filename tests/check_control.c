@@ -10,6 +10,8 @@
  *     through ae_control_request, the client of `aether forward`) while the
  *     clients holding the slots are still served; once they are gone,
  *     stats and forward list work again;
+ *   - the client reads a refusal although the server reset the
+ *     connection after it (it closed without reading the request);
  *   - the supervisor's own limits: 8 clients, 5 s.
  * Waits are bounded by a generous deadline (a failure, never a result). */
 #include "config.h"
@@ -27,7 +29,7 @@
 
 static struct ae_control *ctl;
 static struct ae_ini *ini;
-static char sock_path[512];
+static char sock_path[sizeof ((struct sockaddr_un *)0)->sun_path];
 static int last_timeout; /* what ae_control_fill asked poll for */
 
 static void srv_open(unsigned max_clients, unsigned timeout_ms)
@@ -40,7 +42,8 @@ static void srv_open(unsigned max_clients, unsigned timeout_ms)
 	int rc;
 
 	ck_tmp_setup();
-	snprintf(sock_path, sizeof sock_path, "%s/control.sock", ck_tmpdir);
+	ck_assert_int_lt(snprintf(sock_path, sizeof sock_path, "%s/control.sock",
+				  ck_tmpdir), (int)sizeof sock_path);
 	rc = ae_ini_parse_text(conf, sizeof conf - 1, "check_control", &ini,
 			       err, sizeof err);
 	ck_assert_msg(rc == 0, "ini: %s", err);
@@ -95,7 +98,7 @@ static void tc_connect(struct tc *c)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
 	memset(c, 0, sizeof *c);
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock_path);
+	memcpy(sa.sun_path, sock_path, sizeof sock_path);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	ck_assert_int_ge(c->fd, 0);
 	ck_assert_msg(connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == 0,
@@ -376,6 +379,50 @@ START_TEST(test_gone_frees_slot)
 }
 END_TEST
 
+/* The client against a server that answers and closes without reading
+ * the request, as a busy server does: the kernel then resets the
+ * connection after the answer (ECONNRESET); the answer still counts. */
+START_TEST(test_client_reads_refusal)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct req q;
+	char peek[64];
+	ssize_t n;
+	int lfd, fd;
+
+	ck_tmp_setup();
+	ck_assert_int_lt(snprintf(sock_path, sizeof sock_path, "%s/fake.sock",
+				  ck_tmpdir), (int)sizeof sock_path);
+	memcpy(sa.sun_path, sock_path, sizeof sock_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	memset(&q, 0, sizeof q);
+	q.line = "stats";
+	ck_assert_int_eq(pthread_create(&q.th, NULL, req_thread, &q), 0);
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	/* the whole request is there, unread */
+	do {
+		n = recv(fd, peek, sizeof peek - 1, MSG_PEEK);
+		ck_assert_int_gt(n, 0);
+		peek[n] = '\0';
+	} while (!strchr(peek, '\n'));
+	ck_assert_int_eq(write(fd, busy_reply, sizeof busy_reply - 1),
+			 (ssize_t)sizeof busy_reply - 1);
+	close(fd);
+	pthread_join(q.th, NULL);
+	close(lfd);
+	ck_assert_msg(q.rc == -EIO, "rc %d (%s), want -EIO", q.rc, q.err);
+	ck_assert_err_has(q.err, "busy, try again");
+	ck_assert_ptr_nonnull(q.reply);
+	ck_assert_str_eq(q.reply, busy_reply);
+	free(q.reply);
+	ck_tmp_teardown();
+}
+END_TEST
+
 /* What `aether run` uses: 8 clients at a time, 5 s each. */
 START_TEST(test_default_limits)
 {
@@ -421,6 +468,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, test_partial_line_dropped);
 	tcase_add_test(tc, test_busy);
 	tcase_add_test(tc, test_gone_frees_slot);
+	tcase_add_test(tc, test_client_reads_refusal);
 	tcase_add_test(tc, test_default_limits);
 	suite_add_tcase(s, tc);
 	return s;
