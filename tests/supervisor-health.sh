@@ -24,6 +24,8 @@ if ! in_namespaces; then
 	reexec_in_namespaces "$@"
 fi
 
+LC_ALL=C # the log has strerror's text
+export LC_ALL
 BR=br-hc
 PREFIX=hct
 make_work
