@@ -23,9 +23,8 @@
 #include "util.h"
 #include "vmconf.h"
 
-#define MAX_CLIENTS 8
+#define MAX_CLIENTS AE_CONTROL_MAX_CLIENTS
 #define MAX_LINE 512
-#define CLIENT_TIMEOUT_NS (5ull * 1000000000ull)
 
 struct fwd_entry {
 	int proto;
@@ -47,6 +46,8 @@ struct ae_control {
 	char *path;
 	struct ae_control_target t;
 	struct client cl[MAX_CLIENTS];
+	unsigned max_clients;  /* slots in use at most (<= MAX_CLIENTS) */
+	uint64_t timeout_ns;   /* a client's whole request and reply */
 	struct fwd_entry *fw;
 	size_t n_fw;
 };
@@ -442,9 +443,24 @@ int ae_control_open(const char *path, const struct ae_control_target *t,
 	c->t = *t;
 	for (i = 0; i < MAX_CLIENTS; i++)
 		c->cl[i].fd = -1;
+	ae_control_set_limits(c, AE_CONTROL_MAX_CLIENTS,
+			      AE_CONTROL_CLIENT_TIMEOUT_MS);
 	fw_load_config(c);
 	*out = c;
 	return 0;
+}
+
+void ae_control_set_limits(struct ae_control *c, unsigned max_clients,
+			   unsigned timeout_ms)
+{
+	if (max_clients < 1)
+		max_clients = 1;
+	if (max_clients > MAX_CLIENTS)
+		max_clients = MAX_CLIENTS;
+	if (timeout_ms < 1)
+		timeout_ms = 1;
+	c->max_clients = max_clients;
+	c->timeout_ns = (uint64_t)timeout_ms * 1000000ull;
 }
 
 static void client_drop(struct client *cl)
@@ -472,7 +488,7 @@ unsigned ae_control_fill(struct ae_control *c, struct pollfd *fds,
 		int left;
 
 		if (cl->fd >= 0) {
-			left = (int)((int64_t)(cl->started + CLIENT_TIMEOUT_NS -
+			left = (int)((int64_t)(cl->started + c->timeout_ns -
 					       now) / 1000000) + 1;
 			if (left < 1)
 				left = 1;
@@ -504,9 +520,9 @@ static void client_accept(struct ae_control *c)
 			close(fd);
 			continue;
 		}
-		for (i = 0; i < MAX_CLIENTS && c->cl[i].fd >= 0; i++)
+		for (i = 0; i < (int)c->max_clients && c->cl[i].fd >= 0; i++)
 			;
-		if (i == MAX_CLIENTS) {
+		if (i == (int)c->max_clients) {
 			static const char busy[] = "error EIO busy, try again\n";
 			(void)!write(fd, busy, sizeof busy - 1);
 			close(fd);
@@ -569,7 +585,7 @@ void ae_control_dispatch(struct ae_control *c, struct pollfd *fds, unsigned n)
 			continue;
 		if (fds[1 + i].revents)
 			client_io(c, cl, fds[1 + i].revents);
-		if (cl->fd >= 0 && now - cl->started > CLIENT_TIMEOUT_NS)
+		if (cl->fd >= 0 && now - cl->started > c->timeout_ns)
 			client_drop(cl);
 	}
 	if (fds[0].revents & POLLIN)
@@ -620,8 +636,13 @@ int ae_control_request(const char *path, const char *request, char **reply,
 		return ae_seterr(err, errlen, rc, "%s: %s", path, strerror(rc));
 	}
 	snprintf(buf, sizeof buf, "%s\n", request);
-	if (write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
-		rc = errno ? errno : EIO;
+	/* A server that refuses us (busy, not the owner) answers and closes
+	 * without reading: the write may fail (EPIPE, no SIGPIPE) and the
+	 * read end in ECONNRESET, after the answer, which is what counts. */
+	n = send(fd, buf, strlen(buf), MSG_NOSIGNAL);
+	if (n != (ssize_t)strlen(buf) &&
+	    !(n < 0 && (errno == EPIPE || errno == ECONNRESET))) {
+		rc = n < 0 ? errno : EIO;
 		close(fd);
 		return ae_seterr(err, errlen, rc, "%s: write: %s", path,
 				 strerror(rc));
@@ -632,11 +653,13 @@ int ae_control_request(const char *path, const char *request, char **reply,
 		buf[n] = '\0';
 		sb_printf(&b, "%s", buf);
 	}
-	rc = n < 0 ? errno : 0;
+	rc = n < 0 && !(errno == ECONNRESET && b.len) ? errno : 0;
 	close(fd);
-	if (rc)
+	if (rc) {
+		free(b.s);
 		return ae_seterr(err, errlen, rc, "%s: read: %s", path,
 				 strerror(rc));
+	}
 	*reply = b.s;
 	if (!strncmp(b.s, "ok\n", 3))
 		return 0;

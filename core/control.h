@@ -10,6 +10,12 @@
  *   forward list          body: "tcp 127.0.0.1:2222 22" per forward
  *   stats                 body: the relay's counters ("relay ..."), if any
  * Only clients of the server's own uid (or root) are served.
+ *
+ * At most AE_CONTROL_MAX_CLIENTS connections are served at a time; one
+ * more is answered "error EIO busy, try again" and closed.  A client that
+ * has not sent its request and read the reply within
+ * AE_CONTROL_CLIENT_TIMEOUT_MS of connecting is dropped (closed without
+ * a reply), so idle connections cannot hold the slots.
  */
 #ifndef AE_CONTROL_H
 #define AE_CONTROL_H
@@ -40,8 +46,17 @@ struct ae_control_target {
 
 struct ae_control;
 
+#define AE_CONTROL_MAX_CLIENTS 8
+#define AE_CONTROL_CLIENT_TIMEOUT_MS 5000
+
 int ae_control_open(const char *path, const struct ae_control_target *t,
 		    struct ae_control **out, char *err, size_t errlen);
+/* Serve at most max_clients (1..AE_CONTROL_MAX_CLIENTS) at a time, each
+ * for at most timeout_ms; ae_control_open sets the defaults above. */
+void ae_control_set_limits(struct ae_control *c, unsigned max_clients,
+			   unsigned timeout_ms);
+/* Its pollfds (1 + AE_CONTROL_MAX_CLIENTS, max must allow them) and a
+ * lower *timeout_ms (-1: none yet) to the nearest client deadline. */
 unsigned ae_control_fill(struct ae_control *c, struct pollfd *fds,
 			 unsigned max, int *timeout_ms);
 void ae_control_dispatch(struct ae_control *c, struct pollfd *fds,

@@ -342,10 +342,14 @@ static int exit_status_of_qemu(const struct run *r, int status)
 
 static int supervise(struct run *r, const struct ae_run_opts *o)
 {
-	int interval = o && o->check_interval_s > 0 ? o->check_interval_s : 30;
-	uint64_t next_check = ae_now_ns() + (uint64_t)interval * 1000000000ull;
+	int interval = o && o->check_interval_s > 0 ? o->check_interval_s
+						     : r->c->check_interval_s;
+	uint64_t next_check;
 	int status = 0, unhealthy = 0;
 
+	if (interval < 1) /* a vmconf not made by ae_vmconf_load */
+		interval = 30;
+	next_check = ae_now_ns() + (uint64_t)interval * 1000000000ull;
 	for (;;) {
 		/* [0] signals, then the control socket, then the relay (the
 		 * hypervisor's socket and the frame port's own fds). */
@@ -386,6 +390,9 @@ static int supervise(struct run *r, const struct ae_run_opts *o)
 			return exit_status_of_qemu(r, status);
 		if (ae_now_ns() >= next_check) {
 			int rc = ae_instance_check(r->inst, &r->vm, r->att_state);
+			/* every check at debug level, the changes above it */
+			ae_debug("%s: network check: %s", r->c->name,
+				 rc < 0 ? strerror(-rc) : "ok");
 			if (rc < 0 && !unhealthy)
 				ae_warn("%s: network check failed: %s", r->c->name,
 					strerror(-rc));

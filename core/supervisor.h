@@ -18,7 +18,7 @@ enum {
 
 struct ae_run_opts {
 	int verbose;
-	int check_interval_s; /* health check period; 0: 30 s */
+	int check_interval_s; /* health check period; 0: [vm] check_interval */
 };
 
 int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o);

@@ -75,6 +75,7 @@ static const struct keydef keys[] = {
 	{"vm", "index", 0, 1},
 	{"vm", "qemu", 0, 0},
 	{"vm", "stop_timeout", 0, 0},
+	{"vm", "check_interval", 0, 0},
 	{"vm", "reboot", 0, 0},
 	{"vm", "uuid", 0, 1},
 	{"vm", "seed", 0, 1},
@@ -441,6 +442,10 @@ static int load_vm(struct ae_vmconf *c, char *err, size_t errlen)
 	if ((rc = get_int(c, "vm", "stop_timeout", 30, 1, 3600, &v, err, errlen)))
 		return rc;
 	c->stop_timeout_s = (int)v;
+	if ((rc = get_int(c, "vm", "check_interval", 30, 1, 86400, &v, err,
+			  errlen)))
+		return rc;
+	c->check_interval_s = (int)v;
 	if ((rc = get_int(c, "vm", "index", -1, 0, 65535, &v, err, errlen)))
 		return rc;
 	c->index = (int)v;

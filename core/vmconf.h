@@ -31,6 +31,7 @@ struct ae_vmconf {
 	int index;         /* -1: allocate */
 	char *qemu;        /* hypervisor binary */
 	int stop_timeout_s;
+	int check_interval_s; /* seconds between the backend's health checks */
 	int reboot;        /* 0: a guest reboot ends the VM */
 	char *uuid;        /* SMBIOS system UUID (and serial), NULL: QEMU's */
 	char *seed;        /* cloud-init NoCloud seed image (raw, read-only) */

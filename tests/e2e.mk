@@ -19,3 +19,7 @@ clean-guest:
 TESTS += tests/qemu-user.sh tests/qemu-user-tap.sh tests/console-cap.sh
 dist_noinst_SCRIPTS += tests/qemu-user.sh tests/qemu-user-tap.sh \
 	tests/console-cap.sh
+
+# The supervisor's periodic network health check (tap, namespaces).
+TESTS += tests/supervisor-health.sh
+dist_noinst_SCRIPTS += tests/supervisor-health.sh

@@ -181,6 +181,17 @@ tests_check_host_SOURCES = tests/check_host.c tests/check-main.h
 tests_check_host_CFLAGS = $(CORE_CHECK_CFLAGS)
 tests_check_host_LDADD = $(CORE_CHECK_LDADD)
 endif
+
+# The control socket server (aether forward, stats): limits and timeouts,
+# driven directly on a temp socket, no QEMU.
+if HAVE_CHECK
+check_PROGRAMS += tests/check_control
+TESTS += tests/check_control
+unit_tests += tests/check_control
+tests_check_control_SOURCES = tests/check_control.c tests/check-main.h
+tests_check_control_CFLAGS = $(CORE_CHECK_CFLAGS) -pthread
+tests_check_control_LDADD = $(CORE_CHECK_LDADD) -lpthread
+endif
 TESTS += tests/plugin-trust.sh
 dist_noinst_SCRIPTS += tests/plugin-trust.sh
 TESTS += tests/gc-roots.sh
