@@ -1511,23 +1511,16 @@ static int qga_addresses(const struct vmref *v,
 		"{\"execute\":\"guest-sync\",\"arguments\":{\"id\":4711}}\n";
 	static const char ifs[] =
 		"{\"execute\":\"guest-network-get-interfaces\"}\n";
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	uint64_t end = ae_now_ns() + 500000000ull;
 	char *path = ae_xasprintf("%s/qga.sock", v->rtdir), *buf, *p;
 	int fd, k = 0;
 
-	if (strlen(path) >= sizeof sa.sun_path) {
-		free(path);
-		return 0;
-	}
-	strcpy(sa.sun_path, path);
+	fd = ae_unix_connect(path, 500);
 	free(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
 	buf = ae_xmalloc(1 << 16);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    write(fd, sync, sizeof sync - 1) != (ssize_t)sizeof sync - 1 ||
+	if (write(fd, sync, sizeof sync - 1) != (ssize_t)sizeof sync - 1 ||
 	    qga_read_until(fd, buf, 1 << 16, "4711", end) < 0 ||
 	    write(fd, ifs, sizeof ifs - 1) != (ssize_t)sizeof ifs - 1 ||
 	    qga_read_until(fd, buf, 1 << 16, "\n", end) < 0)

@@ -68,50 +68,15 @@ static int send_all(int fd, const char *s, int timeout_ms)
 	return 0;
 }
 
-/* connect(2) on a non-blocking unix socket says EAGAIN while the
- * listener's backlog is full: retry until timeout_ms has passed. */
-static int connect_bounded(int fd, const struct sockaddr_un *sa,
-			   int timeout_ms)
-{
-	uint64_t end = ae_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-
-	for (;;) {
-		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno == EINPROGRESS) {
-			struct pollfd p = {fd, POLLOUT, 0};
-			int err = 0;
-			socklen_t l = sizeof err;
-			if (poll(&p, 1, timeout_ms) <= 0)
-				return -ETIMEDOUT;
-			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l);
-			return -err;
-		}
-		if (errno != EAGAIN)
-			return -errno;
-		if (ae_now_ns() >= end)
-			return -ETIMEDOUT;
-		usleep(10000);
-	}
-}
-
 int ae_qmp_execute(const char *sock_path, const char *command, char *reply,
 		   size_t reply_len, int timeout_ms)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char buf[4096];
 	int fd, rc;
 
-	if (strlen(sock_path) >= sizeof sa.sun_path)
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, sock_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = ae_unix_connect(sock_path, timeout_ms);
 	if (fd < 0)
-		return -errno;
-	if ((rc = connect_bounded(fd, &sa, timeout_ms)) < 0)
-		goto out;
+		return fd;
 	if ((rc = read_reply(fd, buf, sizeof buf, timeout_ms, 0)) < 0)
 		goto out;
 	if (!strstr(buf, "\"QMP\"")) {

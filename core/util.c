@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -723,4 +725,31 @@ char *ae_utf8_clean(const char *s, size_t len)
 	}
 	*o = '\0';
 	return out;
+}
+
+int ae_unix_connect(const char *path, int timeout_ms)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	uint64_t end = ae_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int fd;
+
+	if (strlen(path) >= sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A full backlog (nobody accepting) says EAGAIN: retry until the
+	 * deadline.  Unix sockets never say EINPROGRESS. */
+	while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = errno;
+		if (e == EINTR)
+			continue;
+		if (e != EAGAIN || ae_now_ns() >= end) {
+			close(fd);
+			return e == EAGAIN ? -ETIMEDOUT : -e;
+		}
+		usleep(10000);
+	}
+	return fd;
 }

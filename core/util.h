@@ -97,6 +97,11 @@ size_t ae_utf8_valid_prefix(const char *s, size_t len);
  * U+FFFD.  The result is always valid UTF-8, safe to put in JSON. */
 char *ae_utf8_clean(const char *s, size_t len);
 
+/* Connect a non-blocking unix stream socket to path within timeout_ms
+ * (a listener that does not accept, its backlog full, cannot hang the
+ * caller).  The fd, or -errno (-ETIMEDOUT). */
+int ae_unix_connect(const char *path, int timeout_ms);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t ae_now_ns(void);
 
