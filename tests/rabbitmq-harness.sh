@@ -63,7 +63,13 @@ queue_count() { # queue -> messages (from rabbitmqctl)
 }
 
 # --- broker A ---
-rmq_start "$WORK/a" || skip "cannot start a RabbitMQ broker"
+rc=0
+rmq_start "$WORK/a" || rc=$?
+case $rc in
+0) ;;
+77) skip "RabbitMQ is not installed (see above)" ;;
+*) fail "cannot start a RabbitMQ broker: rmq_start returned $rc (see above)" ;;
+esac
 a_dir=$RMQ_DIR
 for v in RMQ_PORT RMQ_URL RMQ_USER RMQ_PASS; do
 	eval "val=\${$v:-}"
@@ -141,14 +147,21 @@ a_tree="$(tree_of) $RMQ_PID"
 rmq_stop
 check_gone "stop A" "$a_dir" "$a_tree" "$a_port $a_dist $a_epmd"
 
-# --- a broker that cannot start: 77, its log on stderr, nothing left ---
+# --- a broker that cannot start: 1 (a failure, not 77: RabbitMQ is
+# installed), its log on stderr, nothing left ---
 sed -i 's/^listeners.tcp.default = .*/listeners.tcp.default = not-an-address/' \
 	"$a_dir/rabbitmq.conf"
 rc=0
 RMQ_START_TIMEOUT=30 rmq_start "$a_dir" 2>"$WORK/fail.err" || rc=$?
-[ $rc -eq 77 ] || { cat "$WORK/fail.err" >&2; fail "broken broker: rmq_start returned $rc, expected 77"; }
+[ $rc -eq 1 ] || { cat "$WORK/fail.err" >&2; fail "broken broker: rmq_start returned $rc, expected 1"; }
 expect "$WORK/fail.err" 'last lines' "broken broker: log tail on stderr"
 check_gone "broken broker" "$a_dir" "" "$a_port $a_dist $a_epmd"
+# Only a RabbitMQ that is not installed is 77 (a skip).
+rc=0
+RMQ_SBIN=$WORK/no-rabbitmq rmq_start "$WORK/n" 2>"$WORK/noinst.err" || rc=$?
+[ $rc -eq 77 ] || fail "RabbitMQ not installed: rmq_start returned $rc, expected 77"
+expect "$WORK/noinst.err" 'no-rabbitmq/rabbitmq-server: not installed' \
+	"RabbitMQ not installed: 77, saying what is missing"
 
 # --- the shell that started a broker is killed: its guard kills the broker ---
 # (the killed shell's broker process stays a zombie where PID 1 does not

@@ -8,8 +8,14 @@
 #                    vhost; a bare trailing "/" means the empty vhost to
 #                    librabbitmq), RMQ_URL_AUTH (same with credentials),
 #                    RMQ_USER, RMQ_PASS, RMQ_VHOST, RMQ_NODE, RMQ_DIR.
-#                    Returns 77 (log tail on stderr) when no broker can run:
-#                        rmq_start "$WORK/rmq" || skip "no RabbitMQ broker"
+#                    Returns 77 only when RabbitMQ (or erl, epmd,
+#                    amqp-publish) is not installed; any other failure
+#                    (the broker crashes, is not ready in
+#                    RMQ_START_TIMEOUT s, its ports are taken, its
+#                    directory cannot be written) returns 1 with the log
+#                    tail on stderr: a test must fail then, not skip:
+#                        rmq_start "$WORK/rmq"; case $? in 0) ;;
+#                        77) skip "no RabbitMQ" ;; *) fail "broker" ;; esac
 #                    Starting again on a DIR that held a broker reuses its
 #                    node name, ports, credentials, certificates and data.
 #   RMQ_TLS=1 rmq_start DIR
@@ -20,7 +26,7 @@
 #                    for).  Also exports RMQ_TLS_PORT, RMQ_TLS_URL
 #                    (amqps://127.0.0.1:PORT/%2f) and RMQ_CACERT (the CA's
 #                    PEM file); startup waits for both listeners.  77 when
-#                    openssl is missing.  A DIR once started with TLS keeps
+#                    openssl is not installed.  A DIR once started with TLS keeps
 #                    it; without TLS those three are empty.
 #   rmq_make_ca DIR NAME
 #                    a self-signed CA in DIR/ca.pem (key DIR/ca.key),
@@ -307,15 +313,22 @@ rmq_start() {
 		_rmq_log "$RMQ_DIR: quote or space in the broker directory"
 		return 2 ;;
 	esac
-	mkdir -p "$RMQ_DIR" || return 77
+	mkdir -p "$RMQ_DIR" || { _rmq_log "$RMQ_DIR: cannot create"; return 1; }
 	if [ -f "$RMQ_DIR/rmq.env" ]; then
 		_rmq_load "$RMQ_DIR"
 	else
 		RMQ_TLS_PORT= RMQ_CACERT=
-		_rmq_configure || { _rmq_log "$RMQ_DIR: cannot configure"; return 77; }
+		_rmq_configure || { _rmq_log "$RMQ_DIR: cannot configure"; return 1; }
 	fi
 	if [ "${RMQ_TLS:-}" = 1 ] && [ -z "$RMQ_TLS_PORT" ]; then
-		_rmq_configure_tls || { _rmq_log "$RMQ_DIR: cannot configure TLS"; return 77; }
+		_rc=0
+		_rmq_configure_tls || _rc=$?
+		if [ $_rc -ne 0 ]; then
+			_rmq_log "$RMQ_DIR: cannot configure TLS"
+			# 77: openssl is not installed; anything else is an error.
+			[ $_rc -eq 77 ] && return 77
+			return 1
+		fi
 	fi
 	_rmq_export
 	_rmq_pick_wrap
@@ -368,7 +381,7 @@ rmq_start() {
 	done
 	_rmq_log_tail
 	rmq_stop
-	return 77
+	return 1
 }
 
 rmq_ctl() {
