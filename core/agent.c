@@ -1489,9 +1489,14 @@ int ae_cmd_serve(int argc, char **argv, const char *hostconf)
 			int k;
 			for (k = 0; k < 64 && a->connected; k++) {
 				struct ae_msg *m;
+				/* Pumped once a turn (at least every second)
+				 * even when the socket is quiet: librabbitmq
+				 * sends our heartbeats and sees the broker's
+				 * stop only in its calls; a frozen broker
+				 * sends nothing that would wake us. */
 				int more = a->amqp.inbox ||
 					   ae_amqp_buffered(&a->amqp) ||
-					   (k == 0 && np > 1 && p[1].revents);
+					   k == 0;
 				if (!more)
 					break;
 				if (ae_amqp_pump(&a->amqp, 0, err, sizeof err) < 0) {
