@@ -662,7 +662,14 @@ static void finish(struct agent *a, struct job *j)
 	int i;
 
 	if (j->cmd == C_CREATE && !j->failed) {
-		if (a->connected && bind_vm(a, j->name, 1) == 0) {
+		/* Ours only while a delivery of it is on this connection: one
+		 * that died with an earlier connection went back to the queue
+		 * and may be another host's now. */
+		int current = 0;
+		for (i = 0; i < j->n_tags; i++)
+			if (j->tags[i].gen == a->gen)
+				current = 1;
+		if (a->connected && current && bind_vm(a, j->name, 1) == 0) {
 			save_bindings(a);
 		} else {
 			/* Not owned without the binding: keep the record

@@ -153,6 +153,24 @@ ag_stop() {
 	return 0
 }
 
+# ag_gate_qemu FILE GATE: FILE becomes a QEMU that waits until the file
+# GATE exists, then runs the real one: a create is held in "starting" until
+# the test opens the gate (`: >GATE`).  Bounded: with no gate in 120 s it
+# exits 1 (the start fails) instead of waiting for ever.
+ag_gate_qemu() {
+	cat >"$1" <<EOS
+#!/bin/sh
+i=0
+while [ ! -e '$2' ]; do
+	i=\$((i + 1))
+	[ \$i -le 1200 ] || { echo "$1: no $2 in 120 s" >&2; exit 1; }
+	sleep 0.1
+done
+exec ${QEMU:-qemu-system-x86_64} "\$@"
+EOS
+	chmod +x "$1" || fail "chmod $1"
+}
+
 # The client, and the local CLI of host NAME.
 rem() { "$AETHER" -c "$WORK/client.conf" remote "$@"; }
 on() {

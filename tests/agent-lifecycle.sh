@@ -78,18 +78,8 @@ expect "$WORK/dl" 'remote: no reply in 2 s \(request [0-9a-f-]{36}\)' \
 
 # --- 4. SIGTERM: finish the running request, then exit ----------------------
 ag_stop a
-# A QEMU that waits for $WORK/gate (bounded): the create is held mid-way.
-cat >"$WORK/gateqemu" <<EOS
-#!/bin/sh
-i=0
-while [ ! -e "$WORK/gate" ]; do
-	i=\$((i + 1))
-	[ \$i -le 1200 ] || { echo "gateqemu: no gate" >&2; exit 1; }
-	sleep 0.1
-done
-exec ${QEMU:-qemu-system-x86_64} "\$@"
-EOS
-chmod +x "$WORK/gateqemu"
+# A QEMU that waits for $WORK/gate: the create is held mid-way.
+ag_gate_qemu "$WORK/gateqemu" "$WORK/gate"
 ag_host d "" "qemu = $WORK/gateqemu"
 ag_serve d
 dpid=$(cat "$WORK/d/agent.pid")
