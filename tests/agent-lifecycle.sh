@@ -88,14 +88,18 @@ dpid=$(cat "$WORK/d/agent.pid")
 cpid=$!
 wait_for "$WORK/d/agent.log" 'create-vm d1: accepted' $BOUND || fail "host d did not take d1"
 wait_for "$WORK/d/store/vms/d1/state" 'starting' $BOUND || fail "d1 did not get to starting on d"
+consumes() {
+	rmq_ctl list_consumers -q queue_name consumer_tag 2>/dev/null |
+		grep -Eq '^(aether\.create|aether\.host\.host-d)[[:space:]]'
+}
+consumes || fail "host d does not consume aether.create: $(rmq_ctl list_consumers -q queue_name consumer_tag)"
 kill -TERM "$dpid"
 wait_for "$WORK/d/agent.log" 'signal 15: finishing the running requests, then exiting' $BOUND ||
 	{ cat "$WORK/d/agent.log" >&2; fail "the agent did not say it drains"; }
 # It no longer takes requests: its consumers of aether.create and of its
 # own queue are cancelled (while d1 is still held by the gate).
 i=0
-while rmq_ctl list_consumers -q queue_name consumer_tag 2>/dev/null |
-	grep -Eq '^(aether\.create|aether\.host\.host-d)[[:space:]]'; do
+while consumes; do
 	i=$((i + 1))
 	[ $i -le $((BOUND * 2)) ] || fail "the draining agent still consumes requests: $(rmq_ctl list_consumers -q queue_name consumer_tag)"
 	sleep 0.5
