@@ -163,6 +163,40 @@ RMQ_SBIN=$WORK/no-rabbitmq rmq_start "$WORK/n" 2>"$WORK/noinst.err" || rc=$?
 expect "$WORK/noinst.err" 'no-rabbitmq/rabbitmq-server: not installed' \
 	"RabbitMQ not installed: 77, saying what is missing"
 
+# --- a new broker whose AMQP port another program took after it was
+# chosen: started again on other ports (the first attempt's eaddrinuse) ---
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0))
+open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1]); time.sleep(600)' \
+	"$WORK/held" &
+held_pid=$!
+at_exit "kill $held_pid 2>/dev/null"
+wait_for "$WORK/held" '^[0-9]+$' 30 || fail "cannot hold a port"
+held=$(cat "$WORK/held")
+# The first ports chosen: the held one first.
+_rmq_ports() {
+	_n=$1
+	if [ ! -e "$WORK/held.used" ]; then
+		: >"$WORK/held.used"
+		echo "$held"
+		_n=$((_n - 1))
+	fi
+	python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+for s in ss: print(s.getsockname()[1])' "$_n"
+}
+rc=0
+rmq_start "$WORK/c" 2>"$WORK/collide.err" || rc=$?
+kill "$held_pid"
+[ $rc -eq 0 ] || { cat "$WORK/collide.err" >&2; fail "a taken port: rmq_start returned $rc, expected a start on other ports"; }
+[ -e "$WORK/held.used" ] || fail "test error: the held port was never offered"
+expect "$WORK/collide.err" 'a port of the new broker was taken meanwhile: again on other ports' \
+	"a port taken before the new broker bound it: started again on other ports"
+[ "$RMQ_PORT" != "$held" ] || fail "the broker says it listens on the held port $held"
+amqp publish -r nowhere -b after-collision || fail "the broker started after a collision does not work"
+rmq_stop
+
 # --- the shell that started a broker is killed: its guard kills the broker ---
 # (the killed shell's broker process stays a zombie where PID 1 does not
 # reap orphans)

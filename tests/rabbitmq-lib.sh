@@ -13,7 +13,10 @@
 #                    (the broker crashes, is not ready in
 #                    RMQ_START_TIMEOUT s, its ports are taken, its
 #                    directory cannot be written) returns 1 with the log
-#                    tail on stderr: a test must fail then, not skip:
+#                    tail on stderr.  (A new broker whose freshly chosen
+#                    ports were taken before it bound them is started
+#                    again on other ports, up to 3 attempts.)  A test
+#                    must fail on 1, not skip:
 #                        rmq_start "$WORK/rmq"; case $? in 0) ;;
 #                        77) skip "no RabbitMQ" ;; *) fail "broker" ;; esac
 #                    Starting again on a DIR that held a broker reuses its
@@ -299,8 +302,34 @@ _rmq_ready() {
 		-b probe >/dev/null 2>&1
 }
 
+# True when the start that just failed in RMQ_DIR lost one of its ports to
+# another program (_rmq_ports chooses them free, but they can be taken
+# before the broker binds them).
+_rmq_collided() {
+	grep -qiE 'eaddrinuse|epmd did not start' "$RMQ_DIR/server.out" \
+		"$RMQ_DIR/log/"*.log 2>/dev/null
+}
+
+# A new broker (no DIR/rmq.env yet) whose ports were taken meanwhile starts
+# again on other ports (3 attempts); any other failure, or a collision of
+# a broker that had ports (a restart keeps them), is returned.
 rmq_start() {
 	[ $# -eq 1 ] || { _rmq_log "usage: rmq_start DIR"; return 2; }
+	_rmq_new=1
+	[ -f "$1/rmq.env" ] && _rmq_new=0
+	_rmq_try=1
+	while :; do
+		_rmq_rc=0
+		_rmq_start1 "$1" || _rmq_rc=$?
+		[ $_rmq_rc -eq 1 ] && [ $_rmq_new = 1 ] && [ $_rmq_try -lt 3 ] &&
+			_rmq_collided || return $_rmq_rc
+		_rmq_log "a port of the new broker was taken meanwhile: again on other ports"
+		rm -rf "$RMQ_DIR" || return 1
+		_rmq_try=$((_rmq_try + 1))
+	done
+}
+
+_rmq_start1() {
 	for _c in "$RMQ_SBIN/rabbitmq-server" "$RMQ_SBIN/rabbitmqctl"; do
 		[ -x "$_c" ] || { _rmq_log "$_c: not installed"; return 77; }
 	done
