@@ -662,7 +662,14 @@ static void finish(struct agent *a, struct job *j)
 	int i;
 
 	if (j->cmd == C_CREATE && !j->failed) {
-		if (a->connected && bind_vm(a, j->name, 1) == 0) {
+		/* Ours only while a delivery of it is on this connection: one
+		 * that died with an earlier connection went back to the queue
+		 * and may be another host's now. */
+		int current = 0;
+		for (i = 0; i < j->n_tags; i++)
+			if (j->tags[i].gen == a->gen)
+				current = 1;
+		if (a->connected && current && bind_vm(a, j->name, 1) == 0) {
 			save_bindings(a);
 		} else {
 			/* Not owned without the binding: keep the record
@@ -1489,9 +1496,14 @@ int ae_cmd_serve(int argc, char **argv, const char *hostconf)
 			int k;
 			for (k = 0; k < 64 && a->connected; k++) {
 				struct ae_msg *m;
+				/* Pumped once a turn (at least every second)
+				 * even when the socket is quiet: librabbitmq
+				 * sends our heartbeats and sees the broker's
+				 * stop only in its calls; a frozen broker
+				 * sends nothing that would wake us. */
 				int more = a->amqp.inbox ||
 					   ae_amqp_buffered(&a->amqp) ||
-					   (k == 0 && np > 1 && p[1].revents);
+					   k == 0;
 				if (!more)
 					break;
 				if (ae_amqp_pump(&a->amqp, 0, err, sizeof err) < 0) {

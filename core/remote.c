@@ -587,13 +587,19 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 		continue;
 broken:
 		/* The broker went away: reconnect and re-send with the same
-		 * id (the agents answer a repeat from their record). */
+		 * id (the agents answer a repeat from their record).  A create
+		 * the broker confirmed is not sent again: it is persistent in
+		 * a durable queue, so it survives (and is redelivered), and a
+		 * second copy could be taken by a second host while the first
+		 * still makes the VM: made twice, the record of each host
+		 * knowing only its own. */
 		ae_warn("remote: %s; reconnecting", err);
 		if (reconnect(r, err, sizeof err) < 0) {
 			ae_err("remote: %s", err);
 			goto out;
 		}
-		sent = 0;
+		if (!(sent && route && !strcmp(route, "create")))
+			sent = 0;
 	}
 	if (want_all) {
 		if (!r->json && strcmp(argv[0], "raw"))

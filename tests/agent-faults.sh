@@ -1,7 +1,8 @@
 #!/bin/sh
 # agent-faults.sh - the host agents under faults, with a real broker.
-#  1. The broker restarts in the middle of a burst of creates (clients and
-#     agents reconnect): every request ends exactly once: each VM is made
+#  1. The broker restarts in the middle of a burst of creates (it stops
+#     while the hosts hold taken creates, their QEMU waiting for a gate;
+#     clients and agents reconnect): every request ends exactly once: each VM is made
 #     on one host, each client gets one final reply, no request is left in
 #     a queue or half made in a journal.
 #  2. An agent is killed (SIGKILL) in the middle of a create: the request
@@ -12,8 +13,12 @@
 . "$top_srcdir/tests/agent-lib.sh"
 ag_enter "$@"
 ag_setup
-ag_host a
-ag_host b
+# The burst's creates are held in "starting" (their QEMU waits for
+# $WORK/gate1) until the broker is down: the restart hits requests in
+# flight for certain.
+ag_gate_qemu "$WORK/gateqemu1" "$WORK/gate1"
+ag_host a "" "qemu = $WORK/gateqemu1"
+ag_host b "" "qemu = $WORK/gateqemu1"
 ag_serve a
 ag_serve b
 N=${AGENT_BURST:-8}
@@ -36,10 +41,24 @@ while [ $i -le $N ]; do
 	pids="$pids $!"
 	i=$((i + 1))
 done
-sleep 0.5
-t0=$(date +%s)
-rmq_restart || fail "the broker did not come back"
-log "broker restarted in $(($(date +%s) - t0)) s"
+# Until the hosts hold as many creates of the burst as they take at once
+# (prefetch 4 each), all held by the gate: their clients' publishes were
+# confirmed.
+taken() { cat "$WORK/a/agent.log" "$WORK/b/agent.log" | grep -Ec 'create-vm b[0-9]+: accepted'; }
+want=$((N < 8 ? N : 8))
+i=0
+until [ "$(taken)" -ge $want ]; do
+	i=$((i + 1))
+	[ $i -le 600 ] || fail "the hosts took $(taken) creates of the burst in 60 s, want $want"
+	sleep 0.1
+done
+rmq_dir=$RMQ_DIR
+rmq_stop
+grep -Eq 'create-vm b[0-9]+: done' "$WORK/a/agent.log" "$WORK/b/agent.log" &&
+	fail "test error: a create of the burst was done before the broker stopped"
+log "broker stopped with $(taken) creates taken and none done"
+: >"$WORK/gate1"
+ag_rmq_start "$rmq_dir"
 i=1
 for p in $pids; do
 	wait "$p" || fail "client b$i: exit $?: $(cat "$WORK/burst.$i" "$WORK/burst.$i.err")"
@@ -78,13 +97,10 @@ done
 # --- 2. an agent killed in the middle of a create -------------------------
 ag_stop a
 ag_stop b
-cat >"$WORK/slowqemu" <<EOS
-#!/bin/sh
-sleep 4
-exec ${QEMU:-qemu-system-x86_64} "\$@"
-EOS
-chmod +x "$WORK/slowqemu"
-ag_host c "" "qemu = $WORK/slowqemu"
+# Host c's QEMU waits for $WORK/gate2, which never opens: k1 stays half
+# made on c until c is killed (no sleep decides it).
+ag_gate_qemu "$WORK/gateqemu2" "$WORK/gate2"
+ag_host c "" "qemu = $WORK/gateqemu2"
 ag_serve c
 rem --json --timeout 120 create k1 --image base.qcow2 >"$WORK/k1" 2>"$WORK/k1.err" &
 cpid=$!

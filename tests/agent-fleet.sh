@@ -60,8 +60,18 @@ grep -q "$va" "$WORK/b/agent.log" && fail "host b saw requests for $va: $(grep "
 pass "status, stop and start of $va reached host a only"
 
 # forward goes to the owner too (slirp mode = qemu: QMP hostfwd).
-port=$(free_port)
-rem forward add "$va" tcp "127.0.0.1:$port" 22 >"$WORK/fwd" 2>&1 || fail "forward add: $(cat "$WORK/fwd")"
+# A port another process takes between free_port and the add makes the
+# add fail saying so: then the next port (bounded), any other error fails.
+n=0
+while :; do
+	port=$(free_port)
+	rem forward add "$va" tcp "127.0.0.1:$port" 22 >"$WORK/fwd" 2>&1 && break
+	grep -q "cannot bind tcp 127.0.0.1:$port: Address already in use" "$WORK/fwd" ||
+		fail "forward add: $(cat "$WORK/fwd")"
+	n=$((n + 1))
+	[ $n -lt 10 ] || fail "forward add: 10 ports in a row were taken: $(cat "$WORK/fwd")"
+	log "port $port was taken meanwhile: trying another"
+done
 rem forward list "$va" >"$WORK/fwdl" 2>&1 || fail "forward list: $(cat "$WORK/fwdl")"
 expect "$WORK/fwdl" "tcp.*127.0.0.1:$port.*22" "forward add/list of $va through its owner"
 if rem forward add "$va" tcp "127.0.0.1:$port" 22 >"$WORK/fwd2" 2>&1; then fail "a duplicate forward succeeded"; fi
@@ -100,8 +110,14 @@ done
 [ -z "$(vms_of a)$(vms_of b)" ] || fail "VMs left after delete: $(vms_of a) $(vms_of b)"
 if rem status v1 >"$WORK/gone" 2>&1; then fail "status of a deleted VM succeeded"; fi
 expect "$WORK/gone" 'no host owns VM v1' "deleted VMs are no longer routed to anyone"
-# Let the replies to list reach b before stopping it.
-sleep 1
+# b answers the list it got while frozen before it is stopped: its queue
+# empty, nothing unacknowledged (bounded).
+# (each look runs rabbitmqctl, which takes a while: bounded by the clock)
+end=$(($(date +%s) + 60))
+until [ "$(queue_depth aether.host.host-b)" = 0 ]; do
+	[ "$(date +%s)" -le $end ] || fail "host b did not consume its queue in 60 s: $(queue_depth aether.host.host-b) messages"
+	sleep 0.2
+done
 ag_stop a
 ag_stop b
 [ "$(queue_depth aether.create)" = 0 ] || fail "requests left in aether.create"

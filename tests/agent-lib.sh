@@ -15,8 +15,17 @@ ag_enter() {
 	[ "$(id -u)" = 0 ] || skip "needs root (private namespaces, the broker's user)"
 	need unshare qemu-img timeout
 	[ -x "$AETHER" ] || fail "aether binary not found at $AETHER (make first)"
-	"$AETHER" remote --help >/dev/null 2>&1 ||
-		skip "this aether was built without the host agent (librabbitmq-dev, libjansson-dev)"
+	# Whether the agent is built is configure's answer (config.h), not
+	# whether it runs: built but broken is a failure.
+	[ -f "$top_builddir/config.h" ] ||
+		fail "no $top_builddir/config.h: cannot tell whether the host agent was built"
+	grep -q '^#define AE_HAVE_AGENT 1' "$top_builddir/config.h" ||
+		skip "this aether was configured without the host agent (librabbitmq-dev, libjansson-dev)"
+	_o=$("$AETHER" remote --help 2>&1) ||
+		fail "the host agent was built but \`aether remote --help\` fails: $_o"
+	case $_o in *"usage: aether remote"*) ;;
+	*) fail "the host agent was built but \`aether remote --help\` prints no usage: $_o" ;;
+	esac
 	[ -x "${RMQ_SBIN:-/usr/lib/rabbitmq/bin}/rabbitmq-server" ] ||
 		skip "rabbitmq-server is not installed (Debian package rabbitmq-server)"
 	command -v "${QEMU:-qemu-system-x86_64}" >/dev/null 2>&1 ||
@@ -24,12 +33,24 @@ ag_enter() {
 	reexec_in_namespaces "$@"
 }
 
+# rmq_start DIR, failing the test when the broker does not start: a skip
+# only when RabbitMQ is not installed (77).
+ag_rmq_start() {
+	_rc=0
+	rmq_start "$1" || _rc=$?
+	case $_rc in
+	0) ;;
+	77) skip "RabbitMQ is not installed (see above)" ;;
+	*) fail "cannot start a private RabbitMQ broker in $1 (rmq_start: $_rc, see above)" ;;
+	esac
+}
+
 # The broker and a client config.
 ag_setup() {
 	make_work
 	ip link set lo up
 	unset AETHER_RUNTIME_DIR XDG_RUNTIME_DIR AETHER_STORE_DIR
-	rmq_start "$WORK/rmq" || skip "cannot start a private RabbitMQ broker (see above)"
+	ag_rmq_start "$WORK/rmq"
 	printf 'username = %s\npassword = %s\n' "$RMQ_USER" "$RMQ_PASS" >"$WORK/cred"
 	chmod 600 "$WORK/cred"
 	cat >"$WORK/client.conf" <<EOC
@@ -78,25 +99,44 @@ ${2:-}
 EOC
 }
 
-# Start host NAME's agent in the background; wait until it serves.
-ag_serve() {
+# Start host NAME's agent in the background (its pid in
+# $WORK/NAME/agent.pid); does not wait.
+ag_spawn() {
 	_h=$WORK/$1
 	: >>"$_h/agent.log"
-	n=$(grep -c 'serving amqp' "$_h/agent.log")
 	# AETHER_SERVE: another aether for the agents than for the client
 	# (e.g. an older build, to see a test fail without a fix).
 	AETHER_STORE_DIR=$_h/store "${AETHER_SERVE:-$AETHER}" -v \
 		-c "$_h/host.conf" serve \
 		>>"$_h/agent.log" 2>&1 &
 	echo $! >"$_h/agent.pid"
+}
+
+# Times host NAME's agent has said it serves (connected to the broker).
+ag_served() {
+	[ -f "$WORK/$1/agent.log" ] || { echo 0; return 0; }
+	grep -c 'serving amqp' "$WORK/$1/agent.log" || true
+}
+
+# Wait until host NAME's agent serves more than N times (bounded: SECS,
+# default 30); fails when it exits or does not.
+ag_wait_serving() {
+	_h=$WORK/$1
 	_i=0
-	while [ "$(grep -c 'serving amqp' "$_h/agent.log")" -le "$n" ]; do
+	while [ "$(ag_served "$1")" -le "$2" ]; do
 		_i=$((_i + 1))
-		[ $_i -gt 300 ] && { cat "$_h/agent.log" >&2; fail "agent $1 did not start"; }
+		[ $_i -gt $((${3:-30} * 10)) ] && { cat "$_h/agent.log" >&2; fail "agent $1 did not (re)connect in ${3:-30} s"; }
 		kill -0 "$(cat "$_h/agent.pid")" 2>/dev/null ||
 			{ cat "$_h/agent.log" >&2; fail "agent $1 exited"; }
 		sleep 0.1
 	done
+}
+
+# Start host NAME's agent in the background; wait until it serves.
+ag_serve() {
+	_n=$(ag_served "$1")
+	ag_spawn "$1"
+	ag_wait_serving "$1" "$_n"
 }
 
 # Stop host NAME's agent: SIGTERM (graceful) or the signal given.
@@ -111,6 +151,24 @@ ag_stop() {
 	done
 	wait "$_p" 2>/dev/null
 	return 0
+}
+
+# ag_gate_qemu FILE GATE: FILE becomes a QEMU that waits until the file
+# GATE exists, then runs the real one: a create is held in "starting" until
+# the test opens the gate (`: >GATE`).  Bounded: with no gate in 120 s it
+# exits 1 (the start fails) instead of waiting for ever.
+ag_gate_qemu() {
+	cat >"$1" <<EOS
+#!/bin/sh
+i=0
+while [ ! -e '$2' ]; do
+	i=\$((i + 1))
+	[ \$i -le 1200 ] || { echo "$1: no $2 in 120 s" >&2; exit 1; }
+	sleep 0.1
+done
+exec ${QEMU:-qemu-system-x86_64} "\$@"
+EOS
+	chmod +x "$1" || fail "chmod $1"
 }
 
 # The client, and the local CLI of host NAME.

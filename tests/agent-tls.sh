@@ -90,15 +90,16 @@ tls_conf "$WORK/client-other.conf" "$WORK/other/ca.pem" yes
 if trem -c "$WORK/client-other.conf" remote list; then
 	fail "a client trusting an unrelated CA connected with verify = yes: $(cat "$WORK/out")"
 fi
-expect "$WORK/out" "amqps://127.0.0.1:$RMQ_TLS_PORT/.*(cert|certificate).*(verif|CA|trusted)" \
-	"an unrelated CA with verify = yes: refused with a certificate error naming the broker"
+expect "$WORK/out" "remote: amqps://127.0.0.1:$RMQ_TLS_PORT/: SSL peer cert verification failed: the broker's certificate is not signed by a CA of \\[amqp\\] cacert $WORK/other/ca.pem" \
+	"an unrelated CA with verify = yes: refused with a certificate error naming the broker and the CA file"
 cp "$WORK/out" "$WORK/wrong-ca.err"
 # The same with no cacert at all.
 sed "s|^url = $RMQ_URL\$|url = $RMQ_TLS_URL|" "$WORK/client-plain.conf" >"$WORK/client-nocacert.conf"
 if trem -c "$WORK/client-nocacert.conf" remote list; then
 	fail "a client with verify = yes and no cacert trusted the private CA: $(cat "$WORK/out")"
 fi
-pass "verify = yes without cacert does not trust the private CA ($(cat "$WORK/out"))"
+expect "$WORK/out" "remote: amqps://127.0.0.1:$RMQ_TLS_PORT/: SSL peer cert verification failed: the broker's certificate is not signed by a CA of the system bundle" \
+	"verify = yes without cacert: the private CA is not trusted (certificate error naming the system bundle)"
 
 # verify = no: the same unrelated CA connects (and works).
 cp "$WORK/client-plain.conf" "$WORK/client-noverify.conf"
@@ -107,21 +108,20 @@ trem -c "$WORK/client-noverify.conf" remote list ||
 	fail "verify = no with an unrelated CA: $(cat "$WORK/out")"
 expect "$WORK/out" '^t1 +host-a ' "verify = no connects whatever the CA"
 
-# amqps:// to the plain AMQP port: an error, at once (no TLS server there).
-t0=$(date +%s)
+# amqps:// to the plain AMQP port: an error (no TLS server there), not a
+# hang (trem bounds it).
 if trem $C --amqp "amqps://127.0.0.1:$RMQ_PORT/%2f" list; then
 	fail "amqps to the plain AMQP port succeeded: $(cat "$WORK/out")"
 fi
-t1=$(date +%s)
-expect "$WORK/out" "amqps://127.0.0.1:$RMQ_PORT/.*(SSL|TLS)" \
-	"amqps to the plain AMQP port: a TLS error naming the URL"
+expect "$WORK/out" "remote: amqps://127.0.0.1:$RMQ_PORT/: SSL handshake failed: is port $RMQ_PORT a TLS \\(amqps\\) listener\\?" \
+	"amqps to the plain AMQP port: a TLS handshake error naming the URL"
 cp "$WORK/out" "$WORK/plain-port.err"
-[ $((t1 - t0)) -lt 30 ] || fail "amqps to the plain port took $((t1 - t0)) s to fail"
 # And amqp:// (no TLS) to the TLS port: an error too, bounded.
 if trem $C --amqp "amqp://127.0.0.1:$RMQ_TLS_PORT/%2f" list; then
 	fail "plain amqp to the TLS port succeeded: $(cat "$WORK/out")"
 fi
-pass "plain amqp to the TLS port fails ($(cat "$WORK/out"))"
+expect "$WORK/out" "remote: amqp://127.0.0.1:$RMQ_TLS_PORT/: login as $RMQ_USER: .*\\(a TLS listener\\? it needs amqps://\\)" \
+	"plain amqp to the TLS port: a login error saying it needs amqps://"
 
 # Delete over amqps; the agent kept serving through all of the above.
 trem $C delete --force t1 || fail "remote delete over amqps: $(cat "$WORK/out")"

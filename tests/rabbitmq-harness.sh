@@ -63,7 +63,13 @@ queue_count() { # queue -> messages (from rabbitmqctl)
 }
 
 # --- broker A ---
-rmq_start "$WORK/a" || skip "cannot start a RabbitMQ broker"
+rc=0
+rmq_start "$WORK/a" || rc=$?
+case $rc in
+0) ;;
+77) skip "RabbitMQ is not installed (see above)" ;;
+*) fail "cannot start a RabbitMQ broker: rmq_start returned $rc (see above)" ;;
+esac
 a_dir=$RMQ_DIR
 for v in RMQ_PORT RMQ_URL RMQ_USER RMQ_PASS; do
 	eval "val=\${$v:-}"
@@ -141,14 +147,55 @@ a_tree="$(tree_of) $RMQ_PID"
 rmq_stop
 check_gone "stop A" "$a_dir" "$a_tree" "$a_port $a_dist $a_epmd"
 
-# --- a broker that cannot start: 77, its log on stderr, nothing left ---
+# --- a broker that cannot start: 1 (a failure, not 77: RabbitMQ is
+# installed), its log on stderr, nothing left ---
 sed -i 's/^listeners.tcp.default = .*/listeners.tcp.default = not-an-address/' \
 	"$a_dir/rabbitmq.conf"
 rc=0
 RMQ_START_TIMEOUT=30 rmq_start "$a_dir" 2>"$WORK/fail.err" || rc=$?
-[ $rc -eq 77 ] || { cat "$WORK/fail.err" >&2; fail "broken broker: rmq_start returned $rc, expected 77"; }
+[ $rc -eq 1 ] || { cat "$WORK/fail.err" >&2; fail "broken broker: rmq_start returned $rc, expected 1"; }
 expect "$WORK/fail.err" 'last lines' "broken broker: log tail on stderr"
 check_gone "broken broker" "$a_dir" "" "$a_port $a_dist $a_epmd"
+# Only a RabbitMQ that is not installed is 77 (a skip).
+rc=0
+RMQ_SBIN=$WORK/no-rabbitmq rmq_start "$WORK/n" 2>"$WORK/noinst.err" || rc=$?
+[ $rc -eq 77 ] || fail "RabbitMQ not installed: rmq_start returned $rc, expected 77"
+expect "$WORK/noinst.err" 'no-rabbitmq/rabbitmq-server: not installed' \
+	"RabbitMQ not installed: 77, saying what is missing"
+
+# --- a new broker whose AMQP port another program took after it was
+# chosen: started again on other ports (the first attempt's eaddrinuse) ---
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0))
+open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1]); time.sleep(600)' \
+	"$WORK/held" &
+held_pid=$!
+at_exit "kill $held_pid 2>/dev/null"
+wait_for "$WORK/held" '^[0-9]+$' 30 || fail "cannot hold a port"
+held=$(cat "$WORK/held")
+# The first ports chosen: the held one first.
+_rmq_ports() {
+	_n=$1
+	if [ ! -e "$WORK/held.used" ]; then
+		: >"$WORK/held.used"
+		echo "$held"
+		_n=$((_n - 1))
+	fi
+	python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+for s in ss: print(s.getsockname()[1])' "$_n"
+}
+rc=0
+rmq_start "$WORK/c" 2>"$WORK/collide.err" || rc=$?
+kill "$held_pid"
+[ $rc -eq 0 ] || { cat "$WORK/collide.err" >&2; fail "a taken port: rmq_start returned $rc, expected a start on other ports"; }
+[ -e "$WORK/held.used" ] || fail "test error: the held port was never offered"
+expect "$WORK/collide.err" 'a port of the new broker was taken meanwhile: again on other ports' \
+	"a port taken before the new broker bound it: started again on other ports"
+[ "$RMQ_PORT" != "$held" ] || fail "the broker says it listens on the held port $held"
+amqp publish -r nowhere -b after-collision || fail "the broker started after a collision does not work"
+rmq_stop
 
 # --- the shell that started a broker is killed: its guard kills the broker ---
 # (the killed shell's broker process stays a zombie where PID 1 does not

@@ -8,8 +8,17 @@
 #                    vhost; a bare trailing "/" means the empty vhost to
 #                    librabbitmq), RMQ_URL_AUTH (same with credentials),
 #                    RMQ_USER, RMQ_PASS, RMQ_VHOST, RMQ_NODE, RMQ_DIR.
-#                    Returns 77 (log tail on stderr) when no broker can run:
-#                        rmq_start "$WORK/rmq" || skip "no RabbitMQ broker"
+#                    Returns 77 only when RabbitMQ (or erl, epmd,
+#                    amqp-publish) is not installed; any other failure
+#                    (the broker crashes, is not ready in
+#                    RMQ_START_TIMEOUT s, its ports are taken, its
+#                    directory cannot be written) returns 1 with the log
+#                    tail on stderr.  (A new broker whose freshly chosen
+#                    ports were taken before it bound them is started
+#                    again on other ports, up to 3 attempts.)  A test
+#                    must fail on 1, not skip:
+#                        rmq_start "$WORK/rmq"; case $? in 0) ;;
+#                        77) skip "no RabbitMQ" ;; *) fail "broker" ;; esac
 #                    Starting again on a DIR that held a broker reuses its
 #                    node name, ports, credentials, certificates and data.
 #   RMQ_TLS=1 rmq_start DIR
@@ -20,7 +29,7 @@
 #                    for).  Also exports RMQ_TLS_PORT, RMQ_TLS_URL
 #                    (amqps://127.0.0.1:PORT/%2f) and RMQ_CACERT (the CA's
 #                    PEM file); startup waits for both listeners.  77 when
-#                    openssl is missing.  A DIR once started with TLS keeps
+#                    openssl is not installed.  A DIR once started with TLS keeps
 #                    it; without TLS those three are empty.
 #   rmq_make_ca DIR NAME
 #                    a self-signed CA in DIR/ca.pem (key DIR/ca.key),
@@ -293,8 +302,34 @@ _rmq_ready() {
 		-b probe >/dev/null 2>&1
 }
 
+# True when the start that just failed in RMQ_DIR lost one of its ports to
+# another program (_rmq_ports chooses them free, but they can be taken
+# before the broker binds them).
+_rmq_collided() {
+	grep -qiE 'eaddrinuse|epmd did not start' "$RMQ_DIR/server.out" \
+		"$RMQ_DIR/log/"*.log 2>/dev/null
+}
+
+# A new broker (no DIR/rmq.env yet) whose ports were taken meanwhile starts
+# again on other ports (3 attempts); any other failure, or a collision of
+# a broker that had ports (a restart keeps them), is returned.
 rmq_start() {
 	[ $# -eq 1 ] || { _rmq_log "usage: rmq_start DIR"; return 2; }
+	_rmq_new=1
+	[ -f "$1/rmq.env" ] && _rmq_new=0
+	_rmq_try=1
+	while :; do
+		_rmq_rc=0
+		_rmq_start1 "$1" || _rmq_rc=$?
+		[ $_rmq_rc -eq 1 ] && [ $_rmq_new = 1 ] && [ $_rmq_try -lt 3 ] &&
+			_rmq_collided || return $_rmq_rc
+		_rmq_log "a port of the new broker was taken meanwhile: again on other ports"
+		rm -rf "$RMQ_DIR" || return 1
+		_rmq_try=$((_rmq_try + 1))
+	done
+}
+
+_rmq_start1() {
 	for _c in "$RMQ_SBIN/rabbitmq-server" "$RMQ_SBIN/rabbitmqctl"; do
 		[ -x "$_c" ] || { _rmq_log "$_c: not installed"; return 77; }
 	done
@@ -307,15 +342,22 @@ rmq_start() {
 		_rmq_log "$RMQ_DIR: quote or space in the broker directory"
 		return 2 ;;
 	esac
-	mkdir -p "$RMQ_DIR" || return 77
+	mkdir -p "$RMQ_DIR" || { _rmq_log "$RMQ_DIR: cannot create"; return 1; }
 	if [ -f "$RMQ_DIR/rmq.env" ]; then
 		_rmq_load "$RMQ_DIR"
 	else
 		RMQ_TLS_PORT= RMQ_CACERT=
-		_rmq_configure || { _rmq_log "$RMQ_DIR: cannot configure"; return 77; }
+		_rmq_configure || { _rmq_log "$RMQ_DIR: cannot configure"; return 1; }
 	fi
 	if [ "${RMQ_TLS:-}" = 1 ] && [ -z "$RMQ_TLS_PORT" ]; then
-		_rmq_configure_tls || { _rmq_log "$RMQ_DIR: cannot configure TLS"; return 77; }
+		_rc=0
+		_rmq_configure_tls || _rc=$?
+		if [ $_rc -ne 0 ]; then
+			_rmq_log "$RMQ_DIR: cannot configure TLS"
+			# 77: openssl is not installed; anything else is an error.
+			[ $_rc -eq 77 ] && return 77
+			return 1
+		fi
 	fi
 	_rmq_export
 	_rmq_pick_wrap
@@ -368,7 +410,7 @@ rmq_start() {
 	done
 	_rmq_log_tail
 	rmq_stop
-	return 77
+	return 1
 }
 
 rmq_ctl() {
