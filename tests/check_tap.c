@@ -1038,6 +1038,8 @@ START_TEST(test_gc_roots)
 	ck_assert_int_eq(ae_instance_gc(b, NULL, 0), 0);
 	ck_assert(!exists("bb5"));
 	ck_assert(exists("old7"));
+	vm_detach(a, &va); /* their state (the devices are gone already) */
+	vm_detach(b, &vb);
 	ae_instance_close(a);
 	ae_instance_close(b);
 	free(rta);
