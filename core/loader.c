@@ -74,7 +74,8 @@ char *ae_plugin_search_path(const char *plugin_dir)
  * root's or ours (not the caller's when aether runs with privileges it
  * did not get from the caller: setuid or file capabilities), and not
  * writable by group or others (a sticky directory such as /tmp is fine
- * above one that is ours): nobody else can put or swap code there.  The
+ * above one that is ours; a group that is root's or, unprivileged, ours
+ * is fine): nobody else can put or swap code there.  The
  * file is opened and fstat'ed, right before libltdl opens it by name. */
 
 static int trusted_uid(uid_t uid)
@@ -82,9 +83,21 @@ static int trusted_uid(uid_t uid)
 	return uid == 0 || (uid == geteuid() && !ae_privileged_exec());
 }
 
+/* Group-writable is fine when the group is root's, or (unprivileged) our
+ * own: a tree unpacked as root keeps 0775 directories of group root, and
+ * a developer with umask 002 builds in directories of their own group. */
+static int trusted_gid(gid_t gid)
+{
+	return gid == 0 || (gid == getegid() && !ae_privileged_exec());
+}
+
 static int check_node(const char *path, const struct stat *st, int is_dir,
 		      int sticky_parent_ok, char *err, size_t errlen)
 {
+	mode_t w = st->st_mode & (S_IWGRP | S_IWOTH);
+
+	if (w == S_IWGRP && trusted_gid(st->st_gid))
+		w = 0;
 	if (!trusted_uid(st->st_uid))
 		return ae_seterr(err, errlen, EPERM,
 				 "%s: refusing plugin %s owned by uid %ld (only "
@@ -92,14 +105,19 @@ static int check_node(const char *path, const struct stat *st, int is_dir,
 				 path, is_dir ? "directory" : "file",
 				 (long)st->st_uid,
 				 ae_privileged_exec() ? "" : " or this user");
-	if ((st->st_mode & (S_IWGRP | S_IWOTH)) &&
-	    !(is_dir && (st->st_mode & S_ISVTX) && sticky_parent_ok))
+	if (w && !(is_dir && (st->st_mode & S_ISVTX) && sticky_parent_ok)) {
+		char who[48];
+		if (w & S_IWOTH)
+			snprintf(who, sizeof who, "others");
+		else
+			snprintf(who, sizeof who, "its group (gid %ld)",
+				 (long)st->st_gid);
 		return ae_seterr(err, errlen, EPERM,
 				 "%s: refusing plugin %s writable by %s (mode "
 				 "%04o)",
-				 path, is_dir ? "directory" : "file",
-				 st->st_mode & S_IWOTH ? "others" : "its group",
+				 path, is_dir ? "directory" : "file", who,
 				 (unsigned)(st->st_mode & 07777));
+	}
 	return 0;
 }
 

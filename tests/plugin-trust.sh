@@ -67,9 +67,14 @@ show "$WORK/wf" && fail "a world-writable plugin file was loaded"
 expect "$WORK/show.out" "$WORK/wf/good\\.so: refusing plugin file writable by others \\(mode 0666\\)" \
 	"a world-writable file is refused, named"
 chmod 0664 "$WORK/wf/good.so"
-show "$WORK/wf" && fail "a group-writable plugin file was loaded"
+chgrp "$OGID" "$WORK/wf/good.so"
+show "$WORK/wf" && fail "a plugin file writable by another group was loaded"
 expect "$WORK/show.out" "$WORK/wf/good\\.so: refusing plugin file writable by its group" \
-	"a group-writable file is refused, named"
+	"a file writable by another group is refused, named"
+# group root (a tree unpacked as root keeps 0775/0664 modes): root's own
+chgrp 0 "$WORK/wf/good.so"
+show "$WORK/wf" || { cat "$WORK/show.out" >&2; fail "a plugin file writable by group root was refused"; }
+pass "a file writable by group root loads"
 
 # a directory above the plugin's that others may write (not sticky)
 mkdir -p "$WORK/open" && chmod 0777 "$WORK/open"
