@@ -19,6 +19,7 @@
 #include "loader.h"
 #include "runtime.h"
 #include "options.h"
+#include "qemu-argv.h"
 #include "supervisor.h"
 #include "util.h"
 #include "vmconf.h"
@@ -350,6 +351,17 @@ static void gc_runtime_dirs(const char *root)
 	free(dir);
 }
 
+/* The runtime lock of root, or -1 having said why. */
+static int gc_lock(const char *root)
+{
+	char err[1024];
+	int lock = ae_runtime_lock(root, err, sizeof err);
+
+	if (lock < 0)
+		ae_err("gc: %s", err);
+	return lock;
+}
+
 static int cmd_gc(int argc, char **argv)
 {
 	struct gc_ctx g = {0};
@@ -377,13 +389,8 @@ static int cmd_gc(int argc, char **argv)
 	/* Under the runtime lock, which a start takes to claim its VM: what
 	 * is live cannot change between looking and removing, so a VM
 	 * starting meanwhile never loses its QEMU, devices or directory. */
-	lock = ae_runtime_lock(root, err, sizeof err);
-	if (lock < 0) {
-		ae_err("gc: %s", err);
-		ae_ini_free(g.host);
-		free(root);
-		return AE_EXIT_ERROR;
-	}
+	if ((lock = gc_lock(root)) < 0)
+		goto fail;
 	ae_lifecycle_gc(root); /* orphan QEMUs, interrupted creates/deletes */
 	close(lock);
 	{
@@ -394,13 +401,8 @@ static int cmd_gc(int argc, char **argv)
 			ae_journal_recover(store, hostconf, 0);
 		free(store);
 	}
-	lock = ae_runtime_lock(root, err, sizeof err);
-	if (lock < 0) {
-		ae_err("gc: %s", err);
-		ae_ini_free(g.host);
-		free(root);
-		return AE_EXIT_ERROR;
-	}
+	if ((lock = gc_lock(root)) < 0)
+		goto fail;
 	ae_runtime_live(root, &live, &g.n_live);
 	g.live = ae_xcalloc(g.n_live, sizeof *g.live);
 	for (i = 0; i < g.n_live; i++) {
@@ -421,6 +423,10 @@ static int cmd_gc(int argc, char **argv)
 	ae_ini_free(g.host);
 	free(root);
 	return g.failed ? AE_EXIT_ERROR : 0;
+fail:
+	ae_ini_free(g.host);
+	free(root);
+	return AE_EXIT_ERROR;
 }
 
 /* serve and remote are the program aether-agent (agent.h): found next to
@@ -429,13 +435,13 @@ static int cmd_gc(int argc, char **argv)
 static int exec_agent(int argc, char **argv)
 {
 #ifdef AE_HAVE_AGENT
-	const char *v[64];
+	struct ae_argv a = {0};
 	char self[4096], *next = NULL, *dir;
 	/* which program runs: not a user's choice under root or privilege */
 	const char *agent = ae_getenv_trusted("AETHER_AGENT",
 					      "the aether-agent next to aether");
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	int i, k = 0;
+	int i;
 
 	if (n <= 0) {
 		ae_err("/proc/self/exe: %s", strerror(errno));
@@ -450,27 +456,23 @@ static int exec_agent(int argc, char **argv)
 		agent = access(next, X_OK) == 0 ? next
 						 : AE_PKGLIBEXECDIR "/aether-agent";
 	}
-	if (argc > 48) {
-		ae_err("%s: too many arguments", argv[0]);
-		return AE_EXIT_USAGE;
-	}
-	v[k++] = "aether-agent";
+	ae_argv_add(&a, "aether-agent");
 	/* always -c: the agent would read $AETHER_CONFIG itself, which this
 	 * program ignores as root (ae_getenv_trusted) */
-	v[k++] = "-c";
-	v[k++] = hostconf ? hostconf
-			  : ae_host_config_path(NULL) ? ae_host_config_path(NULL)
-						      : "none";
+	ae_argv_add(&a, "-c");
+	ae_argv_add(&a, hostconf ? hostconf
+			: ae_host_config_path(NULL) ? ae_host_config_path(NULL)
+						    : "none");
 	if (ae_log_level <= 3)
-		v[k++] = "-q";
+		ae_argv_add(&a, "-q");
 	for (i = 6; i < ae_log_level && i < 8; i++)
-		v[k++] = "-v";
+		ae_argv_add(&a, "-v");
 	for (i = 0; i < argc; i++)
-		v[k++] = argv[i];
-	v[k] = NULL;
+		ae_argv_add(&a, argv[i]);
 	setenv("AETHER_BINARY", self, 1);
-	execv(agent, (char *const *)v);
+	execv(agent, a.v);
 	ae_err("%s: %s: %s", argv[0], agent, strerror(errno));
+	ae_argv_free(&a);
 	free(next);
 	return AE_EXIT_ERROR;
 #else
