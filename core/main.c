@@ -785,6 +785,48 @@ static int cmd_help(int argc, char **argv)
 	return 0;
 }
 
+/* Whether the arguments of c (argv[1..]) ask for its help: --help, or
+ * -h (no command has a -h of its own), as an argument and not as the
+ * value of an option before it that takes one, nor after "--".  A word
+ * that getopt_long would take as an abbreviation of such an option
+ * ("--app" for "--append") takes the value too. */
+static int wants_help(const struct command *c, int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *o;
+		size_t n = strlen(a);
+
+		if (!strcmp(a, "--"))
+			return 0;
+		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+			return 1;
+		if (n < 3 || strncmp(a, "--", 2) || strchr(a, '='))
+			continue;
+		for (o = strstr(c->valopts, " --"); o; o = strstr(o + 1, " --"))
+			if (!strncmp(o + 1, a, n)) {
+				i++; /* its value */
+				break;
+			}
+	}
+	return 0;
+}
+
+/* `aether COMMAND --help`: the command's help, exit 0. */
+static int run_help(const struct command *c)
+{
+#ifdef AE_HAVE_AGENT
+	if (c->flags & CMD_OWN_HELP) {
+		/* the command's own usage (the agent's): it must run for it */
+		char *v[] = {(char *)c->name, (char *)"--help", NULL};
+		return c->run(2, v);
+	}
+#endif
+	command_help(c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -851,6 +893,8 @@ int main(int argc, char **argv)
 		return AE_EXIT_USAGE;
 	}
 	cmd = find_command(argv[0]);
+	if (cmd && wants_help(cmd, argc, argv))
+		return run_help(cmd);
 	if (cmd)
 		return cmd->run(argc, argv);
 	fprintf(stderr, "aether: unknown command '%s' (see aether --help)\n",
