@@ -468,9 +468,30 @@ static int cmd_delete(int argc, char **argv)
 	return ae_cmd_delete(argc, argv, hostconf);
 }
 
+/* list --names: the names of the store's VMs, one a line, without
+ * loading them (for shell completion and scripts). */
 static int cmd_list(int argc, char **argv)
 {
-	return ae_cmd_list(argc, argv, hostconf);
+	char *store = NULL, err[1024], **names = NULL;
+	int n, i;
+
+	if (argc != 2 || strcmp(argv[1], "--names"))
+		return ae_cmd_list(argc, argv, hostconf);
+	if (ae_store_root(&store, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		return AE_EXIT_ERROR;
+	}
+	n = ae_store_list(store, &names);
+	if (n < 0) {
+		ae_err("%s/vms: %s", store, strerror(-n));
+		free(store);
+		return AE_EXIT_ERROR;
+	}
+	for (i = 0; i < n; i++)
+		puts(names[i]);
+	ae_store_list_free(names, n);
+	free(store);
+	return 0;
 }
 
 static int cmd_status(int argc, char **argv)
@@ -564,10 +585,12 @@ static const struct command commands[] = {
 	 "  --force               stop the VM first if it runs (otherwise a\n"
 	 "                        running VM is not deleted)\n",
 	 "", 0},
-	{"list", cmd_list, "list [--json]",
+	{"list", cmd_list, "list [--json | --names]",
 	 "VMs of the store: state, backend, MAC, PID, uptime, addresses",
 	 "Options:\n"
-	 "  --json                one JSON array of objects, one per VM\n",
+	 "  --json                one JSON array of objects, one per VM\n"
+	 "  --names               only the names, one a line (nothing else is\n"
+	 "                        read: cheap, for scripts and completion)\n",
 	 "", 0},
 	{"status", cmd_status, "status NAME [--json]",
 	 "one VM (exit 0 running, 3 not running)",
