@@ -23,6 +23,9 @@
  * devices of VMs that are not alive and deletes them with a single
  * RTM_DELLINK by link group (ifindex 0 + IFLA_GROUP), so the kernel pays
  * one RCU grace period for the whole batch instead of one per device.
+ *
+ * This file holds the plugin verbs; the rtnetlink requests and the bridge
+ * are in netlink.c, the shared state in tap.h.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -58,18 +61,18 @@
 #include <netlink/socket.h>
 #include <netlink/cache.h>
 #include <netlink/route/link.h>
-#include <netlink/route/link/bridge.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/addr.h>
 
 #include <aether/plugin.h>
 
+#include "netlink.h"
+#include "tap.h"
 #include "tapname.h"
 
 #define TUN_PATH "/dev/net/tun"
 #define VHOST_PATH "/dev/vhost-net"
 #define TAP_ALIAS_TAG "aether-tap:"
-#define TAP_BRIDGE_TAG "aether-tap-bridge"
 #define TAP_DEFAULT_GROUP "44666" /* 0xae7a */
 #define TAP_ID_MAX 200
 
@@ -113,25 +116,7 @@ static const struct aether_option tap_options[] = {
 };
 
 /* ------------------------------------------------------------------ */
-/* State.                                                             */
-
-struct tap_plugin {
-	const struct aether_host *host;
-	struct nl_sock *sk;
-	char bridge[IFNAMSIZ];
-	char prefix[IFNAMSIZ];
-	char ifname[IFNAMSIZ]; /* "" when unset */
-	bool create_bridge, vhost, vnet_hdr, persistent;
-	unsigned queues;
-	bool have_owner, have_group;
-	uid_t owner;
-	gid_t group;
-	uint32_t mtu;
-	uint32_t link_group;
-	unsigned tun_features; /* TUNGETFEATURES */
-	int br_index;          /* bridge checked by the last full lookup */
-	char root_id[13];      /* whose devices: see the top of this file */
-};
+/* Attachment state (the plugin's is in tap.h).                       */
 
 struct tap_att {
 	char ifname[IFNAMSIZ];
@@ -139,33 +124,8 @@ struct tap_att {
 	bool persistent;
 };
 
-#define LOG(p, lvl, ...) (p)->host->log((p)->host, (lvl), __VA_ARGS__)
-
-/* libnl error -> negative errno. */
-static int nlerr(int e)
-{
-	if (e >= 0)
-		return e;
-	switch (-e) {
-	case NLE_NOMEM: return -ENOMEM;
-	case NLE_EXIST: return -EEXIST;
-	case NLE_INVAL: return -EINVAL;
-	case NLE_RANGE: return -ERANGE;
-	case NLE_MSGSIZE: return -EMSGSIZE;
-	case NLE_OPNOTSUPP: return -EOPNOTSUPP;
-	case NLE_AF_NOSUPPORT: return -EAFNOSUPPORT;
-	case NLE_OBJ_NOTFOUND: return -ENODEV;
-	case NLE_NODEV: return -ENODEV;
-	case NLE_AGAIN: return -EAGAIN;
-	case NLE_INTR: return -EINTR;
-	case NLE_BUSY: return -EBUSY;
-	case NLE_NOACCESS: return -EACCES;
-	case NLE_PERM: return -EPERM;
-	case NLE_BAD_SOCK: return -EBADF;
-	case NLE_NOADDR: return -EADDRNOTAVAIL;
-	default: return -EIO;
-	}
-}
+/* ------------------------------------------------------------------ */
+/* init / fini.                                                       */
 
 static bool has_net_admin(void)
 {
@@ -179,298 +139,6 @@ static bool has_net_admin(void)
 	return (data[CAP_NET_ADMIN / 32].effective &
 		(1u << (CAP_NET_ADMIN % 32))) != 0;
 }
-
-static const char *need_cap_msg =
-	"needs CAP_NET_ADMIN (run aether as root, or give it cap_net_admin, "
-	"e.g. setcap cap_net_admin+ep, or run it in a user+network namespace "
-	"that owns the bridge)";
-
-/* ------------------------------------------------------------------ */
-/* Netlink helpers.                                                   */
-
-static int get_link(struct tap_plugin *p, int ifindex, const char *name,
-		    struct rtnl_link **out)
-{
-	int r = rtnl_link_get_kernel(p->sk, ifindex, name, out);
-	if (r < 0) {
-		*out = NULL;
-		return nlerr(r);
-	}
-	return 0;
-}
-
-/* Send a prepared request and wait for its ack. */
-static int send_sync(struct tap_plugin *p, struct nl_msg *msg)
-{
-	int r = nl_send_auto(p->sk, msg);
-	nlmsg_free(msg);
-	if (r < 0)
-		return nlerr(r);
-	r = nl_wait_for_ack(p->sk);
-	return r < 0 ? nlerr(r) : 0;
-}
-
-static int del_link_index(struct tap_plugin *p, int ifindex)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
-	struct nl_msg *msg = nlmsg_alloc_simple(RTM_DELLINK, 0);
-	if (!msg)
-		return -ENOMEM;
-	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	return send_sync(p, msg);
-}
-
-/* RTM_DELLINK with ifindex 0 and IFLA_GROUP: the kernel deletes every
- * link of the group in one unregister_netdevice_many(). */
-static int del_link_group(struct tap_plugin *p, uint32_t group)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = 0 };
-	struct nl_msg *msg = nlmsg_alloc_simple(RTM_DELLINK, 0);
-	if (!msg)
-		return -ENOMEM;
-	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
-	    nla_put_u32(msg, IFLA_GROUP, group) < 0) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	return send_sync(p, msg);
-}
-
-static int set_link_group(struct tap_plugin *p, int ifindex, uint32_t group)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
-	struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
-	if (!msg)
-		return -ENOMEM;
-	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
-	    nla_put_u32(msg, IFLA_GROUP, group) < 0) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	return send_sync(p, msg);
-}
-
-struct port_count {
-	int master;
-	unsigned n;
-};
-
-static int count_port_cb(struct nl_msg *msg, void *arg)
-{
-	struct port_count *pc = arg;
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct nlattr *tb[IFLA_MAX + 1];
-
-	if (nlh->nlmsg_type != RTM_NEWLINK)
-		return NL_OK;
-	if (nlmsg_parse(nlh, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
-		return NL_OK;
-	if (tb[IFLA_MASTER] && (int)nla_get_u32(tb[IFLA_MASTER]) == pc->master)
-		pc->n++;
-	return NL_OK;
-}
-
-/* Number of ports of bridge `master` (a dump filtered by the kernel on
- * IFLA_MASTER; filtered again here for kernels that ignore the filter). */
-static int count_ports(struct tap_plugin *p, int master, unsigned *n)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-	struct port_count pc = { .master = master, .n = 0 };
-	struct nl_msg *msg;
-	struct nl_cb *cb;
-	int r;
-
-	msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
-	if (!msg)
-		return -ENOMEM;
-	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
-	    nla_put_u32(msg, IFLA_MASTER, (uint32_t)master) < 0) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	r = nl_send_auto(p->sk, msg);
-	nlmsg_free(msg);
-	if (r < 0)
-		return nlerr(r);
-	cb = nl_socket_get_cb(p->sk); /* takes a reference */
-	{
-		struct nl_cb *mine = nl_cb_clone(cb);
-		nl_cb_put(cb);
-		cb = mine;
-	}
-	if (!cb)
-		return -ENOMEM;
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, count_port_cb, &pc);
-	r = nl_recvmsgs(p->sk, cb);
-	nl_cb_put(cb);
-	if (r < 0)
-		return nlerr(r);
-	*n = pc.n;
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Bridge.                                                            */
-
-static bool link_is_type(struct rtnl_link *l, const char *type)
-{
-	const char *t = rtnl_link_get_type(l);
-	return t && strcmp(t, type) == 0;
-}
-
-static bool link_alias_is(struct rtnl_link *l, const char *alias)
-{
-	const char *a = rtnl_link_get_ifalias(l);
-	return a && strcmp(a, alias) == 0;
-}
-
-static int create_bridge(struct tap_plugin *p)
-{
-	struct rtnl_link *br = rtnl_link_bridge_alloc(), *made = NULL, *ch;
-	int r;
-
-	if (!br)
-		return -ENOMEM;
-	rtnl_link_set_name(br, p->bridge);
-	if (p->mtu)
-		rtnl_link_set_mtu(br, p->mtu);
-	r = nlerr(rtnl_link_add(p->sk, br, NLM_F_CREATE | NLM_F_EXCL));
-	rtnl_link_put(br);
-	if (r == -EEXIST)
-		return 0; /* made by someone else meanwhile */
-	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "cannot create bridge %s: %s%s%s",
-		    p->bridge, strerror(-r), r == -EPERM ? ": " : "",
-		    r == -EPERM ? need_cap_msg : "");
-		return r;
-	}
-	/* The kernel ignores IFLA_IFALIAS when creating a link: tag it
-	 * (so any aether process knows it may remove it) and bring it up
-	 * in a second request. */
-	r = get_link(p, 0, p->bridge, &made);
-	if (r == 0) {
-		ch = rtnl_link_alloc();
-		if (!ch) {
-			r = -ENOMEM;
-		} else {
-			rtnl_link_set_ifalias(ch, TAP_BRIDGE_TAG);
-			rtnl_link_set_flags(ch, IFF_UP);
-			r = nlerr(rtnl_link_change(p->sk, made, ch, 0));
-			rtnl_link_put(ch);
-		}
-		if (r < 0)
-			del_link_index(p, rtnl_link_get_ifindex(made));
-		rtnl_link_put(made);
-	}
-	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "cannot set up new bridge %s: %s",
-		    p->bridge, strerror(-r));
-		return r;
-	}
-	LOG(p, AETHER_LOG_NOTICE, "created bridge %s", p->bridge);
-	return 0;
-}
-
-/* Look the bridge up (creating it when allowed); return its ifindex and
- * MTU.  The full rtnetlink lookup (with the "is it a bridge" check) runs
- * once per bridge ifindex; after that two ioctls tell whether it is still
- * the same device and its current MTU. */
-static int find_bridge(struct tap_plugin *p, int *ifindex, unsigned *mtu)
-{
-	struct rtnl_link *br;
-	struct ifreq ifr;
-	int r, iofd = nl_socket_get_fd(p->sk);
-
-	memset(&ifr, 0, sizeof ifr);
-	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", p->bridge);
-	if (p->br_index > 0 && ioctl(iofd, SIOCGIFINDEX, &ifr) == 0 &&
-	    ifr.ifr_ifindex == p->br_index &&
-	    ioctl(iofd, SIOCGIFMTU, &ifr) == 0) {
-		*ifindex = p->br_index;
-		*mtu = (unsigned)ifr.ifr_mtu;
-		return 0;
-	}
-	p->br_index = 0;
-
-	r = get_link(p, 0, p->bridge, &br);
-
-	if (r == -ENODEV && p->create_bridge) {
-		r = create_bridge(p);
-		if (r < 0)
-			return r;
-		r = get_link(p, 0, p->bridge, &br);
-	}
-	if (r == -ENODEV) {
-		LOG(p, AETHER_LOG_ERR,
-		    "bridge %s does not exist: create it or set create_bridge = yes",
-		    p->bridge);
-		return -ENODEV;
-	}
-	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "cannot look up bridge %s: %s", p->bridge,
-		    strerror(-r));
-		return r;
-	}
-	if (!link_is_type(br, "bridge")) {
-		const char *t = rtnl_link_get_type(br);
-		LOG(p, AETHER_LOG_ERR,
-		    "%s is not a bridge (it is %s%s): set bridge = to a Linux bridge",
-		    p->bridge, t ? "a device of type " : "a plain device",
-		    t ? t : "");
-		rtnl_link_put(br);
-		return -EINVAL;
-	}
-	if (!(rtnl_link_get_flags(br) & IFF_UP) &&
-	    link_alias_is(br, TAP_BRIDGE_TAG)) {
-		/* ours, maybe made by an older run: make sure it is up */
-		struct rtnl_link *ch = rtnl_link_alloc();
-		if (ch) {
-			rtnl_link_set_flags(ch, IFF_UP);
-			rtnl_link_change(p->sk, br, ch, 0);
-			rtnl_link_put(ch);
-		}
-	}
-	*ifindex = rtnl_link_get_ifindex(br);
-	*mtu = rtnl_link_get_mtu(br);
-	p->br_index = *ifindex;
-	rtnl_link_put(br);
-	return 0;
-}
-
-/* Remove the bridge when this plugin made it and no port is left. */
-static void maybe_remove_bridge(struct tap_plugin *p)
-{
-	struct rtnl_link *br;
-	unsigned n = 1;
-	int r;
-
-	if (!p->create_bridge)
-		return;
-	if (get_link(p, 0, p->bridge, &br) < 0)
-		return;
-	if (!link_is_type(br, "bridge") || !link_alias_is(br, TAP_BRIDGE_TAG)) {
-		rtnl_link_put(br);
-		return;
-	}
-	r = count_ports(p, rtnl_link_get_ifindex(br), &n);
-	if (r == 0 && n == 0) {
-		r = del_link_index(p, rtnl_link_get_ifindex(br));
-		if (r == 0)
-			LOG(p, AETHER_LOG_NOTICE,
-			    "removed bridge %s (made by aether, no port left)",
-			    p->bridge);
-		else if (r != -ENODEV)
-			LOG(p, AETHER_LOG_WARNING, "cannot remove bridge %s: %s",
-			    p->bridge, strerror(-r));
-	}
-	rtnl_link_put(br);
-}
-
-/* ------------------------------------------------------------------ */
-/* init / fini.                                                       */
 
 static int resolve_user(struct tap_plugin *p, const char *s, uid_t *out)
 {
@@ -650,7 +318,7 @@ static int tap_init(const struct aether_host *host, void **state)
 	}
 
 	if (!has_net_admin()) {
-		LOG(p, AETHER_LOG_ERR, "the tap backend %s", need_cap_msg);
+		LOG(p, AETHER_LOG_ERR, "the tap backend %s", TAP_NEED_CAP_MSG);
 		r = -EPERM;
 		goto fail;
 	}
@@ -684,7 +352,7 @@ static int tap_init(const struct aether_host *host, void **state)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = nlerr(nl_connect(p->sk, NETLINK_ROUTE));
+	r = tap_nlerr(nl_connect(p->sk, NETLINK_ROUTE));
 	if (r < 0) {
 		LOG(p, AETHER_LOG_ERR, "cannot open an rtnetlink socket: %s",
 		    strerror(-r));
@@ -756,7 +424,7 @@ static int open_queue(struct tap_plugin *p, const char *name, unsigned q,
 			    name);
 		else if (r == -EPERM)
 			LOG(p, AETHER_LOG_ERR, "cannot create TAP device %s: %s",
-			    name, need_cap_msg);
+			    name, TAP_NEED_CAP_MSG);
 		else
 			LOG(p, AETHER_LOG_ERR,
 			    "cannot create TAP device %s (queue %u): %s", name, q,
@@ -814,7 +482,7 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	}
 	snprintf(alias, sizeof alias, TAP_ALIAS_TAG "%s:%s", p->root_id, vm->id);
 
-	r = find_bridge(p, &br_index, &br_mtu);
+	r = tap_find_bridge(p, &br_index, &br_mtu);
 	if (r < 0)
 		return r;
 	mtu = p->mtu ? p->mtu : br_mtu;
@@ -883,7 +551,7 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	rtnl_link_set_ifalias(ch, alias);
 	rtnl_link_set_flags(ch, IFF_UP);
 	rtnl_link_set_master(ch, br_index);
-	r = nlerr(rtnl_link_change(p->sk, orig, ch, 0));
+	r = tap_nlerr(rtnl_link_change(p->sk, orig, ch, 0));
 	if (r < 0) {
 		if (r == -EINVAL && mtu && mtu != br_mtu)
 			LOG(p, AETHER_LOG_ERR,
@@ -958,7 +626,7 @@ fail:
 	close_fds(fds, AETHER_MAX_QUEUES);
 	free(st);
 	if (r != -ENODEV) /* not for a missing bridge: nothing was made */
-		maybe_remove_bridge(p);
+		tap_maybe_remove_bridge(p);
 	return r;
 }
 
@@ -969,7 +637,7 @@ fail:
 static int delete_device(struct tap_plugin *p, const struct tap_att *st)
 {
 	struct rtnl_link *l;
-	int r = get_link(p, st->ifindex, NULL, &l);
+	int r = tap_get_link(p, st->ifindex, NULL, &l);
 
 	if (r == -ENODEV)
 		return 0; /* gone with its last fd (or by hand) */
@@ -980,7 +648,7 @@ static int delete_device(struct tap_plugin *p, const struct tap_att *st)
 		return 0; /* not ours any more */
 	}
 	rtnl_link_put(l);
-	r = del_link_index(p, st->ifindex);
+	r = tap_del_link_index(p, st->ifindex);
 	return r == -ENODEV ? 0 : r;
 }
 
@@ -999,7 +667,7 @@ static int tap_detach(void *state, const struct aether_vm *vm,
 			LOG(p, AETHER_LOG_WARNING, "%s: cannot delete %s: %s",
 			    vm ? vm->name : "?", st->ifname, strerror(-r));
 	}
-	maybe_remove_bridge(p);
+	tap_maybe_remove_bridge(p);
 	free(st);
 	return r;
 }
@@ -1014,7 +682,7 @@ static int tap_check(void *state, const struct aether_vm *vm,
 
 	if (!st)
 		return -EINVAL;
-	r = get_link(p, st->ifindex, NULL, &l);
+	r = tap_get_link(p, st->ifindex, NULL, &l);
 	if (r == -ENODEV || (r == 0 && strcmp(rtnl_link_get_name(l),
 					      st->ifname) != 0)) {
 		LOG(p, AETHER_LOG_ERR, "%s: TAP device %s is gone",
@@ -1033,7 +701,7 @@ static int tap_check(void *state, const struct aether_vm *vm,
 		r = -ENETDOWN;
 		goto out;
 	}
-	r = get_link(p, 0, p->bridge, &br);
+	r = tap_get_link(p, 0, p->bridge, &br);
 	if (r < 0) {
 		LOG(p, AETHER_LOG_ERR, "%s: bridge %s is gone",
 		    vm ? vm->name : "?", p->bridge);
@@ -1087,7 +755,7 @@ static void gc_one(struct nl_object *obj, void *arg)
 	uint32_t group = rtnl_link_get_group(l);
 	bool ours = false, dead = false;
 
-	if (link_is_type(l, "tun") && name && alias &&
+	if (tap_link_is_type(l, "tun") && name && alias &&
 	    strncmp(alias, TAP_ALIAS_TAG, strlen(TAP_ALIAS_TAG)) == 0) {
 		const char *rest = alias + strlen(TAP_ALIAS_TAG);
 		const char *colon = strchr(rest, ':');
@@ -1142,7 +810,7 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 	int r, first = 0;
 	size_t i, deleted = 0;
 
-	r = nlerr(rtnl_link_alloc_cache(p->sk, AF_UNSPEC, &cache));
+	r = tap_nlerr(rtnl_link_alloc_cache(p->sk, AF_UNSPEC, &cache));
 	if (r < 0) {
 		LOG(p, AETHER_LOG_ERR, "gc: cannot list links: %s", strerror(-r));
 		return r;
@@ -1163,22 +831,22 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 		 * first. */
 		for (i = 0; i < c.n; i++)
 			if (c.dgroup[i] != p->link_group) {
-				r = set_link_group(p, c.doomed[i],
-						   p->link_group);
+				r = tap_set_link_group(p, c.doomed[i],
+						       p->link_group);
 				if (r < 0 && r != -ENODEV && !first)
 					first = r;
 			}
-		r = del_link_group(p, p->link_group);
+		r = tap_del_link_group(p, p->link_group);
 	} else if (!c.foreign_in_tmp) {
 		/* Some VMs live on: only the doomed devices move to the
 		 * batch group (link_group + 1), which is then deleted.  A
 		 * device attached meanwhile stays in link_group, safe. */
 		for (i = 0; i < c.n; i++) {
-			r = set_link_group(p, c.doomed[i], tmp);
+			r = tap_set_link_group(p, c.doomed[i], tmp);
 			if (r < 0 && r != -ENODEV && !first)
 				first = r;
 		}
-		r = del_link_group(p, tmp);
+		r = tap_del_link_group(p, tmp);
 	} else {
 		r = -EBUSY; /* fall back to one by one */
 	}
@@ -1192,7 +860,7 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 		    strerror(-r));
 		r = 0;
 		for (i = 0; i < c.n; i++) {
-			int e = del_link_index(p, c.doomed[i]);
+			int e = tap_del_link_index(p, c.doomed[i]);
 			if (e == 0)
 				deleted++;
 			else if (e != -ENODEV && !r)
@@ -1205,7 +873,7 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 		LOG(p, AETHER_LOG_ERR, "gc: %s", strerror(-r));
 	LOG(p, AETHER_LOG_INFO, "gc: removed %zu TAP device(s)", deleted);
 bridge:
-	maybe_remove_bridge(p);
+	tap_maybe_remove_bridge(p);
 out:
 	free(c.doomed);
 	free(c.dgroup);
@@ -1236,7 +904,7 @@ static int tap_addresses(void *state, const struct aether_vm *vm,
 	if (ioctl(nl_socket_get_fd(p->sk), SIOCGIFINDEX, &ifr) < 0)
 		return 0; /* no bridge: nothing known */
 	br = ifr.ifr_ifindex;
-	r = nlerr(rtnl_neigh_alloc_cache(p->sk, &cache));
+	r = tap_nlerr(rtnl_neigh_alloc_cache(p->sk, &cache));
 	if (r < 0) {
 		LOG(p, AETHER_LOG_WARNING, "neighbour table: %s", strerror(-r));
 		return r;
