@@ -440,27 +440,14 @@ static int open_queue(struct tap_plugin *p, const char *name, unsigned q,
 	return fd;
 }
 
-static int tap_attach(void *state, const struct aether_vm *vm,
-		      struct aether_attachment *att, void **att_state)
+/* The device's name (ifname, or prefix + VM index [+ "n" + nic]) and its
+ * alias tag "aether-tap:<root id>:<vm id>".  Nothing is made yet. */
+static int attach_name(struct tap_plugin *p, const struct aether_vm *vm,
+		       char name[IFNAMSIZ], char *alias, size_t alias_len)
 {
-	struct tap_plugin *p = state;
-	struct tap_att *st = NULL;
-	int fds[AETHER_MAX_QUEUES], vfds[AETHER_MAX_QUEUES];
-	char name[IFNAMSIZ], alias[sizeof TAP_ALIAS_TAG + 13 + TAP_ID_MAX];
-	struct rtnl_link *orig = NULL, *ch = NULL;
-	struct nl_addr *addr = NULL;
-	struct ifreq ifr;
-	unsigned br_mtu = 0, mtu;
-	int br_index = 0, ifindex, r;
-	unsigned q;
-	uint8_t mac[6];
-
-	for (q = 0; q < AETHER_MAX_QUEUES; q++)
-		fds[q] = vfds[q] = -1;
-
 	if (p->ifname[0]) {
-		snprintf(name, sizeof name, "%s", p->ifname);
-	} else if (tap_name_make(name, sizeof name, p->prefix, vm->index,
+		snprintf(name, IFNAMSIZ, "%s", p->ifname);
+	} else if (tap_name_make(name, IFNAMSIZ, p->prefix, vm->index,
 				 vm->nic) < 0) {
 		LOG(p, AETHER_LOG_ERR,
 		    "device name %s + %u%s does not fit in 15 characters: use a shorter prefix",
@@ -480,60 +467,78 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 		    TAP_ID_MAX);
 		return -EINVAL;
 	}
-	snprintf(alias, sizeof alias, TAP_ALIAS_TAG "%s:%s", p->root_id, vm->id);
+	snprintf(alias, alias_len, TAP_ALIAS_TAG "%s:%s", p->root_id, vm->id);
+	return 0;
+}
 
-	r = tap_find_bridge(p, &br_index, &br_mtu);
-	if (r < 0)
-		return r;
-	mtu = p->mtu ? p->mtu : br_mtu;
-
-	st = calloc(1, sizeof *st);
-	if (!st)
-		return -ENOMEM;
-
-	for (q = 0; q < p->queues; q++) {
+/* Make the device: one fd per queue.  On failure the fds opened so far
+ * stay in fds for the caller to close. */
+static int open_queues(struct tap_plugin *p, const char *name, int *fds)
+{
+	for (unsigned q = 0; q < p->queues; q++) {
 		fds[q] = open_queue(p, name, q, p->vnet_hdr);
 		if (fds[q] < 0) {
-			r = fds[q];
+			int r = fds[q];
 			fds[q] = -1;
-			goto fail;
+			return r;
 		}
 	}
+	return 0;
+}
 
-	/* Device-wide settings, through the first queue. */
-	{
-		uid_t uid = p->have_owner ? p->owner : vm->uid;
-		gid_t gid = p->have_group ? p->group : vm->gid;
-		if (uid != (uid_t)-1 &&
-		    ioctl(fds[0], TUNSETOWNER, (unsigned long)uid) < 0) {
-			r = -errno;
-			LOG(p, AETHER_LOG_ERR, "%s: TUNSETOWNER %u: %s", name,
-			    (unsigned)uid, strerror(-r));
-			goto fail;
-		}
-		if (gid != (gid_t)-1 &&
-		    ioctl(fds[0], TUNSETGROUP, (unsigned long)gid) < 0) {
-			r = -errno;
-			LOG(p, AETHER_LOG_ERR, "%s: TUNSETGROUP %u: %s", name,
-			    (unsigned)gid, strerror(-r));
-			goto fail;
-		}
+/* Who may use the device: owner = / group =, by default the VM's uid and
+ * gid (device-wide, through the first queue's fd). */
+static int set_owner(struct tap_plugin *p, const struct aether_vm *vm,
+		     const char *name, int fd)
+{
+	uid_t uid = p->have_owner ? p->owner : vm->uid;
+	gid_t gid = p->have_group ? p->group : vm->gid;
+	int r;
+
+	if (uid != (uid_t)-1 && ioctl(fd, TUNSETOWNER, (unsigned long)uid) < 0) {
+		r = -errno;
+		LOG(p, AETHER_LOG_ERR, "%s: TUNSETOWNER %u: %s", name,
+		    (unsigned)uid, strerror(-r));
+		return r;
 	}
+	if (gid != (gid_t)-1 && ioctl(fd, TUNSETGROUP, (unsigned long)gid) < 0) {
+		r = -errno;
+		LOG(p, AETHER_LOG_ERR, "%s: TUNSETGROUP %u: %s", name,
+		    (unsigned)gid, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int device_index(struct tap_plugin *p, const char *name, int *ifindex)
+{
+	struct ifreq ifr;
+	int r;
+
 	memset(&ifr, 0, sizeof ifr);
 	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
 	if (ioctl(nl_socket_get_fd(p->sk), SIOCGIFINDEX, &ifr) < 0) {
 		r = -errno;
 		LOG(p, AETHER_LOG_ERR, "%s: cannot get its ifindex: %s", name,
 		    strerror(-r));
-		goto fail;
+		return r;
 	}
-	ifindex = ifr.ifr_ifindex;
-	snprintf(st->ifname, sizeof st->ifname, "%s", name);
-	st->ifindex = ifindex;
+	*ifindex = ifr.ifr_ifindex;
+	return 0;
+}
 
-	/* One RTM_NEWLINK: host-side MAC (the guest's with 0xfe first, so
-	 * the bridge never takes it as its own address), MTU, link group,
-	 * alias tag, up, enslave. */
+/* One RTM_NEWLINK: host-side MAC (the guest's with 0xfe first, so the
+ * bridge never takes it as its own address), MTU, link group, alias tag,
+ * up, enslave to bridge br_index. */
+static int configure_device(struct tap_plugin *p, const struct aether_vm *vm,
+			    const char *name, int ifindex, const char *alias,
+			    unsigned mtu, int br_index, unsigned br_mtu)
+{
+	struct rtnl_link *orig = NULL, *ch = NULL;
+	struct nl_addr *addr = NULL;
+	uint8_t mac[6];
+	int r;
+
 	memcpy(mac, vm->mac, sizeof mac);
 	mac[0] = 0xfe;
 	orig = rtnl_link_alloc();
@@ -541,7 +546,7 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	addr = nl_addr_build(AF_LLC, mac, sizeof mac);
 	if (!orig || !ch || !addr) {
 		r = -ENOMEM;
-		goto fail;
+		goto out;
 	}
 	rtnl_link_set_ifindex(orig, ifindex);
 	rtnl_link_set_addr(ch, addr);
@@ -561,8 +566,78 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 			LOG(p, AETHER_LOG_ERR,
 			    "cannot configure %s and add it to bridge %s: %s",
 			    name, p->bridge, strerror(-r));
-		goto fail;
 	}
+out:
+	if (addr)
+		nl_addr_put(addr);
+	if (orig)
+		rtnl_link_put(orig);
+	if (ch)
+		rtnl_link_put(ch);
+	return r;
+}
+
+/* vhost = yes: one /dev/vhost-net fd per queue, or none at all (vhost
+ * off, not an error). */
+static void open_vhost(struct tap_plugin *p, const char *name, int *vfds)
+{
+	for (unsigned q = 0; q < p->queues; q++) {
+		vfds[q] = open(VHOST_PATH, O_RDWR | O_CLOEXEC);
+		if (vfds[q] < 0) {
+			int e = errno;
+			close_fds(vfds, q);
+			LOG(p, AETHER_LOG_NOTICE,
+			    "vhost off for %s: cannot open %s: %s%s", name,
+			    VHOST_PATH, strerror(e),
+			    e == ENOENT ? " (load the vhost_net module)" : "");
+			return;
+		}
+	}
+}
+
+/* Steps: name the device, find the bridge, open the queues (which makes
+ * the device), set its owner, configure and enslave it, make it
+ * persistent, open vhost.  On failure nothing is left behind: the fds
+ * close (a device that is not persistent goes with them; a persistent
+ * one is made non-persistent first), and a bridge this plugin made for
+ * it goes when it has no port left. */
+static int tap_attach(void *state, const struct aether_vm *vm,
+		      struct aether_attachment *att, void **att_state)
+{
+	struct tap_plugin *p = state;
+	struct tap_att *st = NULL;
+	int fds[AETHER_MAX_QUEUES], vfds[AETHER_MAX_QUEUES];
+	char name[IFNAMSIZ], alias[sizeof TAP_ALIAS_TAG + 13 + TAP_ID_MAX];
+	unsigned br_mtu = 0, mtu;
+	int br_index = 0, ifindex = 0, r;
+	unsigned q;
+
+	for (q = 0; q < AETHER_MAX_QUEUES; q++)
+		fds[q] = vfds[q] = -1;
+
+	r = attach_name(p, vm, name, alias, sizeof alias);
+	if (r < 0)
+		return r;
+	r = tap_find_bridge(p, &br_index, &br_mtu);
+	if (r < 0)
+		return r;
+	mtu = p->mtu ? p->mtu : br_mtu;
+
+	st = calloc(1, sizeof *st);
+	if (!st)
+		return -ENOMEM;
+
+	if ((r = open_queues(p, name, fds)) < 0 ||
+	    (r = set_owner(p, vm, name, fds[0])) < 0 ||
+	    (r = device_index(p, name, &ifindex)) < 0)
+		goto fail;
+	snprintf(st->ifname, sizeof st->ifname, "%s", name);
+	st->ifindex = ifindex;
+
+	r = configure_device(p, vm, name, ifindex, alias, mtu, br_index,
+			     br_mtu);
+	if (r < 0)
+		goto fail;
 
 	/* Persistent only now that the device carries its tags: a crash
 	 * before this point leaves a device that dies with its fds, a crash
@@ -577,21 +652,8 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 		st->persistent = true;
 	}
 
-	if (p->vhost) {
-		for (q = 0; q < p->queues; q++) {
-			vfds[q] = open(VHOST_PATH, O_RDWR | O_CLOEXEC);
-			if (vfds[q] < 0) {
-				int e = errno;
-				close_fds(vfds, q);
-				LOG(p, AETHER_LOG_NOTICE,
-				    "vhost off for %s: cannot open %s: %s%s",
-				    name, VHOST_PATH, strerror(e),
-				    e == ENOENT ? " (load the vhost_net module)"
-						: "");
-				break;
-			}
-		}
-	}
+	if (p->vhost)
+		open_vhost(p, name, vfds);
 
 	att->kind = AETHER_ATTACH_TAP;
 	att->mtu = mtu;
@@ -603,9 +665,6 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	att->tap.vnet_hdr = p->vnet_hdr ? 1 : 0;
 	snprintf(att->tap.ifname, sizeof att->tap.ifname, "%s", name);
 
-	nl_addr_put(addr);
-	rtnl_link_put(orig);
-	rtnl_link_put(ch);
 	LOG(p, AETHER_LOG_DEBUG, "%s: %s on %s, %u queue(s), mtu %u%s%s", vm->name,
 	    name, p->bridge, p->queues, mtu, p->vnet_hdr ? ", vnet_hdr" : "",
 	    vfds[0] >= 0 ? ", vhost" : "");
@@ -613,14 +672,8 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	return 0;
 
 fail:
-	if (addr)
-		nl_addr_put(addr);
-	if (orig)
-		rtnl_link_put(orig);
-	if (ch)
-		rtnl_link_put(ch);
 	/* A persistent device would survive its fds. */
-	if (st && st->persistent && fds[0] >= 0)
+	if (st->persistent && fds[0] >= 0)
 		ioctl(fds[0], TUNSETPERSIST, 0UL);
 	close_fds(vfds, AETHER_MAX_QUEUES);
 	close_fds(fds, AETHER_MAX_QUEUES);
