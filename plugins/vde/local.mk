@@ -6,7 +6,8 @@ EXTRA_DIST += data/systemd/aether-vde.service \
 
 if BUILD_PLUGIN_VDE
 plugin_LTLIBRARIES += plugins/vde/vde.la
-plugins_vde_vde_la_SOURCES = plugins/vde/vde.c
+plugins_vde_vde_la_SOURCES = plugins/vde/vde.c plugins/vde/vde.h \
+	plugins/vde/switch.c plugins/vde/switch.h
 plugins_vde_vde_la_CFLAGS = $(AM_CFLAGS) -pthread
 plugins_vde_vde_la_LDFLAGS = $(PLUGIN_LDFLAGS) -pthread
 plugins_vde_vde_la_LIBADD = $(VDEPLUG_LIBS)
