@@ -878,31 +878,42 @@ int vde_switch_running_owned(struct vde_state *st, const char *sdir,
 	return pid && vde_switch_pid_ok(pid, sock);
 }
 
-int vde_start_switch(struct vde_state *st)
-{
-	char pidf[PATH_MAX], mgmt[PATH_MAX], logp[PATH_MAX], parent[PATH_MAX];
-	char numports[16], line[256], *slash;
-	const char *argv[20];
-	struct aether_helper_spec spec;
-	struct aether_helper *h = NULL;
-	struct sockaddr_un sun;
-	struct stat sb;
-	uint64_t end, exited_at = 0;
-	int rc, n = 0, use_systemd = 0, last = -ETIMEDOUT;
-	pid_t pid = 0;
+/* The files a started switch uses, under st->statedir. */
+struct start_paths {
+	char pid[PATH_MAX], mgmt[PATH_MAX], log[PATH_MAX];
+	char numports[16];
+};
 
-	if (vde_pathf(pidf, sizeof pidf, "%s/pid", st->statedir) < 0 ||
-	    vde_pathf(mgmt, sizeof mgmt, "%s/mgmt", st->statedir) < 0 ||
-	    vde_pathf(logp, sizeof logp, "%s/switch.log", st->statedir) < 0)
+static int start_paths(struct vde_state *st, struct start_paths *sp)
+{
+	struct sockaddr_un sun;
+
+	if (vde_pathf(sp->pid, sizeof sp->pid, "%s/pid", st->statedir) < 0 ||
+	    vde_pathf(sp->mgmt, sizeof sp->mgmt, "%s/mgmt",
+		      st->statedir) < 0 ||
+	    vde_pathf(sp->log, sizeof sp->log, "%s/switch.log",
+		      st->statedir) < 0)
 		return -ENAMETOOLONG;
-	if (strlen(mgmt) >= sizeof sun.sun_path) {
+	if (strlen(sp->mgmt) >= sizeof sun.sun_path) {
 		LOG(st, AETHER_LOG_ERR,
 		    "runtime dir %s is too deep for a unix socket path",
 		    st->rundir);
 		return -ENAMETOOLONG;
 	}
-	/* The switch makes the control directory itself: its parent must
-	 * exist and be writable, and the path must not be something else. */
+	snprintf(sp->numports, sizeof sp->numports, "%d",
+		 st->port >= DEFAULT_NUMPORTS ? st->port + 1 : DEFAULT_NUMPORTS);
+	return 0;
+}
+
+/* The switch makes the control directory itself: its parent must exist
+ * and be writable, and the path must not be something else.  A directory
+ * holding only a dead switch's sockets is cleared. */
+static int prepare_sock_dir(struct vde_state *st)
+{
+	char parent[PATH_MAX], *slash;
+	struct stat sb;
+	int rc;
+
 	snprintf(parent, sizeof parent, "%s", st->sock);
 	slash = strrchr(parent, '/');
 	if (slash == parent)
@@ -956,83 +967,95 @@ int vde_start_switch(struct vde_state *st)
 		/* stale sockets of a dead switch */
 		vde_remove_sock_dir(st->sock);
 	}
-	if (st->tap && (rc = check_tap(st)) < 0)
+	return 0;
+}
+
+/* Start the systemd user unit: write the environment file it reads and
+ * the state dir's "systemd" flag (removed again when systemctl fails). */
+static int launch_systemd(struct vde_state *st, const struct start_paths *sp)
+{
+	char env[PATH_MAX * 3], envp[PATH_MAX], flag[PATH_MAX];
+	static const char *const sargv[] = {SYSTEMCTL_PROG, "--user", "start",
+					    SYSTEMD_UNIT, NULL};
+	int rc;
+
+	if (vde_pathf(envp, sizeof envp, "%s/systemd.env", st->rundir) < 0)
+		return -ENAMETOOLONG;
+	snprintf(env, sizeof env,
+		 "# written by aether's vde plugin for %s\n"
+		 "AETHER_VDE_SOCK=%s\nAETHER_VDE_MGMT=%s\n"
+		 "AETHER_VDE_ARGS=-n %s%s%s\n",
+		 SYSTEMD_UNIT, st->sock, sp->mgmt, sp->numports,
+		 st->tap ? " -t " : "", st->tap ? st->tap : "");
+	if ((rc = vde_write_text(envp, env)) < 0) {
+		LOG(st, AETHER_LOG_ERR, "cannot write %s: %s", envp,
+		    strerror(-rc));
 		return rc;
-
-	unlink(pidf);
-	unlink(mgmt);
-	unlink(logp);
-	snprintf(numports, sizeof numports, "%d",
-		 st->port >= DEFAULT_NUMPORTS ? st->port + 1 : DEFAULT_NUMPORTS);
-
-	if (st->systemd && systemd_available(st)) {
-		char env[PATH_MAX * 3], envp[PATH_MAX], flag[PATH_MAX];
-		static const char *const sargv[] = {SYSTEMCTL_PROG, "--user",
-						    "start", SYSTEMD_UNIT,
-						    NULL};
-
-		if (vde_pathf(envp, sizeof envp, "%s/systemd.env",
-			      st->rundir) < 0)
-			return -ENAMETOOLONG;
-		snprintf(env, sizeof env,
-			 "# written by aether's vde plugin for %s\n"
-			 "AETHER_VDE_SOCK=%s\nAETHER_VDE_MGMT=%s\n"
-			 "AETHER_VDE_ARGS=-n %s%s%s\n",
-			 SYSTEMD_UNIT, st->sock, mgmt, numports,
-			 st->tap ? " -t " : "", st->tap ? st->tap : "");
-		if ((rc = vde_write_text(envp, env)) < 0) {
-			LOG(st, AETHER_LOG_ERR, "cannot write %s: %s", envp,
-			    strerror(-rc));
-			return rc;
-		}
-		vde_state_path(st, st->statedir, "systemd", flag, sizeof flag);
-		if ((rc = vde_write_text(flag, SYSTEMD_UNIT "\n")) < 0)
-			return rc;
-		use_systemd = 1;
-		LOG(st, AETHER_LOG_INFO, "starting %s for switch %s",
-		    SYSTEMD_UNIT, st->sock);
-		rc = run_helper(st, sargv, logp, st->start_timeout_ms);
-		if (rc < 0) {
-			unlink(flag);
-			return rc;
-		}
-	} else {
-		argv[n++] = VDE_SWITCH_PROG;
-		argv[n++] = "-d"; /* stdin is /dev/null: it must daemonize */
-		argv[n++] = "-f"; /* no rc file from $HOME or /etc */
-		argv[n++] = "/dev/null";
-		argv[n++] = "-n";
-		argv[n++] = numports;
-		argv[n++] = "-s";
-		argv[n++] = st->sock;
-		argv[n++] = "-M";
-		argv[n++] = mgmt;
-		argv[n++] = "-p";
-		argv[n++] = pidf;
-		if (st->tap) {
-			argv[n++] = "-t";
-			argv[n++] = st->tap;
-		}
-		argv[n] = NULL;
-		memset(&spec, 0, sizeof spec);
-		spec.struct_size = sizeof spec;
-		spec.flags = AETHER_HELPER_DETACHED;
-		spec.argv = argv;
-		spec.log_path = logp;
-		spec.stop_timeout_ms = 2000;
-		LOG(st, AETHER_LOG_INFO, "starting vde_switch for %s%s%s",
-		    st->sock, st->tap ? " on TAP " : "",
-		    st->tap ? st->tap : "");
-		rc = st->host->helper_start(st->host, &spec, &h);
-		if (rc < 0) {
-			LOG(st, AETHER_LOG_ERR, "cannot start %s: %s",
-			    VDE_SWITCH_PROG, strerror(-rc));
-			unlink(logp);
-			return rc;
-		}
 	}
+	vde_state_path(st, st->statedir, "systemd", flag, sizeof flag);
+	if ((rc = vde_write_text(flag, SYSTEMD_UNIT "\n")) < 0)
+		return rc;
+	LOG(st, AETHER_LOG_INFO, "starting %s for switch %s", SYSTEMD_UNIT,
+	    st->sock);
+	rc = run_helper(st, sargv, sp->log, st->start_timeout_ms);
+	if (rc < 0)
+		unlink(flag);
+	return rc;
+}
 
-	/* Wait until it answers. */
+/* Start vde_switch directly, through the host's helper service: *h is
+ * the launcher, which exits once the switch has daemonized. */
+static int launch_direct(struct vde_state *st, const struct start_paths *sp,
+			 struct aether_helper **h)
+{
+	const char *argv[20];
+	struct aether_helper_spec spec;
+	int rc, n = 0;
+
+	argv[n++] = VDE_SWITCH_PROG;
+	argv[n++] = "-d"; /* stdin is /dev/null: it must daemonize */
+	argv[n++] = "-f"; /* no rc file from $HOME or /etc */
+	argv[n++] = "/dev/null";
+	argv[n++] = "-n";
+	argv[n++] = sp->numports;
+	argv[n++] = "-s";
+	argv[n++] = st->sock;
+	argv[n++] = "-M";
+	argv[n++] = sp->mgmt;
+	argv[n++] = "-p";
+	argv[n++] = sp->pid;
+	if (st->tap) {
+		argv[n++] = "-t";
+		argv[n++] = st->tap;
+	}
+	argv[n] = NULL;
+	memset(&spec, 0, sizeof spec);
+	spec.struct_size = sizeof spec;
+	spec.flags = AETHER_HELPER_DETACHED;
+	spec.argv = argv;
+	spec.log_path = sp->log;
+	spec.stop_timeout_ms = 2000;
+	LOG(st, AETHER_LOG_INFO, "starting vde_switch for %s%s%s", st->sock,
+	    st->tap ? " on TAP " : "", st->tap ? st->tap : "");
+	rc = st->host->helper_start(st->host, &spec, h);
+	if (rc < 0) {
+		LOG(st, AETHER_LOG_ERR, "cannot start %s: %s", VDE_SWITCH_PROG,
+		    strerror(-rc));
+		unlink(sp->log);
+		return rc;
+	}
+	return 0;
+}
+
+/* Wait until the started switch answers (0), exits (-ESRCH) or the start
+ * timeout passes (the last probe's error); then reap the launcher h.
+ * *pid: the switch's pid once its pid file names it (started directly). */
+static int wait_switch(struct vde_state *st, const struct start_paths *sp,
+		       struct aether_helper *h, int use_systemd, pid_t *pid)
+{
+	uint64_t end, exited_at = 0;
+	int last = -ETIMEDOUT;
+
 	end = now_ms() + (uint64_t)st->start_timeout_ms;
 	for (;;) {
 		char ctl[PATH_MAX];
@@ -1040,8 +1063,8 @@ int vde_start_switch(struct vde_state *st)
 		if (h && !exited_at && !st->host->helper_alive(st->host, h))
 			exited_at = now_ms();
 		vde_pathf(ctl, sizeof ctl, "%s/ctl", st->sock);
-		if (!pid && !use_systemd)
-			pid = vde_read_pid(pidf);
+		if (!*pid && !use_systemd)
+			*pid = vde_read_pid(sp->pid);
 		if (is_socket(ctl)) {
 			last = vde_probe_switch(st->sock, 0, NULL,
 						st->probe_timeout_ms);
@@ -1050,8 +1073,8 @@ int vde_start_switch(struct vde_state *st)
 		}
 		/* The launcher exits once it daemonized; the daemon writes
 		 * its pid file right after. */
-		if (exited_at && ((pid && pid_gone(pid)) ||
-				  (!pid && now_ms() > exited_at + 1000))) {
+		if (exited_at && ((*pid && pid_gone(*pid)) ||
+				  (!*pid && now_ms() > exited_at + 1000))) {
 			last = -ESRCH;
 			break;
 		}
@@ -1066,6 +1089,65 @@ int vde_start_switch(struct vde_state *st)
 			sleep_ms(5);
 		st->host->helper_stop(st->host, h);
 	}
+	return last;
+}
+
+/* A start that failed with last: say why (with the switch's last log
+ * line), stop what did start and remove its state files.  Returns the
+ * error to report. */
+static int start_failed(struct vde_state *st, const struct start_paths *sp,
+			int last, int use_systemd)
+{
+	char line[256];
+
+	last_log_line(sp->log, line, sizeof line);
+	LOG(st, AETHER_LOG_ERR,
+	    "vde_switch for %s did not come up within %d ms: %s%s%s",
+	    st->sock, st->start_timeout_ms,
+	    last == -ESRCH ? "it exited" : strerror(-last),
+	    line[0] ? ": " : "", line);
+	vde_stop_switch(st, st->statedir, st->sock);
+	if (use_systemd) {
+		char flag[PATH_MAX];
+		vde_state_path(st, st->statedir, "systemd", flag, sizeof flag);
+		unlink(flag);
+	}
+	unlink(sp->pid);
+	unlink(sp->mgmt);
+	return last == -ESRCH ? -ECHILD : last;
+}
+
+/* Steps: the state files' paths, the control directory's parent and
+ * leftovers, the TAP device, a clean state dir, launch (systemd unit or
+ * directly), wait until it answers, check it holds the TAP.  On failure
+ * the switch is stopped again and its state files removed. */
+int vde_start_switch(struct vde_state *st)
+{
+	struct start_paths sp;
+	struct aether_helper *h = NULL;
+	int rc, use_systemd = 0, last;
+	pid_t pid = 0;
+
+	if ((rc = start_paths(st, &sp)) < 0 ||
+	    (rc = prepare_sock_dir(st)) < 0)
+		return rc;
+	if (st->tap && (rc = check_tap(st)) < 0)
+		return rc;
+
+	unlink(sp.pid);
+	unlink(sp.mgmt);
+	unlink(sp.log);
+
+	if (st->systemd && systemd_available(st)) {
+		use_systemd = 1;
+		rc = launch_systemd(st, &sp);
+	} else {
+		rc = launch_direct(st, &sp, &h);
+	}
+	if (rc < 0)
+		return rc;
+
+	last = wait_switch(st, &sp, h, use_systemd, &pid);
 	if (last == 0 && st->tap && !use_systemd && pid &&
 	    !pid_has_tap(pid, st->tap)) {
 		LOG(st, AETHER_LOG_ERR,
@@ -1073,24 +1155,8 @@ int vde_start_switch(struct vde_state *st)
 		    st->tap);
 		last = -ENODEV;
 	}
-	if (last < 0) {
-		last_log_line(logp, line, sizeof line);
-		LOG(st, AETHER_LOG_ERR,
-		    "vde_switch for %s did not come up within %d ms: %s%s%s",
-		    st->sock, st->start_timeout_ms,
-		    last == -ESRCH ? "it exited" : strerror(-last),
-		    line[0] ? ": " : "", line);
-		vde_stop_switch(st, st->statedir, st->sock);
-		if (use_systemd) {
-			char flag[PATH_MAX];
-			vde_state_path(st, st->statedir, "systemd", flag,
-				       sizeof flag);
-			unlink(flag);
-		}
-		unlink(pidf);
-		unlink(mgmt);
-		return last == -ESRCH ? -ECHILD : last;
-	}
+	if (last < 0)
+		return start_failed(st, &sp, last, use_systemd);
 	if (pid)
 		LOG(st, AETHER_LOG_INFO, "vde_switch pid %ld serves %s",
 		    (long)pid, st->sock);
