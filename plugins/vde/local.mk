@@ -22,6 +22,7 @@ tests_check_vde_SOURCES = tests/check_vde.c
 tests_check_vde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -Wno-format-truncation
 tests_check_vde_LDADD = libaether-core.la $(VDEPLUG_LIBS) $(CHECK_LIBS)
 TESTS += tests/check_vde
+unit_tests += tests/check_vde
 endif
 
 TESTS += tests/vde-e2e.sh

@@ -383,17 +383,22 @@ struct probe {
 	char group[64];
 	int port;
 	int ok, err;
+	/* Here, not on the thread's stack: the thread may be cancelled
+	 * inside vde_open, and an unwound frame must hold nothing whose
+	 * address was taken (AddressSanitizer would keep its redzones
+	 * poisoned and report the thread's exit). */
+	struct vde_open_args args;
 };
 
 static void *probe_thread(void *arg)
 {
 	struct probe *pr = arg;
-	struct vde_open_args args = {.port = pr->port,
-				     .group = pr->group[0] ? pr->group : NULL,
-				     .mode = 0700}; /* 0 would mean chmod 000 */
 	VDECONN *c;
 
-	c = vde_open(pr->url, (char *)"aether-probe", &args);
+	pr->args.port = pr->port;
+	pr->args.group = pr->group[0] ? pr->group : NULL;
+	pr->args.mode = 0700; /* 0 would mean chmod 000 */
+	c = vde_open(pr->url, (char *)"aether-probe", &pr->args);
 	if (c) {
 		vde_close(c);
 		pr->ok = 1;
