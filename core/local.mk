@@ -14,7 +14,8 @@ libaether_core_la_SOURCES = \
 	core/qmp.c core/qmp.h \
 	core/supervisor.c core/supervisor.h \
 	core/store.c core/store.h \
-	core/lifecycle.c core/lifecycle.h \
+	core/lifecycle.h \
+	core/vm-start.c \
 	core/relay.c core/relay.h \
 	core/control.c core/control.h \
 	core/journal.c core/journal.h \
