@@ -15,6 +15,7 @@ libaether_core_la_SOURCES = \
 	core/supervisor.c core/supervisor.h \
 	core/store.c core/store.h \
 	core/lifecycle.h \
+	core/vmref.c core/vmref.h \
 	core/vm-start.c \
 	core/relay.c core/relay.h \
 	core/control.c core/control.h \

@@ -1,4 +1,4 @@
-/* lifecycle.c - create, start, stop, delete, list, status, console. */
+/* vm-start.c - start and stop; create, delete; list, status, console. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -31,313 +31,10 @@
 #include "store.h"
 #include "supervisor.h"
 #include "util.h"
+#include "vmref.h"
 #include "vmconf.h"
 
 extern char **environ;
-
-/* ------------------------------------------------------------------ */
-/* A VM of the store and what runs of it.                             */
-
-struct vmref {
-	char *store, *dir, *vmfile, *statefile;
-	const char *name;
-	struct ae_vmconf *c; /* loaded VM file, or NULL */
-	char *rtroot, *rtdir, *qmp;
-	/* liveness */
-	long sup_pid, qemu_pid, index;
-	int sup_alive, qemu_alive, rtdir_exists;
-	pid_t orphans[8];
-	int n_orphans; /* QEMU processes of this VM whose supervisor is dead */
-	struct ae_vmstate rec;
-};
-
-static void vmref_free(struct vmref *v)
-{
-	free(v->store);
-	free(v->dir);
-	free(v->vmfile);
-	free(v->statefile);
-	free(v->rtroot);
-	free(v->rtdir);
-	free(v->qmp);
-	ae_vmconf_free(v->c);
-	memset(v, 0, sizeof *v);
-}
-
-static int bad_name(const char *name)
-{
-	if (ae_valid_vm_name(name))
-		return 0;
-	ae_err("'%s' is not a valid VM name (1-64 of A-Z a-z 0-9 _ . -, "
-	       "starting with a letter or digit)", name);
-	return 1;
-}
-
-static long read_long_file(const char *dir, const char *file)
-{
-	long v = 0;
-
-	return ae_read_long(dir, file, &v) == 0 ? v : 0;
-}
-
-/* Refresh the liveness fields from the runtime dir and /proc. */
-static void probe(struct vmref *v)
-{
-	struct stat st;
-
-	v->sup_pid = v->qemu_pid = 0;
-	v->index = -1;
-	v->sup_alive = v->qemu_alive = v->rtdir_exists = 0;
-	v->n_orphans = 0;
-	ae_vmstate_read(v->statefile, &v->rec);
-	if (!v->rtdir)
-		return;
-	if (lstat(v->rtdir, &st) == 0 && S_ISDIR(st.st_mode)) {
-		v->rtdir_exists = 1;
-		v->sup_pid = read_long_file(v->rtdir, "pid");
-		v->qemu_pid = read_long_file(v->rtdir, "qemu.pid");
-		if (v->sup_pid > 0)
-			v->index = read_long_file(v->rtdir, "index");
-		v->sup_alive = ae_pid_alive((pid_t)v->sup_pid);
-		v->qemu_alive = ae_pid_alive((pid_t)v->qemu_pid);
-	}
-	/* A QEMU without supervisor can only be there when a supervisor
-	 * died: its runtime dir is left, or its record says it ran.  (Not
-	 * scanning /proc otherwise keeps start O(1) in the running VMs.) */
-	if (!v->sup_alive &&
-	    (v->rtdir_exists || !strcmp(v->rec.state, "running") ||
-	     !strcmp(v->rec.state, "starting") ||
-	     !strcmp(v->rec.state, "stopping")))
-		v->n_orphans = ae_runtime_find_orphans_of(
-			v->rtroot, v->name, v->orphans,
-			(int)AE_ARRAY_SIZE(v->orphans));
-}
-
-/* Open VM `name` of the store.  must_exist: refuse when it is not there.
- * Loads the VM file (with the host config) when it exists. */
-/* flock dir/lock exclusively; the fd, or -1 having said why. */
-static int lock_dir(const char *dir)
-{
-	int fd = ae_store_lock(dir, LOCK_EX);
-
-	if (fd < 0)
-		ae_err("%s/lock: %s", dir, strerror(-fd));
-	return fd;
-}
-
-static int vm_open(const char *name, const char *hostconf, int must_exist,
-		   struct vmref *v)
-{
-	char err[1024];
-	struct stat st;
-
-	memset(v, 0, sizeof *v);
-	v->name = name;
-	if (bad_name(name))
-		return -EINVAL;
-	if (ae_store_root(&v->store, err, sizeof err) < 0) {
-		ae_err("%s", err);
-		return -EIO;
-	}
-	v->dir = ae_xasprintf("%s/vms/%s", v->store, name);
-	v->vmfile = ae_xasprintf("%s/vm.conf", v->dir);
-	v->statefile = ae_xasprintf("%s/state", v->dir);
-	if (lstat(v->dir, &st) < 0) {
-		if (must_exist) {
-			ae_err("no VM named %s in %s/vms (see aether list)", name,
-			       v->store);
-			return -ENOENT;
-		}
-		return 0;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		ae_err("%s is not a directory", v->dir);
-		return -ENOTDIR;
-	}
-	if (ae_vmconf_load(v->vmfile, hostconf, &v->c, err, sizeof err) < 0) {
-		ae_err("%s", err);
-		return -EINVAL;
-	}
-	ae_runtime_set_default(v->c->runtime_dir);
-	if (ae_runtime_root(v->c->runtime_dir, &v->rtroot, err, sizeof err) <
-	    0) {
-		ae_err("%s", err);
-		return -EIO;
-	}
-	v->rtdir = ae_xasprintf("%s/vms/%s", v->rtroot, name);
-	v->qmp = ae_xasprintf("%s/qmp.sock", v->rtdir);
-	probe(v);
-	return 0;
-}
-
-/* The state shown to users: the record checked against what runs. */
-static const char *vm_state(const struct vmref *v, char *why, size_t len)
-{
-	const char *r = v->rec.state;
-
-	why[0] = '\0';
-	if (v->sup_alive) {
-		if (!strcmp(r, "stopping"))
-			return "stopping";
-		if (v->qemu_alive && !strcmp(r, "running"))
-			return "running";
-		return v->qemu_pid > 0 && !v->qemu_alive ? "stopping"
-							 : "starting";
-	}
-	if (v->n_orphans) {
-		snprintf(why, len, "supervisor died, QEMU pid %ld still runs "
-			 "(aether stop or aether gc)", (long)v->orphans[0]);
-		return "crashed";
-	}
-	if (v->rtdir_exists) {
-		snprintf(why, len, "supervisor pid %ld died (aether gc cleans "
-			 "up)", v->sup_pid);
-		return "crashed";
-	}
-	if (!strcmp(r, "running") || !strcmp(r, "starting") ||
-	    !strcmp(r, "stopping")) {
-		snprintf(why, len, "supervisor pid %ld is gone", v->rec.pid);
-		return "crashed";
-	}
-	snprintf(why, len, "%s", v->rec.reason);
-	return r;
-}
-
-static int vm_running(const struct vmref *v)
-{
-	return v->sup_alive;
-}
-
-/* ------------------------------------------------------------------ */
-/* Small process helpers.                                             */
-
-/* Run argv (no shell), output appended to log; 0 or the failure. */
-static int run_tool(const char *const *argv, const char *log, char *err,
-		    size_t errlen)
-{
-	static const char *const env_extra = "MTOOLS_SKIP_CHECK=1";
-	const char **envp;
-	size_t n = 0, i;
-	pid_t pid;
-	int st, rc;
-
-	while (environ[n])
-		n++;
-	envp = ae_xcalloc(n + 2, sizeof *envp);
-	for (i = 0; i < n; i++)
-		envp[i] = environ[i];
-	envp[n] = env_extra;
-	rc = ae_spawn(argv, envp, log, 0, NULL, 0, &pid, err, errlen);
-	free(envp);
-	if (rc < 0)
-		return rc;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return ae_seterr(err, errlen, errno, "waitpid: %s",
-					 strerror(errno));
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	{
-		char *buf = NULL, *last;
-		if (ae_read_file(log, &buf, NULL, 1 << 16) == 0) {
-			size_t l = strlen(buf);
-			while (l && buf[l - 1] == '\n')
-				buf[--l] = '\0';
-			last = strrchr(buf, '\n');
-			last = last ? last + 1 : buf;
-		} else {
-			last = "";
-		}
-		rc = ae_seterr(err, errlen, EIO, "%s failed (%s %d)%s%s",
-			       argv[0],
-			       WIFEXITED(st) ? "status" : "signal",
-			       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
-			       *last ? ": " : "", last);
-		free(buf);
-	}
-	return rc;
-}
-
-/* Wait until pid is gone (zombies count as gone); 1 if it went. */
-static int wait_gone(pid_t pid, int timeout_ms)
-{
-	uint64_t end = ae_now_ns() + (uint64_t)timeout_ms * 1000000ull;
-	struct timespec ts = {0, 5000000};
-
-	while (ae_pid_alive(pid)) {
-		waitpid(pid, NULL, WNOHANG); /* when it is our child */
-		if (ae_now_ns() >= end)
-			return !ae_pid_alive(pid);
-		nanosleep(&ts, NULL);
-	}
-	return 1;
-}
-
-static void kill_orphans(struct vmref *v)
-{
-	/* matched exactly, owner checked, killed through pidfds */
-	if (v->n_orphans)
-		ae_warn("%s: killing %d QEMU process(es) left by a dead "
-			"supervisor", v->name, v->n_orphans);
-	ae_runtime_kill_orphans_of(v->rtroot, v->name);
-	v->n_orphans = 0;
-}
-
-/* The VMs whose supervisor runs, as the plugins' gc wants them. */
-static void backend_gc(const struct ae_vmconf *c, const char *rtroot)
-{
-	struct ae_live_vm *live = NULL;
-	struct aether_vm *vms;
-	struct ae_instance *inst;
-	char err[1024];
-	size_t n = 0, i;
-	int rc;
-
-	if (ae_instance_open(c->backend, c->plugin_dir, &c->backend_section,
-			     &inst, err, sizeof err) < 0) {
-		ae_warn("gc: %s", err);
-		return;
-	}
-	ae_runtime_live(rtroot, &live, &n);
-	vms = ae_xcalloc(n ? n : 1, sizeof *vms);
-	for (i = 0; i < n; i++)
-		ae_vm_init(&vms[i], live[i].name, live[i].index, NULL);
-	rc = ae_instance_gc(inst, vms, n);
-	if (rc < 0)
-		ae_warn("gc: backend %s: %s", c->backend, strerror(-rc));
-	free(vms);
-	ae_runtime_live_free(live, n);
-	ae_instance_close(inst);
-}
-
-/* After a supervisor crash: no QEMU, no runtime dir, backend cleaned. */
-static void recover(struct vmref *v)
-{
-	kill_orphans(v);
-	if (v->rtdir_exists && !ae_pid_alive((pid_t)v->sup_pid)) {
-		ae_info("%s: removing the runtime directory of dead supervisor "
-			"pid %ld", v->name, v->sup_pid);
-		ae_rmtree(v->rtdir);
-		v->rtdir_exists = 0;
-	}
-	backend_gc(v->c, v->rtroot);
-}
-
-static void record(struct vmref *v, const char *state, const char *reason)
-{
-	struct ae_vmstate s;
-
-	ae_vmstate_init(&s, state);
-	s.pid = v->sup_alive ? v->sup_pid : 0;
-	s.qemu_pid = v->qemu_alive ? v->qemu_pid : 0;
-	s.index = v->index;
-	s.started = v->sup_alive ? v->rec.started : 0;
-	s.exit_code = v->rec.exit_code;
-	snprintf(s.reason, sizeof s.reason, "%s", reason ? reason : "");
-	if (ae_vmstate_write(v->statefile, &s) < 0)
-		ae_warn("%s: cannot write %s", v->name, v->statefile);
-	v->rec = s;
-}
 
 /* ------------------------------------------------------------------ */
 /* create                                                             */
@@ -426,17 +123,9 @@ static const char *image_format(const char *path)
 	return "raw";
 }
 
-static int write_text(const char *path, const char *text)
-{
-	int rc = ae_write_file(path, text, strlen(text), 0600);
-	if (rc < 0)
-		ae_err("%s: %s", path, strerror(-rc));
-	return rc;
-}
-
 /* cloud-init NoCloud seed: a FAT image labelled CIDATA with meta-data and
  * user-data, made with mkfs.vfat and mcopy (no root, no mount). */
-static int make_seed(const char *tmp, const char *name, const char *uuid,
+static int ae_seed_make(const char *tmp, const char *name, const char *uuid,
 		     const char *script)
 {
 	char *md = ae_xasprintf("%s/meta-data", tmp);
@@ -448,7 +137,7 @@ static int make_seed(const char *tmp, const char *name, const char *uuid,
 
 	text = ae_xasprintf("instance-id: i-%s\nlocal-hostname: %s\n", uuid,
 			    name);
-	rc = write_text(md, text);
+	rc = ae_write_text(md, text);
 	free(text);
 	text = NULL;
 	if (rc == 0) {
@@ -466,9 +155,9 @@ static int make_seed(const char *tmp, const char *name, const char *uuid,
 					    img, "1024", NULL};
 		const char *const mcopy[] = {"mcopy", "-i", img, md, ud, "::",
 					     NULL};
-		rc = run_tool(mkfs, log, err, sizeof err);
+		rc = ae_run_tool(mkfs, log, err, sizeof err);
 		if (rc == 0)
-			rc = run_tool(mcopy, log, err, sizeof err);
+			rc = ae_run_tool(mcopy, log, err, sizeof err);
 		if (rc < 0)
 			ae_err("cloud-init seed: %s%s", err,
 			       rc == -ENOENT ? " (install dosfstools and mtools)"
@@ -670,7 +359,7 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 		return AE_EXIT_USAGE;
 	}
 	name = argv[optind];
-	if (bad_name(name))
+	if (vmref_bad_name(name))
 		return AE_EXIT_USAGE;
 	if (o.backend && !ae_valid_backend_name(o.backend)) {
 		ae_err("--backend %s: not a backend name (see aether plugins)",
@@ -727,7 +416,7 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 		goto out;
 	}
 	/* Names and MACs are checked and taken under the store lock. */
-	lock = lock_dir(store);
+	lock = vmref_lock_dir(store);
 	if (lock < 0)
 		goto out;
 	final = ae_xasprintf("%s/vms/%s", store, name);
@@ -767,7 +456,7 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 		const char *const img[] = {"qemu-img", "create", "-q", "-f",
 					   "qcow2", "-F", fmt, "-b", base,
 					   disk, NULL};
-		int rc = run_tool(img, log, err, sizeof err);
+		int rc = ae_run_tool(img, log, err, sizeof err);
 		free(disk);
 		free(log);
 		if (rc < 0) {
@@ -775,7 +464,7 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 			goto out;
 		}
 	}
-	if (script && make_seed(tmp, name, uuid, script) < 0)
+	if (script && ae_seed_make(tmp, name, uuid, script) < 0)
 		goto out;
 	text = vmconf_text(&o, name, base, kernel, initrd, script != NULL, uuid,
 			   macs);
@@ -783,7 +472,7 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 		goto out;
 	{
 		char *f = ae_xasprintf("%s/vm.conf", tmp);
-		int rc = write_text(f, text);
+		int rc = ae_write_text(f, text);
 		if (rc == 0 &&
 		    ae_vmconf_load(f, hostconf, &c, err, sizeof err) < 0) {
 			ae_err("%s", err);
@@ -909,12 +598,12 @@ static int start_failed(struct vmref *v, const char *log, off_t off,
 
 	ae_err("%s: failed to start (%s); its log:", v->name, how);
 	show_log(log, off);
-	probe(v);
-	if (!vm_running(v)) {
+	vmref_probe(v);
+	if (!vmref_running(v)) {
 		snprintf(reason, sizeof reason, "start failed (%s)", how);
 		if (v->n_orphans || v->rtdir_exists)
-			recover(v);
-		record(v, strcmp(v->rec.state, "crashed") ? "stopped" : "crashed",
+			vmref_recover(v);
+		vmref_record(v, strcmp(v->rec.state, "crashed") ? "stopped" : "crashed",
 		       reason);
 	}
 	return code > 0 ? code : AE_EXIT_ERROR;
@@ -961,7 +650,7 @@ static int start_fork(struct vmref *v, const char *log, off_t off, int lock)
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		ae_err("pipe: %s", strerror(errno));
-		record(v, "stopped", "the supervisor could not be started");
+		vmref_record(v, "stopped", "the supervisor could not be started");
 		return AE_EXIT_ERROR;
 	}
 	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
@@ -969,7 +658,7 @@ static int start_fork(struct vmref *v, const char *log, off_t off, int lock)
 	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (logfd < 0 || nullfd < 0) {
 		ae_err("%s: %s", logfd < 0 ? log : "/dev/null", strerror(errno));
-		record(v, "stopped", "the supervisor could not be started");
+		vmref_record(v, "stopped", "the supervisor could not be started");
 		goto out;
 	}
 	fflush(NULL);
@@ -994,7 +683,7 @@ static int start_fork(struct vmref *v, const char *log, off_t off, int lock)
 	}
 	if (pid < 0) {
 		ae_err("fork: %s", strerror(errno));
-		record(v, "stopped", "the supervisor could not be started");
+		vmref_record(v, "stopped", "the supervisor could not be started");
 		goto out;
 	}
 	close(p[1]);
@@ -1057,7 +746,7 @@ static void stop_unit(const struct vmref *v, const char *unit, const char *log)
 	const char *const argv[] = {"systemctl", "--user", "stop", unit, NULL};
 	char err[512];
 
-	if (run_tool(argv, log, err, sizeof err) < 0)
+	if (ae_run_tool(argv, log, err, sizeof err) < 0)
 		ae_warn("%s: stopping unit %s: %s", v->name, unit, err);
 }
 
@@ -1141,7 +830,7 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 	ae_argv_add(&a, hc ? hc : "none");
 	ae_argv_add(&a, "run");
 	ae_argv_add(&a, v->vmfile);
-	rc = run_tool((const char *const *)a.v, log, err, sizeof err);
+	rc = ae_run_tool((const char *const *)a.v, log, err, sizeof err);
 	if (rc < 0) {
 		ae_err("%s: cannot start the supervisor as unit %s: %s%s",
 		       v->name, unit, err,
@@ -1149,7 +838,7 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 				       "systemd-run and a user manager)"
 				     : "");
 		snprintf(how, sizeof how, "systemd-run: %.100s", err);
-		record(v, "stopped", how);
+		vmref_record(v, "stopped", how);
 		goto out;
 	}
 	{
@@ -1170,9 +859,9 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 		       sup ? READY_TIMEOUT_S : UNIT_START_TIMEOUT_S);
 	/* Whatever is left of the unit goes, and the supervisor with it. */
 	stop_unit(v, unit, log);
-	if (sup > 0 && !wait_gone((pid_t)sup, 15000)) {
+	if (sup > 0 && !ae_wait_gone((pid_t)sup, 15000)) {
 		kill((pid_t)sup, SIGKILL);
-		wait_gone((pid_t)sup, 5000);
+		ae_wait_gone((pid_t)sup, 5000);
 	}
 	ae_vmstate_read(v->statefile, &v->rec);
 	if (rc == -ETIMEDOUT)
@@ -1186,7 +875,7 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 			   v->rec.pid == sup && sup > 0 ? v->rec.exit_code : -1);
 	goto out;
 fail:
-	record(v, "stopped", "the supervisor could not be started");
+	vmref_record(v, "stopped", "the supervisor could not be started");
 out:
 	if (fd >= 0)
 		close(fd);
@@ -1209,24 +898,24 @@ int ae_cmd_start(int argc, char **argv, const char *hostconf)
 		fprintf(stderr, "usage: aether start NAME\n");
 		return AE_EXIT_USAGE;
 	}
-	if (vm_open(argv[1], hostconf, 1, &v) < 0)
+	if (vmref_open(argv[1], hostconf, 1, &v) < 0)
 		goto out;
-	lock = lock_dir(v.dir);
+	lock = vmref_lock_dir(v.dir);
 	if (lock < 0)
 		goto out;
-	probe(&v);
-	if (vm_running(&v)) {
+	vmref_probe(&v);
+	if (vmref_running(&v)) {
 		ae_err("VM %s is already running (supervisor pid %ld)", v.name,
 		       v.sup_pid);
 		goto out;
 	}
 	if (v.n_orphans || v.rtdir_exists)
-		recover(&v); /* a crashed run: nothing of it may stay */
+		vmref_recover(&v); /* a crashed run: nothing of it may stay */
 	log = ae_xasprintf("%s/supervisor.log", v.dir);
 	if (stat(log, &st) == 0)
 		off = st.st_size;
 	/* Recorded before the side effect. */
-	record(&v, "starting", NULL);
+	vmref_record(&v, "starting", NULL);
 	if (v.c->supervisor == AE_SUPERVISOR_SYSTEMD)
 		ret = start_systemd(&v, hostconf, log, off);
 	else
@@ -1250,48 +939,48 @@ static int qmp(const struct vmref *v, const char *cmd)
 }
 
 /* Stop a running VM; the lock is held.  0 or an exit status. */
-static int do_stop(struct vmref *v, int timeout_s, int force)
+int vmref_stop(struct vmref *v, int timeout_s, int force)
 {
 	pid_t sup = (pid_t)v->sup_pid;
 	const char *how;
 
-	record(v, "stopping", force ? "forced stop" : "stop");
+	vmref_record(v, "stopping", force ? "forced stop" : "stop");
 	if (!force && qmp(v, "system_powerdown") == 0) {
 		ae_info("%s: asked the guest to power down (up to %d s)",
 			v->name, timeout_s);
-		if (wait_gone(sup, timeout_s * 1000)) {
+		if (ae_wait_gone(sup, timeout_s * 1000)) {
 			how = "guest powered off";
 			goto done;
 		}
 		ae_warn("%s: the guest did not power down within %d s", v->name,
 			timeout_s);
 	}
-	if (qmp(v, "quit") == 0 && wait_gone(sup, 5000)) {
+	if (qmp(v, "quit") == 0 && ae_wait_gone(sup, 5000)) {
 		how = force ? "QEMU quit (forced)" : "QEMU quit";
 		goto done;
 	}
-	probe(v);
+	vmref_probe(v);
 	if (v->qemu_alive) {
 		ae_warn("%s: killing QEMU pid %ld", v->name, v->qemu_pid);
 		kill((pid_t)v->qemu_pid, SIGKILL);
 	}
-	if (wait_gone(sup, 10000)) {
+	if (ae_wait_gone(sup, 10000)) {
 		how = "QEMU killed";
 		goto done;
 	}
 	ae_warn("%s: supervisor pid %ld does not exit: killing it", v->name,
 		(long)sup);
 	kill(sup, SIGKILL);
-	wait_gone(sup, 5000);
+	ae_wait_gone(sup, 5000);
 	how = "supervisor killed";
 done:
-	probe(v);
+	vmref_probe(v);
 	/* The supervisor detaches the network on its way out; if it could
 	 * not, do it here: the network is always detached. */
 	if (v->n_orphans || v->rtdir_exists)
-		recover(v);
+		vmref_recover(v);
 	if (strcmp(v->rec.state, "stopped"))
-		record(v, "stopped", how);
+		vmref_record(v, "stopped", how);
 	printf("%s: stopped (%s)\n", v->name, how);
 	return 0;
 }
@@ -1330,16 +1019,16 @@ int ae_cmd_stop(int argc, char **argv, const char *hostconf)
 		fprintf(stderr, "usage: aether stop NAME [--timeout S] [--force]\n");
 		return AE_EXIT_USAGE;
 	}
-	if (vm_open(argv[optind], hostconf, 1, &v) < 0)
+	if (vmref_open(argv[optind], hostconf, 1, &v) < 0)
 		goto out;
-	lock = lock_dir(v.dir);
+	lock = vmref_lock_dir(v.dir);
 	if (lock < 0)
 		goto out;
-	probe(&v);
-	if (!vm_running(&v)) {
+	vmref_probe(&v);
+	if (!vmref_running(&v)) {
 		if (v.n_orphans || v.rtdir_exists) {
-			recover(&v);
-			record(&v, "stopped", "cleaned up after a crash");
+			vmref_recover(&v);
+			vmref_record(&v, "stopped", "cleaned up after a crash");
 			printf("%s: stopped (cleaned up after a crashed "
 			       "supervisor)\n", v.name);
 			ret = 0;
@@ -1348,7 +1037,7 @@ int ae_cmd_stop(int argc, char **argv, const char *hostconf)
 		}
 		goto out;
 	}
-	ret = do_stop(&v, timeout >= 0 ? timeout : v.c->stop_timeout_s, force);
+	ret = vmref_stop(&v, timeout >= 0 ? timeout : v.c->stop_timeout_s, force);
 out:
 	if (lock >= 0)
 		close(lock);
@@ -1382,29 +1071,29 @@ int ae_cmd_delete(int argc, char **argv, const char *hostconf)
 		fprintf(stderr, "usage: aether delete NAME [--force]\n");
 		return AE_EXIT_USAGE;
 	}
-	if (vm_open(argv[optind], hostconf, 1, &v) < 0) {
+	if (vmref_open(argv[optind], hostconf, 1, &v) < 0) {
 		/* A VM file so broken it does not load can still go. */
 		if (!v.dir || access(v.dir, F_OK) < 0 || !force)
 			goto out;
 	}
-	lock = lock_dir(v.dir);
+	lock = vmref_lock_dir(v.dir);
 	if (lock < 0)
 		goto out;
 	if (v.c) {
-		probe(&v);
-		if (vm_running(&v)) {
+		vmref_probe(&v);
+		if (vmref_running(&v)) {
 			if (!force) {
 				ae_err("VM %s is running: stop it first, or "
 				       "delete --force", v.name);
 				goto out;
 			}
-			do_stop(&v, 0, 1);
-			probe(&v);
+			vmref_stop(&v, 0, 1);
+			vmref_probe(&v);
 		}
 		if (v.n_orphans || v.rtdir_exists)
-			recover(&v);
+			vmref_recover(&v);
 	}
-	slock = lock_dir(v.store);
+	slock = vmref_lock_dir(v.store);
 	if (slock < 0)
 		goto out;
 	del = ae_xasprintf("%s/vms/.del-%s.%ld", v.store, v.name,
@@ -1609,7 +1298,7 @@ static void gather(struct vmref *v, struct vminfo *in, int with_addrs)
 		in->backend = "?";
 		return;
 	}
-	in->state = vm_state(v, in->why, sizeof in->why);
+	in->state = vmref_state(v, in->why, sizeof in->why);
 	in->backend = v->c->backend;
 	ae_format_mac(v->c->mac, in->mac);
 	snprintf(in->uuid, sizeof in->uuid, "%s", v->c->uuid ? v->c->uuid : "");
@@ -1723,7 +1412,7 @@ int ae_cmd_list(int argc, char **argv, const char *hostconf)
 		int lvl = ae_log_level;
 
 		ae_log_level = 2; /* a broken VM file shows as "broken" */
-		vm_open(names[i], hostconf, 1, &v);
+		vmref_open(names[i], hostconf, 1, &v);
 		ae_log_level = lvl;
 		gather(&v, &in, 1);
 		if (json) {
@@ -1765,7 +1454,7 @@ int ae_cmd_status(int argc, char **argv, const char *hostconf)
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--json"))
 			name = argv[i];
-	if (vm_open(name, hostconf, 1, &v) < 0) {
+	if (vmref_open(name, hostconf, 1, &v) < 0) {
 		vmref_free(&v);
 		return AE_EXIT_ERROR;
 	}
@@ -1817,7 +1506,7 @@ int ae_cmd_console(int argc, char **argv, const char *hostconf)
 		fprintf(stderr, "usage: aether console NAME [--no-follow]\n");
 		return AE_EXIT_USAGE;
 	}
-	if (vm_open(name, hostconf, 1, &v) < 0) {
+	if (vmref_open(name, hostconf, 1, &v) < 0) {
 		vmref_free(&v);
 		return AE_EXIT_ERROR;
 	}
@@ -1828,7 +1517,7 @@ int ae_cmd_console(int argc, char **argv, const char *hostconf)
 		return AE_EXIT_ERROR;
 	}
 	fd = open(v.c->console, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && !(follow && vm_running(&v))) {
+	if (fd < 0 && !(follow && vmref_running(&v))) {
 		ae_err("%s: %s", v.c->console, strerror(errno));
 		vmref_free(&v);
 		return AE_EXIT_ERROR;
@@ -1857,8 +1546,8 @@ int ae_cmd_console(int argc, char **argv, const char *hostconf)
 		}
 		/* follow while the VM runs (checked every second) */
 		if (++idle % 10 == 0) {
-			probe(&v);
-			if (!vm_running(&v)) {
+			vmref_probe(&v);
+			if (!vmref_running(&v)) {
 				/* drain what QEMU wrote last, then stop */
 				while (fd >= 0 && (r = read(fd, buf, sizeof buf)) > 0)
 					if (fwrite(buf, 1, (size_t)r, stdout) !=
@@ -1873,26 +1562,4 @@ int ae_cmd_console(int argc, char **argv, const char *hostconf)
 		close(fd);
 	vmref_free(&v);
 	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* gc                                                                 */
-
-void ae_lifecycle_gc(const char *runtime_root)
-{
-	struct ae_live_vm *live = NULL;
-	char err[1024], *store;
-	size_t n = 0;
-
-	/* QEMU processes whose supervisor died: exactly the QEMU of a VM of
-	 * this runtime root (its QMP socket path, or its name and the pid
-	 * the supervisor wrote), ours, and no live supervisor owns it.  The
-	 * caller holds the runtime lock: no VM is claimed meanwhile. */
-	ae_runtime_live(runtime_root, &live, &n);
-	ae_runtime_kill_orphans(runtime_root, live, n);
-	ae_runtime_live_free(live, n);
-	if (ae_store_root(&store, err, sizeof err) == 0) {
-		ae_store_gc(store);
-		free(store);
-	}
 }
