@@ -17,6 +17,7 @@ libaether_core_la_SOURCES = \
 	core/store.c core/store.h \
 	core/lifecycle.h \
 	core/vmref.c core/vmref.h \
+	core/seed.c core/seed.h \
 	core/vm-start.c \
 	core/relay.c core/relay.h \
 	core/control.c core/control.h \
