@@ -18,6 +18,7 @@ libaether_core_la_SOURCES = \
 	core/lifecycle.h \
 	core/vmref.c core/vmref.h \
 	core/seed.c core/seed.h \
+	core/vm-create.c \
 	core/vm-start.c \
 	core/relay.c core/relay.h \
 	core/control.c core/control.h \
