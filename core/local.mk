@@ -20,6 +20,7 @@ libaether_core_la_SOURCES = \
 	core/seed.c core/seed.h \
 	core/vm-create.c \
 	core/vm-start.c \
+	core/vm-info.c \
 	core/relay.c core/relay.h \
 	core/control.c core/control.h \
 	core/journal.c core/journal.h \
