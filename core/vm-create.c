@@ -237,7 +237,10 @@ static void create_usage(void)
 		"[--kernel F [--initrd F] [--append S]] [--user U]\n");
 }
 
-int ae_cmd_create(int argc, char **argv, const char *hostconf)
+/* The user's options, parsed and checked on their own (no file is looked
+ * at yet): 0, or the exit status having said why. */
+static int create_parse(int argc, char **argv, struct create_opts *o,
+			const char **name, uint8_t mac[6])
 {
 	static const struct option lo[] = {
 		{"image", required_argument, NULL, 'i'},
@@ -252,76 +255,69 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 		{"user", required_argument, NULL, 'u'},
 		{NULL, 0, NULL, 0},
 	};
-	struct create_opts o = {.memory = 0, .cpus = 0};
-	char *base = NULL, *kernel = NULL, *initrd = NULL, *script = NULL;
-	char *store = NULL, *final = NULL, *tmp = NULL, *text = NULL;
-	char err[1024], uuid[37], macs[18];
-	uint8_t mac[6], (*taken)[6] = NULL;
-	char **owners = NULL;
-	size_t n_taken = 0, i;
-	const char *fmt, *name;
-	struct ae_vmconf *c = NULL;
-	int ch, lock = -1, ret = AE_EXIT_ERROR, salt = 0;
+	char err[1024];
+	int ch;
 	int64_t v;
 
 	optind = 0; /* glibc: re-initialise (main used "+" mode) */
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
-		case 'i': o.image = optarg; break;
-		case 'b': o.backend = optarg; break;
-		case 'a': o.mac = optarg; break;
-		case 's': o.init_script = optarg; break;
-		case 'k': o.kernel = optarg; break;
-		case 'r': o.initrd = optarg; break;
-		case 'p': o.append = optarg; break;
-		case 'u': o.user = optarg; break;
+		case 'i': o->image = optarg; break;
+		case 'b': o->backend = optarg; break;
+		case 'a': o->mac = optarg; break;
+		case 's': o->init_script = optarg; break;
+		case 'k': o->kernel = optarg; break;
+		case 'r': o->initrd = optarg; break;
+		case 'p': o->append = optarg; break;
+		case 'u': o->user = optarg; break;
 		case 'm':
 			if (ae_parse_int(optarg, &v) < 0 || v < 16 || v > 1 << 20) {
 				ae_err("--memory %s: MiB in 16..1048576", optarg);
 				return AE_EXIT_USAGE;
 			}
-			o.memory = (long)v;
+			o->memory = (long)v;
 			break;
 		case 'n':
 			if (ae_parse_int(optarg, &v) < 0 || v < 1 || v > 255) {
 				ae_err("--cpus %s: a number in 1..255", optarg);
 				return AE_EXIT_USAGE;
 			}
-			o.cpus = (long)v;
+			o->cpus = (long)v;
 			break;
 		default:
 			create_usage();
 			return AE_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1 || !o.image) {
+	if (optind != argc - 1 || !o->image) {
 		create_usage();
 		return AE_EXIT_USAGE;
 	}
-	name = argv[optind];
-	if (vmref_bad_name(name))
+	*name = argv[optind];
+	if (vmref_bad_name(*name))
 		return AE_EXIT_USAGE;
-	if (o.backend && !ae_valid_backend_name(o.backend)) {
+	if (o->backend && !ae_valid_backend_name(o->backend)) {
 		ae_err("--backend %s: not a backend name (see aether plugins)",
-		       o.backend);
+		       o->backend);
 		return AE_EXIT_USAGE;
 	}
-	if (o.mac && (ae_parse_mac(o.mac, mac) < 0 || ae_mac_check(mac) < 0)) {
+	if (o->mac &&
+	    (ae_parse_mac(o->mac, mac) < 0 || ae_mac_check(mac) < 0)) {
 		ae_err("--mac %s: not a unicast MAC address like "
-		       "52:54:00:12:34:56", o.mac);
+		       "52:54:00:12:34:56", o->mac);
 		return AE_EXIT_USAGE;
 	}
-	if (o.user && (!ae_valid_vm_name(o.user) || strchr(o.user, '.'))) {
-		ae_err("--user %s: not a user name", o.user);
+	if (o->user && (!ae_valid_vm_name(o->user) || strchr(o->user, '.'))) {
+		ae_err("--user %s: not a user name", o->user);
 		return AE_EXIT_USAGE;
 	}
-	if (o.append && !o.kernel) {
+	if (o->append && !o->kernel) {
 		ae_err("--append needs --kernel");
 		return AE_EXIT_USAGE;
 	}
-	if (o.append) {
+	if (o->append) {
 		/* Whatever the VM file cannot hold is refused before any work */
-		char *t = ae_ini_format_entry("append", o.append, err,
+		char *t = ae_ini_format_entry("append", o->append, err,
 					      sizeof err);
 		if (!t) {
 			ae_err("--append: %s", err);
@@ -329,23 +325,152 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 		}
 		free(t);
 	}
-	if (o.initrd && !o.kernel) {
+	if (o->initrd && !o->kernel) {
 		ae_err("--initrd needs --kernel");
 		return AE_EXIT_USAGE;
 	}
-	/* Everything the user names is resolved and checked first. */
-	if (!(base = checked_file(o.image, "--image")))
-		goto out;
-	if (!(fmt = image_format(base))) {
-		ae_err("--image %s: %s", base, strerror(errno));
-		goto out;
+	return 0;
+}
+
+/* The files the user names, resolved and checked. */
+struct create_files {
+	char *base, *kernel, *initrd, *script;
+	const char *fmt; /* the base image's format */
+};
+
+static void create_files_free(struct create_files *f)
+{
+	free(f->base);
+	free(f->kernel);
+	free(f->initrd);
+	free(f->script);
+}
+
+/* Resolve and check every file the user names; 0 or -1 having said why. */
+static int create_resolve(const struct create_opts *o, struct create_files *f)
+{
+	if (!(f->base = checked_file(o->image, "--image")))
+		return -1;
+	if (!(f->fmt = image_format(f->base))) {
+		ae_err("--image %s: %s", f->base, strerror(errno));
+		return -1;
 	}
-	if (o.kernel && !(kernel = checked_file(o.kernel, "--kernel")))
-		goto out;
-	if (o.initrd && !(initrd = checked_file(o.initrd, "--initrd")))
-		goto out;
-	if (o.init_script &&
-	    !(script = checked_file(o.init_script, "--init-script")))
+	if (o->kernel && !(f->kernel = checked_file(o->kernel, "--kernel")))
+		return -1;
+	if (o->initrd && !(f->initrd = checked_file(o->initrd, "--initrd")))
+		return -1;
+	if (o->init_script &&
+	    !(f->script = checked_file(o->init_script, "--init-script")))
+		return -1;
+	return 0;
+}
+
+/* The VM's MAC, the store lock held: --mac when no other VM of the store
+ * has it, else the one derived from the name (salted when another VM has
+ * that).  macs gets it as text.  0 or -1 having said why. */
+static int create_pick_mac(const char *store, const char *name,
+			   const struct create_opts *o, uint8_t mac[6],
+			   char macs[18])
+{
+	uint8_t (*taken)[6] = NULL;
+	char **owners = NULL;
+	size_t n_taken, i;
+	int salt = 0, rc = 0;
+
+	n_taken = store_macs(store, name, &taken, &owners);
+	if (o->mac) {
+		for (i = 0; i < n_taken; i++)
+			if (!memcmp(taken[i], mac, 6)) {
+				ae_err("--mac %s is already used by VM %s", o->mac,
+				       owners[i]);
+				rc = -1;
+				goto out;
+			}
+	} else {
+		salt = ae_store_pick_mac(name, (const uint8_t(*)[6])taken,
+					 n_taken, mac);
+	}
+	ae_format_mac(mac, macs);
+	if (salt)
+		ae_warn("%s: the MAC derived from the name is used by another "
+			"VM: using %s instead", name, macs);
+out:
+	for (i = 0; i < n_taken; i++)
+		free(owners[i]);
+	free(owners);
+	free(taken);
+	return rc;
+}
+
+/* tmp/disk.qcow2: a qcow2 overlay on the base image; 0 or -1. */
+static int create_overlay(const char *tmp, const struct create_files *f)
+{
+	char *disk = ae_xasprintf("%s/disk.qcow2", tmp);
+	char *log = ae_xasprintf("%s/create.log", tmp);
+	const char *const img[] = {"qemu-img", "create", "-q", "-f", "qcow2",
+				   "-F", f->fmt, "-b", f->base, disk, NULL};
+	char err[1024];
+	int rc = ae_run_tool(img, log, err, sizeof err);
+
+	free(disk);
+	free(log);
+	if (rc < 0) {
+		ae_err("overlay on %s: %s", f->base, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* tmp/vm.conf, then loaded back as `aether start` will load it, and the
+ * backend's options checked against its plugin; 0 or -1. */
+static int create_vmfile(const char *tmp, const char *text,
+			 const char *hostconf)
+{
+	struct ae_vmconf *c = NULL;
+	char *f = ae_xasprintf("%s/vm.conf", tmp), err[1024];
+	int rc = ae_write_text(f, text);
+
+	if (rc == 0 && ae_vmconf_load(f, hostconf, &c, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		rc = -1;
+	}
+	free(f);
+	if (rc == 0 && check_backend_opts(c) < 0)
+		rc = -1;
+	ae_vmconf_free(c);
+	return rc < 0 ? -1 : 0;
+}
+
+/* tmp/state: "created", with the base image as the reason. */
+static void create_state(const char *tmp, const char *base)
+{
+	struct ae_vmstate s;
+	char *f = ae_xasprintf("%s/state", tmp);
+
+	ae_vmstate_init(&s, "created");
+	snprintf(s.reason, sizeof s.reason, "base %s", base);
+	ae_vmstate_write(f, &s);
+	free(f);
+}
+
+/* aether create: options and files checked first; then, under the store
+ * lock, the MAC is chosen and the VM is built in vms/.new-NAME.PID
+ * (overlay, seed, VM file, state), renamed to vms/NAME when complete. */
+int ae_cmd_create(int argc, char **argv, const char *hostconf)
+{
+	struct create_opts o = {.memory = 0, .cpus = 0};
+	struct create_files f = {0};
+	char *store = NULL, *final = NULL, *tmp = NULL, *text = NULL;
+	char err[1024], uuid[37], macs[18];
+	uint8_t mac[6];
+	const char *name = NULL;
+	int lock = -1, ret = AE_EXIT_ERROR, rc;
+
+	rc = create_parse(argc, argv, &o, &name, mac);
+	if (rc)
+		return rc;
+	/* Everything the user names is resolved and checked first. */
+	if (create_resolve(&o, &f) < 0)
 		goto out;
 	if (ae_uuid_random(uuid) < 0) {
 		ae_err("cannot get random bytes for the VM's UUID");
@@ -364,97 +489,42 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 		ae_err("a VM named %s already exists (%s)", name, final);
 		goto out;
 	}
-	n_taken = store_macs(store, name, &taken, &owners);
-	if (o.mac) {
-		for (i = 0; i < n_taken; i++)
-			if (!memcmp(taken[i], mac, 6)) {
-				ae_err("--mac %s is already used by VM %s", o.mac,
-				       owners[i]);
-				goto out;
-			}
-	} else {
-		salt = ae_store_pick_mac(name, (const uint8_t(*)[6])taken,
-					 n_taken, mac);
-	}
-	ae_format_mac(mac, macs);
-	if (salt)
-		ae_warn("%s: the MAC derived from the name is used by another "
-			"VM: using %s instead", name, macs);
+	if (create_pick_mac(store, name, &o, mac, macs) < 0)
+		goto out;
 
 	tmp = ae_xasprintf("%s/vms/.new-%s.%ld", store, name, (long)getpid());
 	ae_rmtree(tmp);
-	{
-		int rc = ae_mkdir_private(tmp, 0700);
-		if (rc < 0) {
-			ae_err("%s: %s", tmp, strerror(-rc));
-			goto out;
-		}
-	}
-	{
-		char *disk = ae_xasprintf("%s/disk.qcow2", tmp);
-		char *log = ae_xasprintf("%s/create.log", tmp);
-		const char *const img[] = {"qemu-img", "create", "-q", "-f",
-					   "qcow2", "-F", fmt, "-b", base,
-					   disk, NULL};
-		int rc = ae_run_tool(img, log, err, sizeof err);
-		free(disk);
-		free(log);
-		if (rc < 0) {
-			ae_err("overlay on %s: %s", base, err);
-			goto out;
-		}
-	}
-	if (script && ae_seed_make(tmp, name, uuid, script) < 0)
+	rc = ae_mkdir_private(tmp, 0700);
+	if (rc < 0) {
+		ae_err("%s: %s", tmp, strerror(-rc));
 		goto out;
-	text = vmconf_text(&o, name, base, kernel, initrd, script != NULL, uuid,
-			   macs);
-	if (!text)
+	}
+	if (create_overlay(tmp, &f) < 0)
 		goto out;
-	{
-		char *f = ae_xasprintf("%s/vm.conf", tmp);
-		int rc = ae_write_text(f, text);
-		if (rc == 0 &&
-		    ae_vmconf_load(f, hostconf, &c, err, sizeof err) < 0) {
-			ae_err("%s", err);
-			rc = -1;
-		}
-		free(f);
-		if (rc < 0 || check_backend_opts(c) < 0)
-			goto out;
-	}
-	{
-		struct ae_vmstate s;
-		char *f = ae_xasprintf("%s/state", tmp);
-		ae_vmstate_init(&s, "created");
-		snprintf(s.reason, sizeof s.reason, "base %s", base);
-		ae_vmstate_write(f, &s);
-		free(f);
-	}
+	if (f.script && ae_seed_make(tmp, name, uuid, f.script) < 0)
+		goto out;
+	text = vmconf_text(&o, name, f.base, f.kernel, f.initrd,
+			   f.script != NULL, uuid, macs);
+	if (!text || create_vmfile(tmp, text, hostconf) < 0)
+		goto out;
+	create_state(tmp, f.base);
 	if (rename(tmp, final) < 0) {
 		ae_err("%s -> %s: %s", tmp, final, strerror(errno));
 		goto out;
 	}
 	printf("%s: created (MAC %s, UUID %s, base %s%s)\n", name, macs, uuid,
-	       base, script ? ", cloud-init seed" : "");
+	       f.base, f.script ? ", cloud-init seed" : "");
 	ret = 0;
 out:
 	if (ret && tmp)
 		ae_rmtree(tmp);
 	if (lock >= 0)
 		close(lock);
-	for (i = 0; i < n_taken; i++)
-		free(owners[i]);
-	free(owners);
-	free(taken);
-	ae_vmconf_free(c);
 	free(text);
 	free(tmp);
 	free(final);
 	free(store);
-	free(base);
-	free(kernel);
-	free(initrd);
-	free(script);
+	create_files_free(&f);
 	return ret;
 }
 
