@@ -13,6 +13,7 @@ libaether_core_la_SOURCES = \
 	core/qemu-argv.c core/qemu-argv.h \
 	core/qmp.c core/qmp.h \
 	core/qga.c core/qga.h \
+	core/ready.c core/ready.h \
 	core/supervisor.c core/supervisor.h \
 	core/store.c core/store.h \
 	core/lifecycle.h \

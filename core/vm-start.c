@@ -20,6 +20,7 @@
 #include "loader.h"
 #include "qemu-argv.h"
 #include "qmp.h"
+#include "ready.h"
 #include "store.h"
 #include "supervisor.h"
 #include "util.h"
@@ -45,14 +46,16 @@ static void show_log(const char *log, off_t from)
 	close(fd);
 }
 
-/* Read the supervisor's readiness lines from fd: "started PID" (from a
- * supervisor that is not our child) and "ready PID QEMU_PID INDEX".
- * started_by: the deadline for "started" (0: not expected); ready_by: for
- * "ready".  Returns 1 ready (line in buf), 0 the supervisor closed its end
- * before that, -ETIMEDOUT; *sup gets the pid "started" gave. */
-static int wait_ready(int fd, uint64_t started_by, uint64_t ready_by,
-		      long *sup, char *buf, size_t len)
+/* Read the supervisor's readiness lines (ready.h) from fd: "started"
+ * (from a supervisor that is not our child) and "ready"; other lines are
+ * not ours and skipped.  started_by: the deadline for "started" (0: not
+ * expected); ready_by: for "ready".  Returns 1 ready (*rd filled), 0 the
+ * supervisor closed its end before that, -ETIMEDOUT, -EPROTO (said why)
+ * for a malformed readiness line; *sup gets the pid "started" gave. */
+static int wait_ready(const char *name, int fd, uint64_t started_by,
+		      uint64_t ready_by, long *sup, struct ae_ready *rd)
 {
+	char buf[AE_READY_LINE_MAX];
 	size_t got = 0;
 	int started = !started_by;
 
@@ -61,20 +64,26 @@ static int wait_ready(int fd, uint64_t started_by, uint64_t ready_by,
 		struct pollfd pf = {fd, POLLIN, 0};
 		char *nl;
 		ssize_t r;
-		int pr;
+		int pr, rs, rr;
 
 		while ((nl = memchr(buf, '\n', got))) {
-			*nl = '\0';
-			if (!strncmp(buf, "ready ", 6))
+			size_t n = (size_t)(nl - buf);
+
+			rr = ae_ready_parse(buf, n, rd);
+			if (rr == 0)
 				return 1;
-			if (!strncmp(buf, "started ", 8)) {
+			rs = ae_ready_parse_started(buf, n, sup);
+			if (rs == 0)
 				started = 1;
-				*sup = strtol(buf + 8, NULL, 10);
+			if (rr == -EINVAL || rs == -EINVAL) {
+				ae_err("%s: malformed readiness line from the "
+				       "supervisor: \"%.*s\"", name, (int)n, buf);
+				return -EPROTO;
 			}
-			got -= (size_t)(nl + 1 - buf);
+			got -= n + 1;
 			memmove(buf, nl + 1, got);
 		}
-		if (got >= len - 1)
+		if (got >= sizeof buf - 1)
 			got = 0; /* not ours: a line that long */
 		if (now >= end)
 			return -ETIMEDOUT;
@@ -85,7 +94,7 @@ static int wait_ready(int fd, uint64_t started_by, uint64_t ready_by,
 			return -errno;
 		if (pr == 0)
 			continue;
-		r = read(fd, buf + got, len - 1 - got);
+		r = read(fd, buf + got, sizeof buf - 1 - got);
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
@@ -117,30 +126,29 @@ static int start_failed(struct vmref *v, const char *log, off_t off,
 	return code > 0 ? code : AE_EXIT_ERROR;
 }
 
-static int start_ok(struct vmref *v, const char *line)
+static int start_ok(struct vmref *v, const struct ae_ready *rd)
 {
 	const char *times = getenv("AETHER_START_TIMES");
-	unsigned long long t_spawn = 0, t_ready = 0;
-	long sp = 0, qp = 0, idx = 0;
 
-	sscanf(line + 6, "%ld %ld %ld %llu %llu", &sp, &qp, &idx, &t_spawn,
-	       &t_ready);
 	/* For bench/start-bench: when QEMU was spawned and answered
 	 * (CLOCK_MONOTONIC ns), appended to the file the variable names. */
-	if (times && *times && t_spawn && t_ready) {
+	if (times && *times) {
 		char b[64];
 		int fd = open(times, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
 					     O_NOCTTY,
 			      0600);
-		int n = snprintf(b, sizeof b, "%llu %llu\n", t_spawn, t_ready);
+		int n = snprintf(b, sizeof b, "%llu %llu\n",
+				 (unsigned long long)rd->t_spawn,
+				 (unsigned long long)rd->t_ready);
 		if (fd < 0 || write(fd, b, (size_t)n) != n)
 			ae_warn("AETHER_START_TIMES %s: %s", times,
 				strerror(errno));
 		if (fd >= 0)
 			close(fd);
 	}
-	printf("%s: running (supervisor pid %ld, QEMU pid %ld, index %ld, "
-	       "backend %s)\n", v->name, sp, qp, idx, v->c->backend);
+	printf("%s: running (supervisor pid %ld, QEMU pid %ld, index %u, "
+	       "backend %s)\n", v->name, rd->sup_pid, rd->qemu_pid, rd->index,
+	       v->c->backend);
 	return 0;
 }
 
@@ -152,7 +160,8 @@ static int start_fork(struct vmref *v, const char *log, off_t off, int lock)
 	struct ae_run_opts ro = {.verbose = ae_log_level > 6};
 	int p[2] = {-1, -1}, logfd = -1, nullfd = -1, ret = AE_EXIT_ERROR;
 	int rc, status = 0;
-	char buf[256], how[64];
+	struct ae_ready rd;
+	char how[64];
 	long sup = 0;
 	pid_t pid;
 
@@ -196,17 +205,22 @@ static int start_fork(struct vmref *v, const char *log, off_t off, int lock)
 	}
 	close(p[1]);
 	p[1] = -1;
-	rc = wait_ready(p[0], 0,
-			ae_now_ns() + READY_TIMEOUT_S * 1000000000ull, &sup, buf,
-			sizeof buf);
+	rc = wait_ready(v->name, p[0], 0,
+			ae_now_ns() + READY_TIMEOUT_S * 1000000000ull, &sup,
+			&rd);
 	if (rc == 1) {
-		ret = start_ok(v, buf);
+		ret = start_ok(v, &rd);
 		goto out;
 	}
-	/* It ended (or hung) before QEMU ran with the network attached. */
-	if (!ae_wait_pid(pid, 2000, &status)) {
-		ae_err("%s: the supervisor did not report readiness in %d s: "
-		       "stopping it", v->name, READY_TIMEOUT_S);
+	/* It ended (or hung, or said what we cannot read) before QEMU ran
+	 * with the network attached. */
+	if (!ae_wait_pid(pid, rc == -EPROTO ? 0 : 2000, &status)) {
+		if (rc == -EPROTO)
+			ae_err("%s: stopping the supervisor", v->name);
+		else
+			ae_err("%s: the supervisor did not report readiness "
+			       "in %d s: stopping it", v->name,
+			       READY_TIMEOUT_S);
 		kill(pid, SIGTERM);
 		if (!ae_wait_pid(pid, 15000, &status)) {
 			kill(pid, SIGKILL);
@@ -261,7 +275,7 @@ static void stop_unit(const struct vmref *v, const char *unit, const char *log)
 /* supervisor = systemd: `aether run VMFILE` as the main process of a
  * transient unit of the user manager.  No fd can be inherited through
  * systemd-run: the supervisor opens a FIFO in the VM's directory
- * (AETHER_READY_PATH), says "started PID" and then "ready ...", and the
+ * (AETHER_READY_PATH), says "started" and then "ready" (ready.h), and the
  * FIFO reaches EOF when it ends before that. */
 static int start_systemd(struct vmref *v, const char *hostconf,
 			 const char *log, off_t off)
@@ -270,7 +284,8 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 	const char *pp = ae_plugin_caller_path();
 	char *fifo = ae_xasprintf("%s/start.fifo", v->dir);
 	char *unit = ae_xasprintf("aether-vm-%s.service", v->name);
-	char exe[PATH_MAX], hcabs[PATH_MAX], err[1024], buf[256], how[128];
+	char exe[PATH_MAX], hcabs[PATH_MAX], err[1024], how[128];
+	struct ae_ready rd;
 	struct ae_argv a = {0};
 	int fd = -1, rc, ret = AE_EXIT_ERROR, i;
 	long sup = 0;
@@ -351,13 +366,13 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 	}
 	{
 		uint64_t now = ae_now_ns();
-		rc = wait_ready(fd,
+		rc = wait_ready(v->name, fd,
 				now + UNIT_START_TIMEOUT_S * 1000000000ull,
 				now + READY_TIMEOUT_S * 1000000000ull, &sup,
-				buf, sizeof buf);
+				&rd);
 	}
 	if (rc == 1) {
-		ret = start_ok(v, buf);
+		ret = start_ok(v, &rd);
 		goto out;
 	}
 	if (rc == -ETIMEDOUT)
@@ -374,6 +389,9 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 	ae_vmstate_read(v->statefile, &v->rec);
 	if (rc == -ETIMEDOUT)
 		snprintf(how, sizeof how, "no readiness from unit %s", unit);
+	else if (rc == -EPROTO)
+		snprintf(how, sizeof how, "malformed readiness from unit %s",
+			 unit);
 	else if (v->rec.exit_code >= 0 && v->rec.pid == sup && sup > 0)
 		snprintf(how, sizeof how, "supervisor exit status %d, unit %s",
 			 v->rec.exit_code, unit);
