@@ -17,10 +17,6 @@ int ae_cmd_list(int argc, char **argv, const char *hostconf);
 int ae_cmd_status(int argc, char **argv, const char *hostconf);
 int ae_cmd_console(int argc, char **argv, const char *hostconf);
 
-/* Write s as a JSON string: quoted, escaped, and valid UTF-8 whatever the
- * bytes of s (invalid sequences become U+FFFD). */
-void ae_json_string(FILE *f, const char *s);
-
 /* For `aether gc`, before the plugins' gc: kill QEMU processes whose
  * supervisor died (found by their QMP socket path under runtime_root) and
  * finish interrupted creates/deletes in the store. */

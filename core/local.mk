@@ -22,14 +22,15 @@ libaether_core_la_SOURCES = \
 	core/vm-create.c \
 	core/vm-start.c \
 	core/vm-info.c \
+	core/json.c core/json.h \
 	core/relay.c core/relay.h \
 	core/control.c core/control.h \
 	core/journal.c core/journal.h \
 	core/agentconf.c core/agentconf.h
-libaether_core_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
-libaether_core_la_LIBADD = $(LTDL_LIBS) $(INIH_LIBS)
+libaether_core_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(JANSSON_CFLAGS)
+libaether_core_la_LIBADD = $(LTDL_LIBS) $(INIH_LIBS) $(JANSSON_LIBS)
 # aether serve / remote: a program of their own, so that the launcher
-# and the VM supervisors do not load librabbitmq, OpenSSL and jansson.
+# and the VM supervisors do not load librabbitmq and OpenSSL.
 if BUILD_AGENT
 noinst_LTLIBRARIES += libaether-agent.la
 libaether_agent_la_SOURCES = core/broker.c core/broker.h \

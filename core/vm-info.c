@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "instance.h"
+#include "json.h"
 #include "lifecycle.h"
 #include "qga.h"
 #include "store.h"
@@ -70,35 +71,6 @@ static int vm_addresses(const struct vmref *v, char out[][INET6_ADDRSTRLEN + 16]
 	return k;
 }
 
-void ae_json_string(FILE *f, const char *s)
-{
-	/* Paths and reasons are bytes: what is not UTF-8 becomes U+FFFD,
-	 * so that strict parsers (jansson in the agent) take the output. */
-	char *clean = ae_utf8_clean(s, strlen(s));
-	const unsigned char *p;
-
-	putc('"', f);
-	for (p = (const unsigned char *)clean; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else if (*p == '\t')
-			fputs("\\t", f);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			putc(*p, f);
-	}
-	putc('"', f);
-	free(clean);
-}
-
-static void json_str(const char *s)
-{
-	ae_json_string(stdout, s);
-}
-
 struct vminfo {
 	const char *name, *state, *backend;
 	char why[256], mac[18], uuid[40];
@@ -141,40 +113,39 @@ static void gather(struct vmref *v, struct vminfo *in, int with_addrs)
 	}
 }
 
-static void print_json(const struct vminfo *in)
+/* The VM as a JSON object: name, state, reason, backend, mac, uuid, pid,
+ * qemu_pid, index, uptime, addresses (each an object: address, source). */
+static json_t *info_json(const struct vminfo *in)
 {
+	json_t *o = ae_json_object(), *addrs = ae_json_array();
 	int i;
 
-	printf("{\"name\":");
-	json_str(in->name);
-	printf(",\"state\":");
-	json_str(in->state);
-	printf(",\"reason\":");
-	json_str(in->why);
-	printf(",\"backend\":");
-	json_str(in->backend);
-	printf(",\"mac\":");
-	json_str(in->mac);
-	printf(",\"uuid\":");
-	json_str(in->uuid);
-	printf(",\"pid\":%ld,\"qemu_pid\":%ld,\"index\":%ld,\"uptime\":%lld,"
-	       "\"addresses\":[",
-	       in->pid, in->qemu_pid, in->index, in->uptime);
+	ae_json_set(o, "name", ae_json_text(in->name));
+	ae_json_set(o, "state", ae_json_text(in->state));
+	ae_json_set(o, "reason", ae_json_text(in->why));
+	ae_json_set(o, "backend", ae_json_text(in->backend));
+	ae_json_set(o, "mac", ae_json_text(in->mac));
+	ae_json_set(o, "uuid", ae_json_text(in->uuid));
+	ae_json_set(o, "pid", json_integer(in->pid));
+	ae_json_set(o, "qemu_pid", json_integer(in->qemu_pid));
+	ae_json_set(o, "index", json_integer(in->index));
+	ae_json_set(o, "uptime", json_integer(in->uptime));
 	for (i = 0; i < in->n_addrs; i++) {
 		char a[INET6_ADDRSTRLEN + 16], *paren;
+		json_t *e = ae_json_object();
+
 		snprintf(a, sizeof a, "%s", in->addrs[i]);
 		paren = strchr(a, '(');
 		if (paren) {
 			*paren = '\0';
 			paren[strlen(paren + 1)] = '\0';
 		}
-		printf("%s{\"address\":", i ? "," : "");
-		json_str(a);
-		printf(",\"source\":");
-		json_str(paren ? paren + 1 : "");
-		printf("}");
+		ae_json_set(e, "address", ae_json_text(a));
+		ae_json_set(e, "source", ae_json_text(paren ? paren + 1 : ""));
+		ae_json_append(addrs, e);
 	}
-	printf("]}");
+	ae_json_set(o, "addresses", addrs);
+	return o;
 }
 
 static void fmt_uptime(long long s, char *b, size_t n)
@@ -210,7 +181,8 @@ bad:
 int ae_cmd_list(int argc, char **argv, const char *hostconf)
 {
 	char *store = NULL, err[1024], **names = NULL;
-	int n, i, json;
+	json_t *all = NULL;
+	int n, i, json, ret = 0;
 
 	if (parse_json_flag(argc, argv, &json, "aether list [--json]", 0) < 0)
 		return AE_EXIT_USAGE;
@@ -225,7 +197,7 @@ int ae_cmd_list(int argc, char **argv, const char *hostconf)
 		return AE_EXIT_ERROR;
 	}
 	if (json)
-		printf("[");
+		all = ae_json_array();
 	else
 		printf("%-20s %-9s %-8s %-17s %-8s %-8s %s\n", "NAME", "STATE",
 		       "BACKEND", "MAC", "PID", "UPTIME", "ADDRESSES");
@@ -239,9 +211,7 @@ int ae_cmd_list(int argc, char **argv, const char *hostconf)
 		ae_log_level = lvl;
 		gather(&v, &in, 1);
 		if (json) {
-			if (i)
-				printf(",");
-			print_json(&in);
+			ae_json_append(all, info_json(&in));
 		} else {
 			char up[32], pid[16], addrs[512] = "";
 			int k;
@@ -257,11 +227,11 @@ int ae_cmd_list(int argc, char **argv, const char *hostconf)
 		}
 		vmref_free(&v);
 	}
-	if (json)
-		printf("]\n");
+	if (json && ae_json_print(all, stdout, "aether list") < 0)
+		ret = AE_EXIT_ERROR;
 	ae_store_list_free(names, n);
 	free(store);
-	return 0;
+	return ret;
 }
 
 int ae_cmd_status(int argc, char **argv, const char *hostconf)
@@ -283,8 +253,10 @@ int ae_cmd_status(int argc, char **argv, const char *hostconf)
 	}
 	gather(&v, &in, 1);
 	if (json) {
-		print_json(&in);
-		printf("\n");
+		if (ae_json_print(info_json(&in), stdout, "aether status") < 0) {
+			vmref_free(&v);
+			return AE_EXIT_ERROR;
+		}
 	} else {
 		char up[32];
 		fmt_uptime(in.uptime, up, sizeof up);
