@@ -28,8 +28,10 @@
 #define MAX_ADDRS 16
 
 /* What the backend knows of the guest's addresses (ABI 1.1 verb), asked
- * from this process with no attachment state.  For slirp without an
- * answer from the plugin: its DHCP hands out one address, dhcpstart. */
+ * from this process with no attachment state: observed addresses, each
+ * with its source.  For slirp without an answer from the plugin: the one
+ * address its DHCP will hand out (dhcpstart), labelled "expected": nothing
+ * says that the guest asked for it. */
 static int vm_addresses(const struct vmref *v, char out[][INET6_ADDRSTRLEN + 16],
 			int max)
 {
@@ -61,11 +63,11 @@ static int vm_addresses(const struct vmref *v, char out[][INET6_ADDRSTRLEN + 16]
 		const struct ae_ini_entry *net =
 			ae_ini_get(&v->c->backend_section, "net");
 		if (e)
-			snprintf(out[k++], INET6_ADDRSTRLEN + 16, "%s(slirp-dhcp)",
+			snprintf(out[k++], INET6_ADDRSTRLEN + 16, "%s(expected)",
 				 e->value);
 		else if (!net)
 			snprintf(out[k++], INET6_ADDRSTRLEN + 16,
-				 "10.0.2.15(slirp-dhcp)");
+				 "10.0.2.15(expected)");
 	}
 	ae_instance_close(inst);
 	return k;
