@@ -1,7 +1,12 @@
 /* lifecycle.h - the VM store commands: create, start, stop, delete, list,
  * status, console.  Daemonless: each running VM is one detached `aether
  * run` supervisor; the commands find it through its runtime directory and
- * the state record in the store (see store.h). */
+ * the state record in the store (see store.h).
+ *
+ * core/vm-create.c: create, delete; core/vm-start.c: start, stop;
+ * core/vm-info.c: list, status, console; core/vmref.c (vmref.h): what
+ * they share, and gc; core/seed.c: the cloud-init seed; core/qga.c: the
+ * guest-agent client; core/ready.c: the supervisor's readiness lines. */
 #ifndef AE_LIFECYCLE_H
 #define AE_LIFECYCLE_H
 

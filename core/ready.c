@@ -101,7 +101,8 @@ int ae_ready_parse(const char *line, size_t len, struct ae_ready *r)
 	if (!word(&c, "ready"))
 		return -ENOENT;
 	if (len >= AE_READY_LINE_MAX || field(&c, INT_MAX, 1, &sp) < 0 ||
-	    field(&c, INT_MAX, 1, &qp) < 0 || field(&c, UINT_MAX, 1, &idx) < 0 ||
+	    field(&c, INT_MAX, 1, &qp) < 0 ||
+	    field(&c, UINT_MAX, 1, &idx) < 0 ||
 	    field(&c, UINT64_MAX, 1, &ts) < 0 ||
 	    field(&c, UINT64_MAX, 0, &tr) < 0)
 		return -EINVAL;

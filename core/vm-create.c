@@ -381,8 +381,8 @@ static int create_pick_mac(const char *store, const char *name,
 	if (o->mac) {
 		for (i = 0; i < n_taken; i++)
 			if (!memcmp(taken[i], mac, 6)) {
-				ae_err("--mac %s is already used by VM %s", o->mac,
-				       owners[i]);
+				ae_err("--mac %s is already used by VM %s",
+				       o->mac, owners[i]);
 				rc = -1;
 				goto out;
 			}

@@ -63,8 +63,8 @@ static int vm_addresses(const struct vmref *v, char out[][INET6_ADDRSTRLEN + 16]
 		const struct ae_ini_entry *net =
 			ae_ini_get(&v->c->backend_section, "net");
 		if (e)
-			snprintf(out[k++], INET6_ADDRSTRLEN + 16, "%s(expected)",
-				 e->value);
+			snprintf(out[k++], INET6_ADDRSTRLEN + 16,
+				 "%s(expected)", e->value);
 		else if (!net)
 			snprintf(out[k++], INET6_ADDRSTRLEN + 16,
 				 "10.0.2.15(expected)");
@@ -255,7 +255,8 @@ int ae_cmd_status(int argc, char **argv, const char *hostconf)
 	}
 	gather(&v, &in, 1);
 	if (json) {
-		if (ae_json_print(info_json(&in), stdout, "aether status") < 0) {
+		if (ae_json_print(info_json(&in), stdout, "aether status") <
+		    0) {
 			vmref_free(&v);
 			return AE_EXIT_ERROR;
 		}

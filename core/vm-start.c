@@ -77,7 +77,8 @@ static int wait_ready(const char *name, int fd, uint64_t started_by,
 				started = 1;
 			if (rr == -EINVAL || rs == -EINVAL) {
 				ae_err("%s: malformed readiness line from the "
-				       "supervisor: \"%.*s\"", name, (int)n, buf);
+				       "supervisor: \"%.*s\"", name, (int)n,
+				       buf);
 				return -EPROTO;
 			}
 			got -= n + 1;
@@ -120,8 +121,10 @@ static int start_failed(struct vmref *v, const char *log, off_t off,
 		snprintf(reason, sizeof reason, "start failed (%s)", how);
 		if (v->n_orphans || v->rtdir_exists)
 			vmref_recover(v);
-		vmref_record(v, strcmp(v->rec.state, "crashed") ? "stopped" : "crashed",
-		       reason);
+		vmref_record(v,
+			     strcmp(v->rec.state, "crashed") ? "stopped"
+							     : "crashed",
+			     reason);
 	}
 	return code > 0 ? code : AE_EXIT_ERROR;
 }
@@ -167,7 +170,8 @@ static int start_fork(struct vmref *v, const char *log, off_t off, int lock)
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		ae_err("pipe: %s", strerror(errno));
-		vmref_record(v, "stopped", "the supervisor could not be started");
+		vmref_record(v, "stopped",
+			     "the supervisor could not be started");
 		return AE_EXIT_ERROR;
 	}
 	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
@@ -175,7 +179,8 @@ static int start_fork(struct vmref *v, const char *log, off_t off, int lock)
 	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (logfd < 0 || nullfd < 0) {
 		ae_err("%s: %s", logfd < 0 ? log : "/dev/null", strerror(errno));
-		vmref_record(v, "stopped", "the supervisor could not be started");
+		vmref_record(v, "stopped",
+			     "the supervisor could not be started");
 		goto out;
 	}
 	fflush(NULL);
@@ -200,7 +205,8 @@ static int start_fork(struct vmref *v, const char *log, off_t off, int lock)
 	}
 	if (pid < 0) {
 		ae_err("fork: %s", strerror(errno));
-		vmref_record(v, "stopped", "the supervisor could not be started");
+		vmref_record(v, "stopped",
+			     "the supervisor could not be started");
 		goto out;
 	}
 	close(p[1]);
@@ -563,7 +569,8 @@ int ae_cmd_stop(int argc, char **argv, const char *hostconf)
 		}
 		goto out;
 	}
-	ret = vmref_stop(&v, timeout >= 0 ? timeout : v.c->stop_timeout_s, force);
+	ret = vmref_stop(&v, timeout >= 0 ? timeout : v.c->stop_timeout_s,
+			 force);
 out:
 	if (lock >= 0)
 		close(lock);

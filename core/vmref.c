@@ -90,8 +90,6 @@ void vmref_probe(struct vmref *v)
 			(int)AE_ARRAY_SIZE(v->orphans));
 }
 
-/* Open VM `name` of the store.  must_exist: refuse when it is not there.
- * Loads the VM file (with the host config) when it exists. */
 /* flock dir/lock exclusively; the fd, or -1 having said why. */
 int vmref_lock_dir(const char *dir)
 {
@@ -102,6 +100,8 @@ int vmref_lock_dir(const char *dir)
 	return fd;
 }
 
+/* Open VM `name` of the store.  must_exist: refuse when it is not there.
+ * Loads the VM file (with the host config) when it exists. */
 int vmref_open(const char *name, const char *hostconf, int must_exist,
 		   struct vmref *v)
 {

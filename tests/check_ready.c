@@ -136,7 +136,8 @@ START_TEST(ready_malformed)
 	/* truncation: every prefix of a good line is refused (the last
 	 * field cut short reads as a time before QEMU was spawned) */
 	{
-		const char *good = "ready 4242 4243 7 123456789012 123456999999";
+		const char *good =
+			"ready 4242 4243 7 123456789012 123456999999";
 		size_t n;
 
 		for (n = 6; n < strlen(good); n++)
