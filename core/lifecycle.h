@@ -1,7 +1,12 @@
 /* lifecycle.h - the VM store commands: create, start, stop, delete, list,
  * status, console.  Daemonless: each running VM is one detached `aether
  * run` supervisor; the commands find it through its runtime directory and
- * the state record in the store (see store.h). */
+ * the state record in the store (see store.h).
+ *
+ * core/vm-create.c: create, delete; core/vm-start.c: start, stop;
+ * core/vm-info.c: list, status, console; core/vmref.c (vmref.h): what
+ * they share, and gc; core/seed.c: the cloud-init seed; core/qga.c: the
+ * guest-agent client; core/ready.c: the supervisor's readiness lines. */
 #ifndef AE_LIFECYCLE_H
 #define AE_LIFECYCLE_H
 
@@ -16,10 +21,6 @@ int ae_cmd_delete(int argc, char **argv, const char *hostconf);
 int ae_cmd_list(int argc, char **argv, const char *hostconf);
 int ae_cmd_status(int argc, char **argv, const char *hostconf);
 int ae_cmd_console(int argc, char **argv, const char *hostconf);
-
-/* Write s as a JSON string: quoted, escaped, and valid UTF-8 whatever the
- * bytes of s (invalid sequences become U+FFFD). */
-void ae_json_string(FILE *f, const char *s);
 
 /* For `aether gc`, before the plugins' gc: kill QEMU processes whose
  * supervisor died (found by their QMP socket path under runtime_root) and

@@ -12,17 +12,25 @@ libaether_core_la_SOURCES = \
 	core/vmconf.c core/vmconf.h \
 	core/qemu-argv.c core/qemu-argv.h \
 	core/qmp.c core/qmp.h \
+	core/qga.c core/qga.h \
+	core/ready.c core/ready.h \
 	core/supervisor.c core/supervisor.h \
 	core/store.c core/store.h \
-	core/lifecycle.c core/lifecycle.h \
+	core/lifecycle.h \
+	core/vmref.c core/vmref.h \
+	core/seed.c core/seed.h \
+	core/vm-create.c \
+	core/vm-start.c \
+	core/vm-info.c \
+	core/json.c core/json.h \
 	core/relay.c core/relay.h \
 	core/control.c core/control.h \
 	core/journal.c core/journal.h \
 	core/agentconf.c core/agentconf.h
-libaether_core_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
-libaether_core_la_LIBADD = $(LTDL_LIBS) $(INIH_LIBS)
+libaether_core_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(JANSSON_CFLAGS)
+libaether_core_la_LIBADD = $(LTDL_LIBS) $(INIH_LIBS) $(JANSSON_LIBS)
 # aether serve / remote: a program of their own, so that the launcher
-# and the VM supervisors do not load librabbitmq, OpenSSL and jansson.
+# and the VM supervisors do not load librabbitmq and OpenSSL.
 if BUILD_AGENT
 noinst_LTLIBRARIES += libaether-agent.la
 libaether_agent_la_SOURCES = core/broker.c core/broker.h \

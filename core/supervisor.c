@@ -31,6 +31,7 @@
 #include "instance.h"
 #include "qemu-argv.h"
 #include "qmp.h"
+#include "ready.h"
 #include "relay.h"
 #include "runtime.h"
 #include "store.h"
@@ -777,18 +778,18 @@ static void record_state(const struct run *r, const char *state, int code,
 }
 
 /* AETHER_READY_FD: once QEMU answers on QMP (it runs, with the network
- * attached), write "ready PID QEMU_PID INDEX SPAWN_NS READY_NS" there and
- * close it (the last two: CLOCK_MONOTONIC times at which QEMU was spawned
- * and answered, so the starter can tell its own time from QEMU's).  If the
- * supervisor ends before that, the fd closes with the process: the reader
- * sees EOF and reports the failure from the log. */
+ * attached), write the "ready" line there (ready.h: with the times at
+ * which QEMU was spawned and answered, so the starter can tell its own
+ * time from QEMU's) and close it.  If the supervisor ends before that, the
+ * fd closes with the process: the reader sees EOF and reports the failure
+ * from the log. */
 static void notify_ready(struct run *r)
 {
 	const char *env = getenv("AETHER_READY_FD");
 	uint64_t end = ae_now_ns() + 60ull * 1000000000ull;
 	struct timespec ts = {0, 200000};
-	uint64_t t_ready;
-	char buf[160];
+	struct ae_ready rd;
+	char buf[AE_READY_LINE_MAX];
 	int fd, n;
 
 	while (ae_qmp_execute(r->qmp_path, "{\"execute\":\"query-status\"}",
@@ -802,18 +803,22 @@ static void notify_ready(struct run *r)
 			return;
 		nanosleep(&ts, NULL);
 	}
-	t_ready = ae_now_ns();
+	rd.t_ready = ae_now_ns();
 	record_state(r, "running", -1, NULL);
 	if (!env || !*env)
 		return;
 	fd = atoi(env);
 	if (fd <= 2)
 		return;
-	n = snprintf(buf, sizeof buf, "ready %ld %ld %u %llu %llu\n",
-		     (long)getpid(), (long)r->qemu, r->index,
-		     (unsigned long long)r->t_spawn,
-		     (unsigned long long)t_ready);
-	if (write(fd, buf, (size_t)n) != n)
+	rd.sup_pid = (long)getpid();
+	rd.qemu_pid = (long)r->qemu;
+	rd.index = r->index;
+	rd.t_spawn = r->t_spawn;
+	n = ae_ready_format(&rd, buf, sizeof buf);
+	if (n < 0)
+		ae_warn("%s: readiness notification: %s", r->c->name,
+			strerror(-n));
+	else if (write(fd, buf, (size_t)n) != n)
 		ae_warn("%s: readiness notification failed: %s", r->c->name,
 			strerror(errno));
 	close(fd);
@@ -823,13 +828,13 @@ static void notify_ready(struct run *r)
 /* AETHER_READY_PATH: a FIFO the starting CLI reads, when the supervisor
  * is not its child (a systemd unit): no fd can be inherited then.  Opened
  * first thing and kept open, so the CLI sees EOF when the supervisor ends
- * before it is ready; "started PID" says it runs.  Then it is the ready
+ * before it is ready; "started" (ready.h) says it runs.  Then it is the ready
  * fd (AETHER_READY_FD) for notify_ready. */
 static void open_ready_path(const char *name)
 {
 	const char *path = getenv("AETHER_READY_PATH");
 	struct stat st;
-	char buf[64];
+	char buf[AE_READY_LINE_MAX];
 	int fd, n;
 
 	if (!path || !*path)
@@ -844,10 +849,10 @@ static void open_ready_path(const char *name)
 		return;
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	n = snprintf(buf, sizeof buf, "started %ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)n) != n)
+	n = ae_ready_format_started((long)getpid(), buf, sizeof buf);
+	if (n < 0 || write(fd, buf, (size_t)n) != n)
 		ae_warn("%s: readiness FIFO %s: %s", name, path,
-			strerror(errno));
+			strerror(n < 0 ? -n : errno));
 	snprintf(buf, sizeof buf, "%d", fd);
 	setenv("AETHER_READY_FD", buf, 1);
 	unsetenv("AETHER_READY_PATH");

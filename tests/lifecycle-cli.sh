@@ -93,6 +93,29 @@ if command -v python3 >/dev/null 2>&1; then # strict: UTF-8, no raw controls
 	ae_expect 0 '' status s1 --json
 	python3 -c "$strict_json" <"$WORK/out" || fail "status --json is not JSON: $(cat "$WORK/out")"
 fi
+
+# --- addresses: only observed ones carry their source --------------------
+# A slirp VM whose guest (firmware only) never asks for an address: the
+# one slirp's DHCP would hand out is shown as expected, not as observed.
+ae_expect 0 'created' create e1 --image base.qcow2 --backend slirp
+ae_expect 0 'running \(supervisor pid' start e1
+ae_expect 0 '' status e1
+grep -qx 'address: *10\.0\.2\.15(expected)' "$WORK/out" ||
+	fail "status: slirp's address not shown as expected: $(cat "$WORK/out")"
+ae_expect 0 '' list
+grep -Eq '^e1 .* 10\.0\.2\.15\(expected\)$' "$WORK/out" ||
+	fail "list: slirp's address not shown as expected: $(cat "$WORK/out")"
+ae_expect 0 '' status e1 --json
+grep -q '"addresses":\[{"address":"10\.0\.2\.15","source":"expected"}\]' "$WORK/out" ||
+	fail "status --json: slirp's address not expected: $(cat "$WORK/out")"
+ae_expect 0 '' list --json
+if grep -q 'slirp-dhcp' "$WORK/out"; then
+	fail "list --json labels an address nobody observed: $(cat "$WORK/out")"
+fi
+ae_expect 0 'stopped' stop e1 --timeout 0
+ae_expect 0 'deleted' delete e1
+pass "addresses nobody observed are labelled expected (text and JSON)"
+
 ae_expect 1 'is running' delete s1
 qpid=$(cat "$WORK/run/vms/s1/qemu.pid")
 tr '\0' '\n' <"/proc/$qpid/cmdline" >"$WORK/cmdline"

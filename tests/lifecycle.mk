@@ -5,8 +5,15 @@ check_PROGRAMS += tests/check_store
 TESTS += tests/check_store
 unit_tests += tests/check_store
 tests_check_store_SOURCES = tests/check_store.c tests/check-main.h
-tests_check_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(INIH_CFLAGS)
+tests_check_store_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(INIH_CFLAGS) \
+	$(JANSSON_CFLAGS)
 tests_check_store_LDADD = libaether-core.la $(CHECK_LIBS)
+check_PROGRAMS += tests/check_ready
+TESTS += tests/check_ready
+unit_tests += tests/check_ready
+tests_check_ready_SOURCES = tests/check_ready.c tests/check-main.h
+tests_check_ready_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(INIH_CFLAGS)
+tests_check_ready_LDADD = libaether-core.la $(CHECK_LIBS)
 endif
 
 LIFECYCLE_TESTS = tests/lifecycle-cli.sh tests/lifecycle-guest.sh \
