@@ -45,3 +45,11 @@ systemdsystemunitdir = $(prefix)/lib/systemd/system
 systemdsystemunit_DATA = data/systemd/aether-serve.service
 endif
 EXTRA_DIST += data/systemd/aether-serve.service
+
+# Managed networks: the NAT and forward rules in aether's own nftables
+# table (libnftables; read back as JSON with jansson).
+if MANAGED_NETWORKS
+libaether_core_la_SOURCES += core/nft.c core/nft.h
+libaether_core_la_CFLAGS += $(NFT_CFLAGS)
+libaether_core_la_LIBADD += $(NFT_LIBS)
+endif
