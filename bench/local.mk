@@ -15,3 +15,14 @@ bench_agent_bench_LDADD = libaether-agent.la
 endif
 bench_scripts += bench/agent-bench.sh
 dist_noinst_SCRIPTS += bench/agent-bench.sh
+
+# make bench: bench/nft-bench.sh (one network's rules applied through
+# libnftables against `nft -f` with the same text, in a private netns).
+if MANAGED_NETWORKS
+check_PROGRAMS += bench/nft-bench
+bench_nft_bench_SOURCES = bench/nft-bench.c
+bench_nft_bench_CFLAGS = $(AM_CFLAGS) $(NFT_CFLAGS)
+bench_nft_bench_LDADD = libaether-core.la $(NFT_LIBS)
+endif
+bench_scripts += bench/nft-bench.sh
+dist_noinst_SCRIPTS += bench/nft-bench.sh

@@ -53,3 +53,20 @@ systemdsystemunitdir = $(prefix)/lib/systemd/system
 systemdsystemunit_DATA = data/systemd/aether-serve.service
 endif
 EXTRA_DIST += data/systemd/aether-serve.service
+
+# Managed networks: the NAT and forward rules in aether's own nftables
+# table (libnftables; read back as JSON with jansson).  check_nft runs in
+# private network namespaces (root; skips otherwise).
+if MANAGED_NETWORKS
+libaether_core_la_SOURCES += core/nft.c core/nft.h
+libaether_core_la_CFLAGS += $(NFT_CFLAGS)
+libaether_core_la_LIBADD += $(NFT_LIBS)
+if HAVE_CHECK
+check_PROGRAMS += tests/check_nft
+TESTS += tests/check_nft
+unit_tests += tests/check_nft
+tests_check_nft_SOURCES = tests/check_nft.c tests/check-main.h
+tests_check_nft_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(NFT_CFLAGS)
+tests_check_nft_LDADD = libaether-core.la $(NFT_LIBS) $(CHECK_LIBS)
+endif
+endif
