@@ -26,7 +26,8 @@ libaether_core_la_SOURCES = \
 	core/relay.c core/relay.h \
 	core/control.c core/control.h \
 	core/journal.c core/journal.h \
-	core/agentconf.c core/agentconf.h
+	core/agentconf.c core/agentconf.h \
+	core/net.h core/netconf.c core/addrpool.c core/addrpool.h
 libaether_core_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(JANSSON_CFLAGS)
 libaether_core_la_LIBADD = $(LTDL_LIBS) $(INIH_LIBS) $(JANSSON_LIBS)
 # aether serve / remote: a program of their own, so that the launcher
@@ -68,5 +69,21 @@ unit_tests += tests/check_nft
 tests_check_nft_SOURCES = tests/check_nft.c tests/check-main.h
 tests_check_nft_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(NFT_CFLAGS)
 tests_check_nft_LDADD = libaether-core.la $(NFT_LIBS) $(CHECK_LIBS)
+endif
+# Managed networks ([net.NAME], aether net): the network model and its
+# config, address reservations, the bridge (libnl-route-3) and dnsmasq.
+# check_net is their unit suite (its bridge tests run in a private
+# network namespace and skip without root).
+libaether_core_la_SOURCES += core/net.c core/net-cmd.c \
+	core/bridge.c core/bridge.h core/dnsmasq.c core/dnsmasq.h
+libaether_core_la_CFLAGS += $(CORE_NL_CFLAGS)
+libaether_core_la_LIBADD += $(CORE_NL_LIBS)
+if HAVE_CHECK
+check_PROGRAMS += tests/check_net
+TESTS += tests/check_net
+unit_tests += tests/check_net
+tests_check_net_SOURCES = tests/check_net.c tests/check-main.h
+tests_check_net_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(INIH_CFLAGS)
+tests_check_net_LDADD = libaether-core.la $(CHECK_LIBS)
 endif
 endif

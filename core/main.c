@@ -17,6 +17,7 @@
 #include "lifecycle.h"
 #include "control.h"
 #include "loader.h"
+#include "net.h"
 #include "runtime.h"
 #include "options.h"
 #include "qemu-argv.h"
@@ -117,11 +118,20 @@ static int cmd_check_config(int argc, char **argv)
 			const char *n = h->sections[i].name;
 			if (strcmp(n, "aether") && strcmp(n, "network") &&
 			    strncmp(n, "network.", 8) && strcmp(n, "vm") &&
+			    strncmp(n, "net.", 4) &&
 			    strcmp(n, "amqp") && strcmp(n, "agent")) {
 				ae_err("%s:%d: unknown section [%s]", h->file,
 				       h->sections[i].line, n);
 				bad = 1;
 			}
+		}
+		if (!bad) {
+			struct ae_netconf nc;
+			if (ae_netconf_load(h, &nc, err, sizeof err) < 0) {
+				ae_err("%s", err);
+				bad = 1;
+			}
+			ae_netconf_free(&nc);
 		}
 #ifdef AE_HAVE_AGENT
 		if (!bad && ae_agent_check_config(h, err, sizeof err) < 0) {
@@ -352,6 +362,22 @@ static int cmd_gc(int argc, char **argv)
 			gc_one(argv[j], NULL, &g);
 	else
 		ae_plugin_foreach(g.plugin_dir, gc_one, &g);
+	{
+		/* managed networks: broken ones, and those no longer
+		 * configured */
+		struct ae_netconf nc;
+		if (ae_netconf_load(g.host, &nc, err, sizeof err) < 0) {
+			ae_warn("gc: %s (configured networks not checked)",
+				err);
+			nc.v = NULL;
+			nc.n = 0;
+		}
+#ifdef AE_HAVE_MANAGED_NETWORKS
+		if (argc == 1)
+			ae_net_gc_locked(&nc, root);
+#endif
+		ae_netconf_free(&nc);
+	}
 	gc_runtime_dirs(root);
 	close(lock);
 	for (i = 0; i < g.n_live; i++)
@@ -509,6 +535,17 @@ static int cmd_forward(int argc, char **argv)
 	return ae_cmd_forward(argc, argv, hostconf);
 }
 
+static int cmd_net(int argc, char **argv)
+{
+#ifdef AE_HAVE_MANAGED_NETWORKS
+	return ae_cmd_net(argc, argv, hostconf);
+#else
+	ae_err("%s: this aether was built without managed networks "
+	       "(--disable-managed-networks)", argv[0]);
+	return AE_EXIT_ERROR;
+#endif
+}
+
 static const struct command commands[] = {
 	{"run", cmd_run, "run VMFILE",
 	 "run one VM in the foreground, attach its network, detach it "
@@ -543,7 +580,9 @@ static const struct command commands[] = {
 	 "Crash recovery, safe at any time: kill QEMU processes whose\n"
 	 "supervisor died, finish interrupted creates and deletes of the VM\n"
 	 "store, let every backend (or each BACKEND named) remove what it made\n"
-	 "for VMs that are gone, then remove stale runtime directories.\n",
+	 "for VMs that are gone, take down managed networks whose dnsmasq\n"
+	 "died or whose bridge vanished (and what is left of networks no\n"
+	 "longer configured), then remove stale runtime directories.\n",
 	 "", 0},
 	{"create", cmd_create,
 	 "create NAME --image BASE [--backend B] [--memory MIB] [--cpus N]\n"
@@ -611,6 +650,22 @@ static const struct command commands[] = {
 	 "  forward list VM\n"
 	 "The VM runs with the slirp backend; the request goes to its\n"
 	 "supervisor's control socket.\n",
+	 "", 0},
+	{"net", cmd_net,
+	 "net list [--json]\nnet show NAME [--json]\nnet start NAME\n"
+	 "net stop NAME [--force]",
+	 "managed networks ([net.NAME] of the host config): bridge, dnsmasq "
+	 "and NAT",
+	 "Forms:\n"
+	 "  net list [--json]       every configured network: name, state,\n"
+	 "                          bridge, subnet, IPv6 prefix, reservations\n"
+	 "  net show NAME [--json]  one network and its address reservations\n"
+	 "  net start NAME          bring it up (exit 0 when it is up already)\n"
+	 "  net stop NAME [--force] remove its bridge, dnsmasq, nft rules and\n"
+	 "                          runtime files; refused while VMs run on it\n"
+	 "                          unless --force\n"
+	 "A VM joins one with network = NAME in [network.tap]; it is started\n"
+	 "on first use.\n",
 	 "", 0},
 	{"serve", exec_agent,
 	 "serve [--host NAME] [--amqp URL] [--credentials FILE]",

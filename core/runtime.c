@@ -59,7 +59,17 @@ int ae_runtime_root(const char *configured, char **out, char *err,
 		free(root);
 		return rc;
 	}
-	rc = ae_mkdir_private_err(root, 0700, "runtime directory", err, errlen);
+	/* 0711 once a managed network's dnsmasq, which re-reads its files
+	 * under RUNTIME_ROOT/net as its own user, needs to pass (net.c) */
+	{
+		struct stat st;
+		mode_t mode = stat(root, &st) == 0 &&
+					      (st.st_mode & 07777) == 0711
+				      ? 0711
+				      : 0700;
+		rc = ae_mkdir_private_err(root, mode, "runtime directory", err,
+					  errlen);
+	}
 	if (rc < 0) {
 		free(root);
 		return rc;

@@ -16,6 +16,7 @@
 #include <linux/magic.h>
 
 #include "mac.h"
+#include "net.h"
 #include "util.h"
 #include "vmconf.h"
 
@@ -106,6 +107,8 @@ static int check_sections(const struct ae_ini *ini, int is_host, char *err,
 		if (is_host && (!strcmp(s->name, "amqp") ||
 				!strcmp(s->name, "agent")))
 			continue; /* the host agent's: checked by aether serve */
+		if (is_host && !strncmp(s->name, "net.", 4))
+			continue; /* managed networks: ae_netconf_load */
 		for (k = 0; k < AE_ARRAY_SIZE(keys); k++)
 			if (!strcmp(keys[k].section, s->name))
 				known = 1;
@@ -115,7 +118,7 @@ static int check_sections(const struct ae_ini *ini, int is_host, char *err,
 					 "%s[vm], [network], [network.<backend>]%s)",
 					 s->file, s->line, s->name,
 					 is_host ? "[aether], " : "",
-					 is_host ? ", [amqp], [agent]" : "");
+					 is_host ? ", [net.NAME], [amqp], [agent]" : "");
 		for (j = 0; j < s->n_entries; j++) {
 			const struct ae_ini_entry *e = &s->entries[j];
 			const struct keydef *kd = NULL;
@@ -651,6 +654,46 @@ static void merge_backend_section(struct ae_vmconf *c)
 	}
 }
 
+/* network = NAME: a [net.NAME] of the host config, instead of bridge. */
+static int load_managed_network(struct ae_vmconf *c, char *err,
+				size_t errlen)
+{
+	const struct ae_ini_entry *e, *b;
+	struct ae_netconf nc;
+	int rc;
+
+	e = ae_ini_get(&c->backend_section, "network");
+	if (!e)
+		return 0;
+	if (strcmp(c->backend, "tap"))
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: network: managed networks are for the "
+				 "tap backend, not %s", e->file, e->line,
+				 c->backend);
+	b = ae_ini_get(&c->backend_section, "bridge");
+	if (b)
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: bridge: not with network = %s (%s:%d): "
+				 "the VM joins that network's bridge",
+				 b->file, b->line, e->value, e->file, e->line);
+	if (!ae_net_valid_name(e->value))
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: network: '%s' is not a network name",
+				 e->file, e->line, e->value);
+	if ((rc = ae_netconf_load(c->host_ini, &nc, err, errlen)) < 0)
+		return rc;
+	if (!ae_netconf_find(&nc, e->value)) {
+		ae_netconf_free(&nc);
+		return ae_seterr(err, errlen, ENOENT,
+				 "%s:%d: network: no [net.%s] in the host "
+				 "config (%s)", e->file, e->line, e->value,
+				 c->host_ini->file);
+	}
+	ae_netconf_free(&nc);
+	c->network = ae_xstrdup(e->value);
+	return 0;
+}
+
 static int load_network(struct ae_vmconf *c, char *err, size_t errlen)
 {
 	const struct ae_ini_entry *e;
@@ -679,7 +722,7 @@ static int load_network(struct ae_vmconf *c, char *err, size_t errlen)
 					 s->file, s->line, s->name, c->backend);
 	}
 	merge_backend_section(c);
-	return 0;
+	return load_managed_network(c, err, errlen);
 }
 
 int ae_vmconf_load(const char *vmfile, const char *hostfile,
@@ -746,6 +789,7 @@ void ae_vmconf_free(struct ae_vmconf *c)
 	free(c->nic_model);
 	free(c->backend_section.name);
 	free(c->backend_section.entries);
+	free(c->network);
 	free(c->plugin_dir);
 	free(c->runtime_dir);
 	ae_ini_free(c->vm_ini);

@@ -47,6 +47,9 @@ struct ae_vmconf {
 	char *nic_model;
 	/* The merged [network.<backend>] section (VM file over host file). */
 	struct ae_ini_section backend_section;
+	/* network = NAME of that section: a managed network ([net.NAME] of
+	 * the host config, checked), whose bridge the VM joins; or NULL. */
+	char *network;
 	/* host [aether] */
 	char *plugin_dir;
 	char *runtime_dir;

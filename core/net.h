@@ -1,0 +1,139 @@
+/* net.h - managed networks: [net.NAME] of the host config, brought up as
+ * a bridge (bridge.c), a dnsmasq (dnsmasq.c) and NAT rules in aether's
+ * nftables table (nft.c), with per-VM address reservations kept in the
+ * VM store (addrpool.c).
+ *
+ * Runtime files of network NAME live in RUNTIME_ROOT/net/NAME/:
+ *   dnsmasq.conf, hosts, dhcp-hosts, leases, dnsmasq.pid, dnsmasq.log
+ * Reservations live in STORE/net/NAME/ (lock, reservations).
+ *
+ * A network is "up" when its bridge exists carrying aether's alias
+ * "aether-net:<root id>:NAME" and its dnsmasq runs (the pid file names a
+ * live process whose command line names our dnsmasq.conf exactly).
+ * Changes are serialised by the runtime lock (runtime.h). */
+#ifndef AE_NET_H
+#define AE_NET_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conffile.h"
+
+#define AE_NET_NAME_MAX 11 /* [a-z0-9][a-z0-9_-]{0,10} */
+#define AE_NET_ALIAS_TAG "aether-net:"
+
+struct ae_net {
+	char name[AE_NET_NAME_MAX + 1];
+	char bridge[16];
+	char subnet4[20];   /* canonical "a.b.c.d/p" */
+	uint32_t net4;      /* network address, host order */
+	unsigned prefix4;   /* 16..29 */
+	char gw4[16];       /* first host address */
+	uint32_t first, last; /* the pool: second .. last host address */
+	int has6;
+	char subnet6[64];   /* canonical "x::/64" */
+	struct in6_addr net6;
+	char gw6[48];       /* ::1 of the /64 */
+	int nat;
+	int ephemeral;
+	char domain[254];
+	char file[512];     /* the [net.NAME] header, for messages */
+	int line;
+};
+
+struct ae_netconf {
+	struct ae_net *v;
+	size_t n;
+};
+
+/* [a-z0-9][a-z0-9_-]{0,10} */
+int ae_net_valid_name(const char *s);
+/* A DNS domain: labels of [a-z0-9-] (not starting or ending with '-'),
+ * 1..63 each, joined by dots, <= 253. */
+int ae_net_valid_domain(const char *s);
+
+/* Every [net.NAME] section of the host config, checked key by key
+ * ("file:line: key: ...") and against each other (overlapping subnets,
+ * a bridge used twice).  host may be NULL (no networks). */
+int ae_netconf_load(const struct ae_ini *host, struct ae_netconf *out,
+		    char *err, size_t errlen);
+void ae_netconf_free(struct ae_netconf *nc);
+const struct ae_net *ae_netconf_find(const struct ae_netconf *nc,
+				     const char *name);
+
+/* 1 when the IPv4 prefixes a/pa and b/pb share an address; the same for
+ * two IPv6 prefixes. */
+int ae_net_overlap4(uint32_t a, unsigned pa, uint32_t b, unsigned pb);
+int ae_net_overlap6(const struct in6_addr *a, unsigned pa,
+		    const struct in6_addr *b, unsigned pb);
+
+/* The runtime root's id for device aliases: FNV-1a of its real path,
+ * 48 bits in hex (12 digits + NUL). */
+void ae_net_root_id(const char *rtroot, char out[13]);
+
+/* RUNTIME_ROOT/net/NAME (made, reachable by dnsmasq's user when root). */
+char *ae_net_rundir(const char *rtroot, const char *name);
+/* STORE/net/NAME (made 0700). */
+int ae_net_pooldir(const char *name, char **out, char *err, size_t errlen);
+
+/* State of a network, without changing anything. */
+struct ae_net_state {
+	int bridge;        /* 1 ours, 0 none, -1 a foreign device */
+	long dnsmasq_pid;  /* 0 when not running */
+	int up;            /* bridge ours and dnsmasq running */
+};
+int ae_net_state(const struct ae_net *n, const char *rtroot,
+		 struct ae_net_state *st);
+
+/* Bring n up (idempotent: repairs a missing dnsmasq or rules), writing
+ * dnsmasq's hosts from n's reservations.  On failure everything this
+ * call made is removed again.  The caller holds the runtime lock. */
+int ae_net_up_locked(const struct ae_net *n, const char *rtroot, char *err,
+		     size_t errlen);
+/* Remove bridge, dnsmasq, nft rules and runtime files of network name
+ * (n may be NULL: a network no longer configured, found by gc).
+ * The caller holds the runtime lock. */
+int ae_net_down_locked(const char *name, const struct ae_net *n,
+		       const char *rtroot, char *err, size_t errlen);
+/* Rewrite dnsmasq's hosts files from the reservations and SIGHUP it. */
+int ae_net_reload(const struct ae_net *n, const char *rtroot, char *err,
+		  size_t errlen);
+
+/* Reserve an address on n for VM vm (MAC mac): the one it has, else the
+ * lowest free; dnsmasq is told when it runs.  addr gets the dotted
+ * address.  Takes the pool's lock, not the runtime lock. */
+int ae_net_reserve(const struct ae_net *n, const char *rtroot,
+		   const char *vm, const uint8_t mac[6], char addr[16],
+		   char *err, size_t errlen);
+/* Release vm's reservation on every configured network (delete). */
+void ae_net_release_all(const struct ae_netconf *nc, const char *rtroot,
+			const char *vm);
+
+/* The VM side of `network = NAME`: look the VM's reservation up, and
+ * whether dnsmasq's lease file shows it taken. 0 found, -ENOENT none. */
+int ae_net_vm_address(const struct ae_net *n, const char *rtroot,
+		      const char *vm, char addr[16], int *leased);
+
+/* Names of VMs of runtime root rtroot running now, with `network = name`
+ * in their resolved config (from RUNTIME_ROOT/vms/VM/network). */
+int ae_net_users(const char *rtroot, const char *name, char ***vms,
+		 size_t *n);
+void ae_net_names_free(char **v, size_t n);
+
+/* For `aether gc` (runtime lock held): networks whose dnsmasq died or
+ * whose bridge vanished are taken down, and aether's devices, rules,
+ * runtime directories and dnsmasq processes of networks that are not
+ * configured any more are removed.  Returns how many were removed. */
+int ae_net_gc_locked(const struct ae_netconf *nc, const char *rtroot);
+
+/* The host config (hostconf: the -c option, NULL default), its networks
+ * and the runtime root it names. */
+int ae_net_context(const char *hostconf, struct ae_ini **host,
+		   struct ae_netconf *nc, char **root, char *err,
+		   size_t errlen);
+
+/* `aether net ...`; argv[0] is "net".  The process exit status. */
+int ae_cmd_net(int argc, char **argv, const char *hostconf);
+
+#endif
