@@ -21,6 +21,7 @@
 #include "runtime.h"
 #include "store.h"
 #include "util.h"
+#include "vmconf.h"
 
 void ae_net_root_id(const char *rtroot, char out[13])
 {
@@ -340,30 +341,6 @@ int ae_net_reserve(const struct ae_net *n, const char *rtroot,
 	return 0;
 }
 
-void ae_net_release_all(const struct ae_netconf *nc, const char *rtroot,
-			const char *vm)
-{
-	char *store, err[512];
-	size_t i;
-
-	if (ae_store_root(&store, err, sizeof err) < 0)
-		return;
-	for (i = 0; nc && i < nc->n; i++) {
-		char *dir = ae_xasprintf("%s/net/%s", store, nc->v[i].name);
-		struct stat st;
-		int changed = 0;
-
-		if (stat(dir, &st) == 0 &&
-		    ae_pool_release(dir, vm, &changed, err, sizeof err) < 0)
-			ae_warn("network %s: %s", nc->v[i].name, err);
-		if (changed && rtroot &&
-		    ae_net_reload(&nc->v[i], rtroot, err, sizeof err) < 0)
-			ae_warn("network %s: %s", nc->v[i].name, err);
-		free(dir);
-	}
-	free(store);
-}
-
 int ae_net_vm_address(const struct ae_net *n, const char *rtroot,
 		      const char *vm, char addr[16], int *leased)
 {
@@ -568,4 +545,210 @@ int ae_net_gc_locked(const struct ae_netconf *nc, const char *rtroot)
 #undef DONE
 	ae_net_names_free(done, nd);
 	return removed;
+}
+
+/* ---- the VM side ---- */
+
+/* c's network, from its host config. */
+static int vm_net(const struct ae_vmconf *c, struct ae_netconf *nc,
+		  const struct ae_net **n, char *err, size_t errlen)
+{
+	int rc;
+
+	*n = NULL;
+	if ((rc = ae_netconf_load(c->host_ini, nc, err, errlen)) < 0)
+		return rc;
+	*n = ae_netconf_find(nc, c->network);
+	if (!*n) {
+		ae_netconf_free(nc);
+		return ae_seterr(err, errlen, ENOENT,
+				 "network %s: no [net.%s] in the host config "
+				 "(%s)", c->network, c->network,
+				 c->host_ini->file);
+	}
+	return 0;
+}
+
+int ae_net_vm_reserve(const struct ae_vmconf *c, char addr[16], char *err,
+		      size_t errlen)
+{
+	struct ae_netconf nc;
+	const struct ae_net *n;
+	char *root = NULL, why[256];
+	int rc;
+
+	addr[0] = '\0';
+	if (!c->network)
+		return 0;
+	if ((rc = vm_net(c, &nc, &n, err, errlen)) < 0)
+		return rc;
+	/* the running dnsmasq hears of it; without a runtime root there is
+	 * none to tell */
+	if (ae_runtime_root(c->runtime_dir, &root, why, sizeof why) < 0)
+		root = NULL;
+	rc = ae_net_reserve(n, root, c->name, c->mac, addr, err, errlen);
+	free(root);
+	ae_netconf_free(&nc);
+	return rc;
+}
+
+void ae_net_vm_release(const char *hostconf, const char *vm)
+{
+	struct ae_ini *host = NULL;
+	struct ae_netconf nc = {0};
+	char *root = NULL, *store = NULL, *top, err[512];
+	DIR *d;
+	struct dirent *de;
+
+	if (ae_net_context(hostconf, &host, &nc, &root, err, sizeof err) < 0)
+		ae_warn("%s (running networks are not told of the release)",
+			err);
+	if (ae_store_root(&store, err, sizeof err) < 0) {
+		ae_warn("%s", err);
+		goto out;
+	}
+	top = ae_xasprintf("%s/net", store);
+	if ((d = opendir(top))) {
+		while ((de = readdir(d))) {
+			const struct ae_net *n;
+			char *dir;
+			int changed = 0;
+
+			if (!ae_net_valid_name(de->d_name))
+				continue;
+			dir = ae_xasprintf("%s/%s", top, de->d_name);
+			if (ae_pool_release(dir, vm, &changed, err,
+					    sizeof err) < 0)
+				ae_warn("network %s: %s", de->d_name, err);
+			n = ae_netconf_find(&nc, de->d_name);
+			if (changed && n && root &&
+			    ae_net_reload(n, root, err, sizeof err) < 0)
+				ae_warn("network %s: %s", n->name, err);
+			free(dir);
+		}
+		closedir(d);
+	}
+	free(top);
+out:
+	free(store);
+	free(root);
+	ae_netconf_free(&nc);
+	ae_ini_free(host);
+}
+
+int ae_net_vm_attach(const struct ae_vmconf *c, const char *rtroot,
+		     const char *vmdir, struct ae_ini_section **secp,
+		     char *err, size_t errlen)
+{
+	const struct ae_ini_section *in = &c->backend_section;
+	struct ae_ini_section *sec;
+	struct ae_netconf nc;
+	const struct ae_net *n;
+	char addr[16], why[1024], *path, *bridge;
+	size_t i;
+	int lock, rc;
+
+	*secp = NULL;
+	if ((rc = vm_net(c, &nc, &n, err, errlen)) < 0)
+		return rc;
+	if ((lock = ae_runtime_lock(rtroot, why, sizeof why)) < 0) {
+		ae_netconf_free(&nc);
+		return ae_seterr(err, errlen, -lock, "%s", why);
+	}
+	rc = ae_net_reserve(n, rtroot, c->name, c->mac, addr, why, sizeof why);
+	if (rc == 0)
+		rc = ae_net_up_locked(n, rtroot, why, sizeof why);
+	if (rc == 0) {
+		path = ae_xasprintf("%s/network", vmdir);
+		rc = ae_write_file(path, n->name, strlen(n->name), 0600);
+		if (rc < 0)
+			snprintf(why, sizeof why, "%s: %s", path,
+				 strerror(-rc));
+		free(path);
+	}
+	close(lock);
+	if (rc < 0) {
+		ae_netconf_free(&nc);
+		return ae_seterr(err, errlen, -rc, "%s", why);
+	}
+	ae_info("%s: network %s (bridge %s), address %s reserved", c->name,
+		n->name, n->bridge, addr);
+	/* one block: the section, its entries, the bridge's name */
+	sec = ae_xcalloc(1, sizeof *sec + in->n_entries * sizeof *sec->entries +
+				    sizeof n->bridge);
+	sec->entries = (struct ae_ini_entry *)(sec + 1);
+	bridge = (char *)(sec->entries + in->n_entries);
+	snprintf(bridge, sizeof n->bridge, "%s", n->bridge);
+	sec->name = in->name;
+	sec->file = in->file;
+	sec->line = in->line;
+	for (i = 0; i < in->n_entries; i++) {
+		sec->entries[sec->n_entries] = in->entries[i];
+		if (!strcmp(in->entries[i].key, "network")) {
+			sec->entries[sec->n_entries].key = (char *)"bridge";
+			sec->entries[sec->n_entries].value = bridge;
+		}
+		sec->n_entries++;
+	}
+	ae_netconf_free(&nc);
+	*secp = sec;
+	return 0;
+}
+
+void ae_net_section_free(struct ae_ini_section *sec)
+{
+	free(sec);
+}
+
+void ae_net_vm_detach(const struct ae_vmconf *c, const char *rtroot)
+{
+	struct ae_netconf nc;
+	const struct ae_net *n;
+	char err[1024], **users = NULL;
+	size_t nu = 0, i, others = 0;
+	int lock;
+
+	if (!c->network || vm_net(c, &nc, &n, err, sizeof err) < 0)
+		return;
+	if (!n->ephemeral) {
+		ae_netconf_free(&nc);
+		return;
+	}
+	if ((lock = ae_runtime_lock(rtroot, err, sizeof err)) < 0) {
+		ae_warn("%s", err);
+		ae_netconf_free(&nc);
+		return;
+	}
+	ae_net_users(rtroot, n->name, &users, &nu);
+	for (i = 0; i < nu; i++)
+		if (strcmp(users[i], c->name))
+			others++;
+	ae_net_names_free(users, nu);
+	if (!others) {
+		if (ae_net_down_locked(n->name, n, rtroot, err, sizeof err) < 0)
+			ae_warn("%s", err);
+		else
+			ae_info("%s: ephemeral network %s taken down (its last "
+				"VM stopped)", c->name, n->name);
+	}
+	close(lock);
+	ae_netconf_free(&nc);
+}
+
+int ae_net_vm_label(const struct ae_vmconf *c, const char *rtroot,
+		    int running, char *out, size_t len)
+{
+	struct ae_netconf nc;
+	const struct ae_net *n;
+	char err[256], addr[16];
+	int leased = 0, rc;
+
+	if (!c->network || vm_net(c, &nc, &n, err, sizeof err) < 0)
+		return -ENOENT;
+	rc = ae_net_vm_address(n, rtroot, c->name, addr, &leased);
+	if (rc == 0)
+		snprintf(out, len, "%s(%s)", addr,
+			 running && leased ? "leased" : "reserved");
+	ae_netconf_free(&nc);
+	return rc;
 }

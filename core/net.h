@@ -14,6 +14,7 @@
 #ifndef AE_NET_H
 #define AE_NET_H
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -106,9 +107,6 @@ int ae_net_reload(const struct ae_net *n, const char *rtroot, char *err,
 int ae_net_reserve(const struct ae_net *n, const char *rtroot,
 		   const char *vm, const uint8_t mac[6], char addr[16],
 		   char *err, size_t errlen);
-/* Release vm's reservation on every configured network (delete). */
-void ae_net_release_all(const struct ae_netconf *nc, const char *rtroot,
-			const char *vm);
 
 /* The VM side of `network = NAME`: look the VM's reservation up, and
  * whether dnsmasq's lease file shows it taken. 0 found, -ENOENT none. */
@@ -135,5 +133,53 @@ int ae_net_context(const char *hostconf, struct ae_ini **host,
 
 /* `aether net ...`; argv[0] is "net".  The process exit status. */
 int ae_cmd_net(int argc, char **argv, const char *hostconf);
+
+/* ---- the VM side (network = NAME in [network.tap], vmconf.h) ---- */
+struct ae_vmconf;
+
+#ifdef AE_HAVE_MANAGED_NETWORKS
+/* aether create: record c's address (VM name, MAC) on its network; addr
+ * gets it ("" when c has no network).  0 or -errno with err. */
+int ae_net_vm_reserve(const struct ae_vmconf *c, char addr[16], char *err,
+		      size_t errlen);
+/* aether delete: release vm's reservations on every network of the
+ * store, telling the running dnsmasq of a configured one. */
+void ae_net_vm_release(const char *hostconf, const char *vm);
+/* The supervisor, before the backend is opened: under the runtime lock,
+ * reserve c's address, bring its network up when it is down and record
+ * the network in vmdir/network.  *sec gets the section the tap plugin
+ * sees: the VM's, with network = NAME replaced by bridge = its bridge
+ * (free with ae_net_section_free). */
+int ae_net_vm_attach(const struct ae_vmconf *c, const char *rtroot,
+		     const char *vmdir, struct ae_ini_section **sec,
+		     char *err, size_t errlen);
+void ae_net_section_free(struct ae_ini_section *sec);
+/* The supervisor, after the VM stopped: an ephemeral network without
+ * other running VMs is taken down. */
+void ae_net_vm_detach(const struct ae_vmconf *c, const char *rtroot);
+/* list/status: "ADDR(reserved)" or "ADDR(leased)" (leased only while
+ * running and dnsmasq's lease file shows it).  0, or -ENOENT (none). */
+int ae_net_vm_label(const struct ae_vmconf *c, const char *rtroot,
+		    int running, char *out, size_t len);
+#else
+static inline int ae_net_vm_reserve(const struct ae_vmconf *c, char addr[16],
+				    char *err, size_t errlen)
+{
+	(void)c; (void)err; (void)errlen;
+	addr[0] = '\0';
+	return 0;
+}
+static inline void ae_net_vm_release(const char *hostconf, const char *vm)
+{
+	(void)hostconf; (void)vm;
+}
+static inline int ae_net_vm_label(const struct ae_vmconf *c,
+				  const char *rtroot, int running, char *out,
+				  size_t len)
+{
+	(void)c; (void)rtroot; (void)running; (void)out; (void)len;
+	return -ENOENT;
+}
+#endif
 
 #endif

@@ -30,6 +30,7 @@
 #include "helper.h"
 #include "instance.h"
 #include "qemu-argv.h"
+#include "net.h"
 #include "qmp.h"
 #include "ready.h"
 #include "relay.h"
@@ -258,6 +259,10 @@ struct run {
 	struct ae_creds creds;  /* QEMU's user ... */
 	int drop;               /* ... when aether drops to it */
 	struct ae_conlog *con;  /* the console log, or NULL */
+	/* the backend's section: the VM's, or with network = NAME the one
+	 * naming that network's bridge (netsec) */
+	const struct ae_ini_section *section;
+	struct ae_ini_section *netsec;
 };
 
 static int setup_signals(struct run *r)
@@ -729,7 +734,7 @@ static void control_open(struct run *r)
 		.name = r->c->name, .inst = r->inst, .vm = &r->vm,
 		.att_state = r->att_state, .kind = r->kind,
 		.qmp_path = r->qmp_path, .relay = r->relay,
-		.section = &r->c->backend_section,
+		.section = r->section,
 	};
 	char err[512], *path = ae_xasprintf("%s/control.sock", r->vmdir);
 
@@ -873,7 +878,8 @@ static const char *exit_reason(int ret)
 
 int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 {
-	struct run r = {.c = c, .sfd = -1, .qemu = -1};
+	struct run r = {.c = c, .sfd = -1, .qemu = -1,
+			.section = &c->backend_section};
 	struct aether_attachment att = {0};
 	char err[1024];
 	int rc, ret;
@@ -913,8 +919,25 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 		ret = AE_EXIT_ERROR;
 		goto out;
 	}
-	rc = ae_instance_open(c->backend, c->plugin_dir, &c->backend_section,
-			      &r.inst, err, sizeof err);
+	if (c->network) {
+		/* network = NAME: its bridge, brought up when it is down */
+#ifdef AE_HAVE_MANAGED_NETWORKS
+		if (ae_net_vm_attach(c, r.root, r.vmdir, &r.netsec, err,
+				     sizeof err) < 0) {
+			ae_err("%s: %s", c->name, err);
+			ret = AE_EXIT_NETWORK;
+			goto out;
+		}
+		r.section = r.netsec;
+#else
+		ae_err("%s: network = %s: this aether was built without "
+		       "managed networks", c->name, c->network);
+		ret = AE_EXIT_NETWORK;
+		goto out;
+#endif
+	}
+	rc = ae_instance_open(c->backend, c->plugin_dir, r.section, &r.inst,
+			      err, sizeof err);
 	if (rc < 0) {
 		ae_err("%s", err);
 		ret = AE_EXIT_NETWORK;
@@ -963,6 +986,11 @@ out:
 	if (r.vmdir)
 		record_state(&r, ret == AE_EXIT_OK ? "stopped" : "crashed", ret,
 			     exit_reason(ret));
+#ifdef AE_HAVE_MANAGED_NETWORKS
+	if (r.netsec) /* an ephemeral network goes with its last VM */
+		ae_net_vm_detach(c, r.root);
+	ae_net_section_free(r.netsec);
+#endif
 	ae_runtime_release_vm(r.vmdir);
 	/* Signals stay blocked until everything is cleaned up: a second
 	 * SIGTERM or Ctrl-C during the stop (timeout(1) sends one to the

@@ -19,6 +19,7 @@
 #include "seed.h"
 #include "store.h"
 #include "supervisor.h"
+#include "net.h"
 #include "util.h"
 #include "vmconf.h"
 #include "vmref.h"
@@ -441,6 +442,24 @@ static int create_vmfile(const char *tmp, const char *text,
 	return rc < 0 ? -1 : 0;
 }
 
+/* A VM on a managed network (network = NAME in its backend section, from
+ * its file or the host config) gets its address now. */
+static int create_reserve(const char *tmp, const char *hostconf,
+			  char addr[16])
+{
+	struct ae_vmconf *c = NULL;
+	char *f = ae_xasprintf("%s/vm.conf", tmp), err[1024];
+	int rc = ae_vmconf_load(f, hostconf, &c, err, sizeof err);
+
+	free(f);
+	if (rc == 0)
+		rc = ae_net_vm_reserve(c, addr, err, sizeof err);
+	if (rc < 0)
+		ae_err("%s", err);
+	ae_vmconf_free(c);
+	return rc;
+}
+
 /* tmp/state: "created", with the base image as the reason. */
 static void create_state(const char *tmp, const char *base)
 {
@@ -464,7 +483,8 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 	char err[1024], uuid[37], macs[18];
 	uint8_t mac[6];
 	const char *name = NULL;
-	int lock = -1, ret = AE_EXIT_ERROR, rc;
+	char addr[16] = "";
+	int lock = -1, ret = AE_EXIT_ERROR, rc, reserved = 0;
 
 	rc = create_parse(argc, argv, &o, &name, mac);
 	if (rc)
@@ -508,14 +528,20 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 	if (!text || create_vmfile(tmp, text, hostconf) < 0)
 		goto out;
 	create_state(tmp, f.base);
+	if (create_reserve(tmp, hostconf, addr) < 0)
+		goto out;
+	reserved = addr[0] != '\0';
 	if (rename(tmp, final) < 0) {
 		ae_err("%s -> %s: %s", tmp, final, strerror(errno));
 		goto out;
 	}
-	printf("%s: created (MAC %s, UUID %s, base %s%s)\n", name, macs, uuid,
-	       f.base, f.script ? ", cloud-init seed" : "");
+	printf("%s: created (MAC %s, UUID %s, base %s%s%s%s)\n", name, macs,
+	       uuid, f.base, f.script ? ", cloud-init seed" : "",
+	       reserved ? ", address " : "", reserved ? addr : "");
 	ret = 0;
 out:
+	if (ret && reserved)
+		ae_net_vm_release(hostconf, name);
 	if (ret && tmp)
 		ae_rmtree(tmp);
 	if (lock >= 0)
@@ -588,6 +614,7 @@ int ae_cmd_delete(int argc, char **argv, const char *hostconf)
 	if (ae_rmtree(del) < 0)
 		ae_warn("%s: could not remove everything (aether gc retries)",
 			del);
+	ae_net_vm_release(hostconf, v.name); /* its managed addresses */
 	printf("%s: deleted\n", v.name);
 	ret = 0;
 out:

@@ -18,6 +18,7 @@
 #include "qga.h"
 #include "store.h"
 #include "supervisor.h"
+#include "net.h"
 #include "util.h"
 #include "vmconf.h"
 #include "vmref.h"
@@ -99,14 +100,23 @@ static void gather(struct vmref *v, struct vminfo *in, int with_addrs)
 	in->backend = v->c->backend;
 	ae_format_mac(v->c->mac, in->mac);
 	snprintf(in->uuid, sizeof in->uuid, "%s", v->c->uuid ? v->c->uuid : "");
+	/* a managed network's address: reserved, leased once dnsmasq says */
+	if (with_addrs &&
+	    ae_net_vm_label(v->c, v->rtroot, !strcmp(in->state, "running"),
+			    in->addrs[0], sizeof in->addrs[0]) == 0)
+		in->n_addrs = 1;
 	if (v->sup_alive) {
 		in->pid = v->sup_pid;
 		in->qemu_pid = v->qemu_alive ? v->qemu_pid : 0;
 		in->index = v->index;
 		if (v->rec.started > 0)
 			in->uptime = (long long)time(NULL) - v->rec.started;
-		if (with_addrs && !strcmp(in->state, "running")) {
-			in->n_addrs = vm_addresses(v, in->addrs, MAX_ADDRS);
+		/* (the backend's own view would look at the bridge its
+		 * section names, not the network's) */
+		if (with_addrs && !strcmp(in->state, "running") &&
+		    !v->c->network) {
+			in->n_addrs += vm_addresses(v, in->addrs + in->n_addrs,
+						    MAX_ADDRS - in->n_addrs);
 			if (v->c->guest_agent)
 				in->n_addrs += ae_qga_addresses(
 					v->rtdir, in->addrs + in->n_addrs,

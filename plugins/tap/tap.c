@@ -82,6 +82,9 @@
 static const struct aether_option tap_options[] = {
 	{ "bridge", AETHER_OPT_IFNAME, 0, "br0",
 	  "bridge the TAP devices are attached to", 0, 0 },
+	{ "network", AETHER_OPT_STRING, 0, NULL,
+	  "managed network ([net.NAME] of the host config) whose bridge the TAP devices join; not with bridge",
+	  0, 0 },
 	{ "create_bridge", AETHER_OPT_BOOL, 0, "no",
 	  "create the bridge when missing and remove it when its last port goes",
 	  0, 0 },
