@@ -35,7 +35,8 @@ static char *dnsmasq_path(void)
 	static const char *const dirs[] = {"/usr/sbin/dnsmasq",
 					   "/usr/local/sbin/dnsmasq",
 					   "/sbin/dnsmasq"};
-	const char *env = ae_getenv_trusted("AETHER_DNSMASQ", NULL);
+	const char *env = ae_getenv_trusted("AETHER_DNSMASQ",
+					     "the dnsmasq in /usr/sbin");
 	size_t i;
 	char *p;
 
