@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/close_range.h>
 
 #include "dnsmasq.h"
 #include "helper.h"
@@ -120,13 +121,24 @@ int ae_dnsmasq_write_hosts(const struct ae_net *n, const char *dir,
 
 	hosts[0] = dhcp[0] = '\0';
 	for (i = 0; i < cnt; i++) {
+		char label[sizeof v[i].vm];
+		size_t k;
+
 		ae_pool_fmt(v[i].addr, a);
 		ae_format_mac(v[i].mac, m);
-		/* a VM name that is not a DNS label gets its address only */
-		if (ae_net_valid_domain(v[i].vm) && !strchr(v[i].vm, '.'))
+		/* DNS names are case-blind: Web1 is web1; a VM name that is
+		 * not a DNS label (a dot, an underscore) gets its address
+		 * only */
+		for (k = 0; v[i].vm[k] && k < sizeof label - 1; k++)
+			label[k] = (char)(v[i].vm[k] >= 'A' && v[i].vm[k] <= 'Z'
+						  ? v[i].vm[k] - 'A' + 'a'
+						  : v[i].vm[k]);
+		label[k] = '\0';
+		if (ae_net_valid_domain(label) && !strchr(label, '.') &&
+		    strlen(label) <= 63)
 			l1 += (size_t)snprintf(hosts + l1, cap - l1,
-					       "%s %s.%s %s\n", a, v[i].vm,
-					       n->domain, v[i].vm);
+					       "%s %s.%s %s\n", a, label,
+					       n->domain, label);
 		l2 += (size_t)snprintf(dhcp + l2, cap - l2, "%s,%s\n", m, a);
 	}
 	rc = ae_write_file(p1, hosts, l1, 0644);
@@ -283,6 +295,9 @@ int ae_dnsmasq_start(const char *dir, pid_t *pidout, char *err,
 		char e2[256];
 		pid_t p = 0;
 		close(pfd[0]);
+		/* nothing of the caller's (a lock, a socket) goes with it */
+		close_range(3, (unsigned)pfd[1] - 1, CLOSE_RANGE_CLOEXEC);
+		close_range((unsigned)pfd[1] + 1, ~0u, CLOSE_RANGE_CLOEXEC);
 		if (ae_spawn(argv, NULL, log, 1, NULL, 0, &p, e2, sizeof e2) < 0)
 			p = 0;
 		if (write(pfd[1], &p, sizeof p) < 0)

@@ -349,8 +349,9 @@ END_TEST
 START_TEST(dnsmasq_files)
 {
 	struct ae_netconf nc;
-	struct ae_resv r[2] = {{"web", {0x52, 0x54, 0, 0, 0, 1}, 0xc0a86402},
-			       {"db.x", {0x52, 0x54, 0, 0, 0, 2}, 0xc0a86403}};
+	struct ae_resv r[3] = {{"web", {0x52, 0x54, 0, 0, 0, 1}, 0xc0a86402},
+			       {"db.x", {0x52, 0x54, 0, 0, 0, 2}, 0xc0a86403},
+			       {"Mail2", {0x52, 0x54, 0, 0, 0, 3}, 0xc0a86404}};
 	char err[256], *text;
 	size_t len;
 
@@ -374,16 +375,18 @@ START_TEST(dnsmasq_files)
 	ck_assert_err_has(text, "\nuser=dnsmasq\n");
 	ck_assert_ptr_null(strstr(text, "dhcp-range=192.168.100.2"));
 	free(text);
-	ck_assert_int_eq(ae_dnsmasq_write_hosts(&nc.v[0], ck_path(""), r, 2,
+	ck_assert_int_eq(ae_dnsmasq_write_hosts(&nc.v[0], ck_path(""), r, 3,
 						err, sizeof err), 0);
 	ck_assert_int_eq(ae_read_file(ck_path("hosts"), &text, &len, 4096), 0);
 	/* db.x is not a DNS label: no name, the address still leases */
-	ck_assert_str_eq(text, "192.168.100.2 web.n1.aether web\n");
+	ck_assert_str_eq(text, "192.168.100.2 web.n1.aether web\n"
+			       "192.168.100.4 mail2.n1.aether mail2\n");
 	free(text);
 	ck_assert_int_eq(ae_read_file(ck_path("dhcp-hosts"), &text, &len, 4096),
 			 0);
 	ck_assert_str_eq(text, "52:54:00:00:00:01,192.168.100.2\n"
-			       "52:54:00:00:00:02,192.168.100.3\n");
+			       "52:54:00:00:00:02,192.168.100.3\n"
+			       "52:54:00:00:00:03,192.168.100.4\n");
 	free(text);
 	ae_netconf_free(&nc);
 }
