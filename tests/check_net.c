@@ -25,6 +25,7 @@
 #include "dnsmasq.h"
 #include "net.h"
 #include "runtime.h"
+#include "vmconf.h"
 
 static int load_text(const char *text, struct ae_netconf *nc, char *err,
 		     size_t errlen)
@@ -199,6 +200,56 @@ START_TEST(names_and_overlap)
 	inet_pton(AF_INET6, "fd42:1:2::", &b);
 	ck_assert(ae_net_overlap6(&a, 64, &b, 48));
 	ck_assert(!ae_net_overlap6(&a, 64, &b, 64));
+}
+END_TEST
+
+/* ---- network = NAME in a VM's [network.tap] ---- */
+
+static int vm_load(const char *vmtail, char *err, size_t errlen,
+		   struct ae_vmconf **c)
+{
+	const char *host = ck_write("host.conf", "[net.lab]\n"
+						 "subnet = 10.5.0.0/24\n");
+
+	ck_write("kernel", "k");
+	ck_writef("vm.conf", "[vm]\nname = v1\nkernel = %s\n%s",
+		  ck_path("kernel"), vmtail);
+	return ae_vmconf_load(ck_path("vm.conf"), host, c, err, errlen);
+}
+
+START_TEST(vm_network)
+{
+	struct ae_vmconf *c = NULL;
+	char err[1024] = "";
+
+	ck_assert_msg(vm_load("[network]\nbackend = tap\n[network.tap]\n"
+			      "network = lab\n", err, sizeof err, &c) == 0,
+		      "%s", err);
+	ck_assert_str_eq(c->network, "lab");
+	ae_vmconf_free(c);
+	c = NULL;
+	ck_assert_msg(vm_load("[network]\nbackend = tap\n", err, sizeof err,
+			      &c) == 0, "%s", err);
+	ck_assert_ptr_null(c->network);
+	ae_vmconf_free(c);
+	c = NULL;
+	/* with bridge: the error names bridge, where, and the network */
+	ck_assert_int_lt(vm_load("[network]\nbackend = tap\n[network.tap]\n"
+				 "network = lab\nbridge = br0\n",
+				 err, sizeof err, &c), 0);
+	ck_assert_err_has(err, "vm.conf:8: bridge: not with network = lab");
+	/* a network the host config does not have */
+	ck_assert_int_lt(vm_load("[network]\nbackend = tap\n[network.tap]\n"
+				 "network = nope\n", err, sizeof err, &c), 0);
+	ck_assert_err_has(err, "vm.conf:7: network: no [net.nope]");
+	ck_assert_int_lt(vm_load("[network]\nbackend = tap\n[network.tap]\n"
+				 "network = Bad!\n", err, sizeof err, &c), 0);
+	ck_assert_err_has(err, "vm.conf:7: network: 'Bad!' is not a network");
+	/* only the tap backend joins managed networks */
+	ck_assert_int_lt(vm_load("[network]\nbackend = vde\n[network.vde]\n"
+				 "network = lab\n", err, sizeof err, &c), 0);
+	ck_assert_err_has(err, "vm.conf:7: network: managed networks are for "
+			       "the tap backend");
 }
 END_TEST
 
@@ -667,6 +718,7 @@ static Suite *net_suite(void)
 	tcase_add_test(tc, pool_cycles);
 	tcase_add_test(tc, pool_corrupt);
 	tcase_add_test(tc, dnsmasq_files);
+	tcase_add_test(tc, vm_network);
 	tcase_add_test(tc, leases);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("netns");
