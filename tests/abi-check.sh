@@ -1,10 +1,11 @@
 #!/bin/sh
 # ABI stability, checked rather than promised (see abi/README):
-#  1. abi10, a plugin built against the frozen 1.0 header, loads into this
-#     aether and every verb works through the current core; the verbs 1.1
-#     appended (addresses, forward) answer -EOPNOTSUPP without the host
-#     reading past the short descriptor, and no frame port appears; its
-#     source still compiles against the current header;
+#  1. abi10 and abi11, plugins built against the frozen 1.0 and 1.1
+#     headers, load into this aether and every verb works through the
+#     current core; the verbs later minors appended answer -EOPNOTSUPP (or
+#     are not called) without the host reading past the short descriptor,
+#     no frame port appears, and their 1.0 gc reads the whole live array;
+#     their sources still compile against the current header;
 #  2. each baseline abi/abi-X.Y.xml still matches its frozen header;
 #  3. abidiff between each baseline and the current header accepts only
 #     members appended to the structures that carry their size and
@@ -154,6 +155,7 @@ expect "$WORK/drive.out" '^forward rc=-95 add$' "1.1 verb forward (add) on the 1
 expect "$WORK/drive.out" '^forward rc=-95 remove$' "1.1 verb forward (remove) on the 1.0 descriptor: -EOPNOTSUPP"
 expect "$WORK/drive.out" '^beyond rc=0 (trapped=[1-9][0-9]* trap-calls=0|asan-redzone)$' "nothing past the 1.0 descriptor read or called (traps laid past its end, or ASan's redzone)"
 expect "$WORK/drive.out" '^check rc=0 after-gc-live$' "check and gc with the VM live"
+expect "$WORK/drive.err" 'abi10: gc: 2 live VM\(s\): drive-b drive-a$' "the 1.0 gc reads every element of the live array at its own stride"
 expect "$WORK/drive.out" '^check rc=-32 after-gc-none$' "check sees the host close its end of the stream"
 expect "$WORK/drive.out" '^detach rc=0$' "detach"
 hpid=$(sed -n 's/.*helper \([0-9][0-9]*\)$/\1/p' "$WORK/drive.err" | head -n 1)
@@ -167,11 +169,41 @@ pass "helper process stopped by detach"
 	fail "state left in the plugin's runtime dir: $(ls "$WORK/run/plugins/abi10")"
 pass "nothing left in the plugin's runtime dir"
 
-# Source compatibility: the 1.0 plugin builds, warning-free, against the
-# current header, in C and the header alone in C++.
-$CC -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/include" \
-	"$ABI/plugin-1.0.c" || fail "the 1.0 plugin no longer compiles against include/aether/plugin.h"
-pass "the 1.0 plugin compiles against the current header"
+# --- 1b. a plugin of ABI 1.1: its 1.1 verbs work, its gc is the 1.0 one --
+[ -f "$top_builddir/abi/abi11.la" ] || fail "abi/abi11.la not built (make check builds it)"
+"$AETHER" -c none plugins show abi11 >"$WORK/show11.out" 2>&1 ||
+	{ cat "$WORK/show11.out" >&2; fail "aether plugins show abi11 failed"; }
+expect "$WORK/show11.out" '^  ABI: +1\.1 \(this aether: 1\.[0-9]+\)' "plugin built against the 1.1 header loads"
+rc=0
+"$top_builddir/abi/drive" abi11 "label = frozen11
+tag = a" >"$WORK/drive11.out" 2>"$WORK/drive11.err" || rc=$?
+cat "$WORK/drive11.out" "$WORK/drive11.err" >&2
+[ $rc -eq 0 ] || fail "driving the 1.1 plugin failed (exit $rc)"
+expect "$WORK/drive11.out" '^load rc=0 abi=1\.1 size=' "descriptor of ABI 1.1 accepted"
+expect "$WORK/drive11.err" 'abi11: init: ABI 1\.1 plugin in a 1\.[0-9]+ host' "init got a host table it understands"
+expect "$WORK/drive11.out" '^attach rc=0 kind=stream fd=open$' "attach: STREAM attachment with a live fd"
+expect "$WORK/drive11.err" 'abi11: attach drive-a: label frozen11, 1 tag\(s\)' "options of 1.1"
+expect "$WORK/drive11.out" '^addresses rc=1 attached out=written$' "1.1 verb addresses answers"
+expect "$WORK/drive11.out" '^addresses rc=1 no-att-state out=written$' "addresses without attachment state"
+expect "$WORK/drive11.out" '^forward rc=0 add$' "1.1 verb forward (add)"
+expect "$WORK/drive11.out" '^forward rc=0 remove$' "1.1 verb forward (remove)"
+expect "$WORK/drive11.err" 'abi11: gc: 2 live VM\(s\): drive-b drive-a$' "the 1.0 gc of a 1.1 plugin reads every element of the live array"
+expect "$WORK/drive11.out" '^check rc=0 after-gc-live$' "gc kept the state of drive-a, the second element of the live array"
+expect "$WORK/drive11.err" 'abi11: gc: removed drive-a\.abi11' "gc with no VM live removed the state"
+expect "$WORK/drive11.out" '^check rc=-2 after-gc-none$' "check sees what gc removed"
+expect "$WORK/drive11.out" '^beyond rc=0 (trapped=[1-9][0-9]* trap-calls=0|asan-redzone|descriptor-complete)$' "nothing past the 1.1 descriptor read or called"
+expect "$WORK/drive11.out" '^detach rc=0$' "detach"
+[ -z "$(find "$WORK/run/plugins/abi11" -type f 2>/dev/null)" ] ||
+	fail "state left in the plugin's runtime dir: $(ls "$WORK/run/plugins/abi11")"
+pass "nothing left in the 1.1 plugin's runtime dir"
+
+# Source compatibility: the 1.0 and 1.1 plugins build, warning-free,
+# against the current header, in C and the header alone in C++.
+for v in 1.0 1.1; do
+	$CC -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/include" \
+		"$ABI/plugin-$v.c" || fail "the $v plugin no longer compiles against include/aether/plugin.h"
+	pass "the $v plugin compiles against the current header"
+done
 if command -v c++ >/dev/null 2>&1; then
 	printf '#include <aether/plugin.h>\nint main() { return sizeof(aether_plugin) == 0; }\n' |
 		c++ -x c++ -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/include" - ||

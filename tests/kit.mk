@@ -1,8 +1,9 @@
 # tests/kit.mk - the third-party plugin kit and the static build:
 #  - abi/: the released ABI's baseline (libabigail XML of abi/abi-types.c
-#    built against the frozen header abi/1.0/aether/plugin.h), checked by
-#    tests/abi-check.sh, which also loads and drives abi/abi10.la, a plugin
-#    built against that frozen header; tests/abi-compat-cli.sh runs the
+#    built against each frozen header abi/1.N/aether/plugin.h), checked by
+#    tests/abi-check.sh, which also loads and drives abi/abi10.la and
+#    abi/abi11.la, plugins built against the frozen 1.0 and 1.1 headers;
+#    tests/abi-compat-cli.sh runs the
 #    aether commands with abi10 as the backend;
 #  - examples/mynet: an out-of-tree plugin, installed under $(docdir) and
 #    built against a staged install by tests/example-plugin.sh;
@@ -13,7 +14,7 @@
 # ABI baseline and a plugin of the oldest supported ABI
 
 EXTRA_DIST += abi/README abi/abi-1.0.xml abi/abi-types.c \
-	abi/1.0/aether/plugin.h
+	abi/1.0/aether/plugin.h abi/abi-1.1.xml abi/1.1/aether/plugin.h
 
 # Built against the frozen header only: its own CPPFLAGS replace
 # AM_CPPFLAGS, so include/ is not on the path.  Never installed (-rpath
@@ -22,6 +23,14 @@ check_LTLIBRARIES += abi/abi10.la
 abi_abi10_la_SOURCES = abi/plugin-1.0.c
 abi_abi10_la_CPPFLAGS = -I$(srcdir)/abi/1.0
 abi_abi10_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
+	-rpath /nowhere
+
+# A plugin of ABI 1.1 (the 1.1 verbs addresses and forward, the 1.0 gc),
+# built against the frozen 1.1 header the same way.
+check_LTLIBRARIES += abi/abi11.la
+abi_abi11_la_SOURCES = abi/plugin-1.1.c
+abi_abi11_la_CPPFLAGS = -I$(srcdir)/abi/1.1
+abi_abi11_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
 	-rpath /nowhere
 
 # Runs every verb of a plugin through the core (see abi/drive.c).
