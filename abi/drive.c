@@ -109,6 +109,14 @@ static int trap_forward(void *state, const struct aether_vm *vm,
 	return 0x7ea;
 }
 
+static int trap_gc_v2(void *state, const struct aether_vm *const *live,
+		     size_t n_live)
+{
+	(void)state, (void)live, (void)n_live;
+	trap_calls++;
+	return 0x7ea;
+}
+
 static int output_calls;
 
 static int trap_output(void *sink, const void *frame, size_t len)
@@ -147,6 +155,8 @@ static int (*const trap_fa)(void *, const struct aether_vm *, void *,
 			    struct aether_addr *, size_t) = trap_addresses;
 static int (*const trap_ff)(void *, const struct aether_vm *, void *,
 			    const struct aether_forward *, int) = trap_forward;
+static int (*const trap_fg)(void *, const struct aether_vm *const *,
+			    size_t) = trap_gc_v2;
 
 static const struct {
 	size_t offset;
@@ -154,6 +164,7 @@ static const struct {
 } later_verbs[] = {
 	{offsetof(struct aether_plugin, addresses), &trap_fa},
 	{offsetof(struct aether_plugin, forward), &trap_ff},
+	{offsetof(struct aether_plugin, gc_v2), &trap_fg},
 };
 
 /* The bytes from d + d->struct_size up to the end of this host's struct

@@ -340,12 +340,49 @@ int ae_instance_forward(struct ae_instance *inst, const struct aether_vm *vm,
 	return rc > 0 ? -EPROTO : rc;
 }
 
+/* The host may append to struct aether_vm; the 1.0 gc indexes its array
+ * with the 1.0 size. */
+_Static_assert(sizeof(struct aether_vm) >= AETHER_VM_SIZE_1_0,
+	       "struct aether_vm lost 1.0 members");
+
 int ae_instance_gc(struct ae_instance *inst, const struct aether_vm *live,
 		   size_t n_live)
 {
-	if (!inst->plugin->desc->gc)
+	const struct aether_plugin *d = inst->plugin->desc;
+	int rc;
+
+	if (AETHER_PLUGIN_HAS(d, gc_v2)) {
+		const struct aether_vm **ptrs =
+			ae_xcalloc(n_live ? n_live : 1, sizeof *ptrs);
+		size_t i;
+
+		for (i = 0; i < n_live; i++)
+			ptrs[i] = &live[i];
+		rc = d->gc_v2(inst->state, ptrs, n_live);
+		free(ptrs);
+	} else if (d->gc) {
+		/* A packed copy of the 1.0 members, stride AETHER_VM_SIZE_1_0,
+		 * whatever this host's sizeof(struct aether_vm). */
+		unsigned char *packed =
+			ae_xcalloc(n_live ? n_live : 1, AETHER_VM_SIZE_1_0);
+		size_t i;
+
+		for (i = 0; i < n_live; i++) {
+			struct aether_vm *e = (struct aether_vm *)(void *)(
+				packed + i * AETHER_VM_SIZE_1_0);
+
+			memcpy(e, &live[i], AETHER_VM_SIZE_1_0);
+			e->struct_size = AETHER_VM_SIZE_1_0;
+		}
+		rc = d->gc(inst->state,
+			   n_live ? (const struct aether_vm *)(void *)packed
+				  : NULL,
+			   n_live);
+		free(packed);
+	} else {
 		return 0;
-	return inst->plugin->desc->gc(inst->state, live, n_live);
+	}
+	return rc;
 }
 
 void ae_vm_init(struct aether_vm *vm, const char *name, unsigned index,

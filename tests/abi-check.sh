@@ -211,6 +211,24 @@ if command -v c++ >/dev/null 2>&1; then
 	pass "the header compiles as C++"
 fi
 
+# The 1.0 gc's array: the host packs it with AETHER_VM_SIZE_1_0, which must
+# be sizeof(struct aether_vm) as the 1.0 and 1.1 headers define it.
+cat >"$WORK/vmsize.c" <<'EOC'
+#include <stdio.h>
+#include <aether/plugin.h>
+int main(void) { printf("%zu\n", sizeof(struct aether_vm)); return 0; }
+EOC
+printf '#include <stdio.h>\n#include <aether/plugin.h>\nint main(void) { printf("%%zu\\n", (size_t)AETHER_VM_SIZE_1_0); return 0; }\n' >"$WORK/vmsize-now.c"
+$CC -I"$top_srcdir/include" -o "$WORK/vmsize-now" "$WORK/vmsize-now.c" ||
+	fail "AETHER_VM_SIZE_1_0 does not compile"
+now=$("$WORK/vmsize-now")
+for v in 1.0 1.1; do
+	$CC -I"$ABI/$v" -o "$WORK/vmsize-$v" "$WORK/vmsize.c" || fail "cannot build against the $v header"
+	old=$("$WORK/vmsize-$v")
+	[ "$old" = "$now" ] || fail "AETHER_VM_SIZE_1_0 is $now but struct aether_vm of $v is $old bytes"
+done
+pass "AETHER_VM_SIZE_1_0 ($now) is the size of struct aether_vm in 1.0 and 1.1"
+
 # --- 2-5. the ABI itself -----------------------------------------------------
 if ! command -v abidw >/dev/null 2>&1 || ! command -v abidiff >/dev/null 2>&1; then
 	skip "abidw/abidiff not installed (Debian: abigail-tools): the ABI baseline comparison did not run"

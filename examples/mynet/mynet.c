@@ -283,8 +283,10 @@ static int mynet_check(void *state, const struct aether_vm *vm,
 	return 0;
 }
 
-/* Remove the markers of every VM that is not live (crashed aether runs). */
-static int mynet_gc(void *state, const struct aether_vm *live, size_t n_live)
+/* Remove the markers of every VM that is not live (crashed aether runs).
+ * live[] holds pointers (ABI 1.2 gc_v2): struct aether_vm may grow. */
+static int mynet_gc(void *state, const struct aether_vm *const *live,
+		    size_t n_live)
 {
 	struct mynet *m = state;
 	const char *dir = m->host->runtime_dir;
@@ -305,7 +307,7 @@ static int mynet_gc(void *state, const struct aether_vm *live, size_t n_live)
 		memcpy(id, e->d_name, len - 9);
 		id[len - 9] = '\0';
 		for (i = 0; i < n_live; i++)
-			if (!strcmp(live[i].id, id))
+			if (!strcmp(live[i]->id, id))
 				break;
 		if (i < n_live || !valid_id(id))
 			continue;
@@ -332,5 +334,5 @@ AETHER_PLUGIN_DEFINE(mynet) = {
 	.attach = mynet_attach,
 	.detach = mynet_detach,
 	.check = mynet_check,
-	.gc = mynet_gc,
+	.gc_v2 = mynet_gc,
 };

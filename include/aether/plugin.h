@@ -29,6 +29,10 @@
  *        verbs addresses (what the plugin knows of the guest's IP
  *        addresses) and forward (port forwards changed at run time) at the
  *        end of struct aether_plugin.
+ *   1.2  Appended, so 1.0 and 1.1 plugins load and work unchanged: verb
+ *        gc_v2 at the end of struct aether_plugin (gc with an array of
+ *        pointers, so struct aether_vm can grow); the host hands the 1.0
+ *        gc a packed array of AETHER_VM_SIZE_1_0-byte elements.
  */
 #ifndef AETHER_PLUGIN_H
 #define AETHER_PLUGIN_H
@@ -44,7 +48,7 @@ extern "C" {
 
 #define AETHER_PLUGIN_MAGIC 0x41455448u /* "AETH" */
 #define AETHER_ABI_MAJOR 1
-#define AETHER_ABI_MINOR 1
+#define AETHER_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define AETHER_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -90,6 +94,14 @@ struct aether_option {
 /* ------------------------------------------------------------------ */
 /* The VM a verb is about.                                            */
 
+/*
+ * Extensible only by pointer: a later minor may append members (check
+ * struct_size before reading one), so a plugin must never index an array
+ * of struct aether_vm with its own sizeof.  The verbs get one by pointer;
+ * gc_v2 (1.2) gets an array of pointers.  The 1.0 gc, which takes an
+ * array, is handed a packed copy whose elements are exactly
+ * AETHER_VM_SIZE_1_0 bytes (the 1.0 members, struct_size set to that).
+ */
 struct aether_vm {
 	uint32_t struct_size; /* sizeof(struct aether_vm) of the host */
 	uint32_t index;       /* small number unique among live VMs */
@@ -101,6 +113,11 @@ struct aether_vm {
 	gid_t gid;            /* the group QEMU runs as */
 	const char *runtime_dir; /* the VM's private dir (0700), exists */
 };
+
+/* sizeof(struct aether_vm) in ABI 1.0: the stride of the 1.0 gc's array.
+ * runtime_dir is the last 1.0 member. */
+#define AETHER_VM_SIZE_1_0                                                    \
+	(offsetof(struct aether_vm, runtime_dir) + sizeof(const char *))
 
 /* ------------------------------------------------------------------ */
 /* Attachments: what the hypervisor connects the NIC to.  Typed data,  */
@@ -357,7 +374,10 @@ struct aether_host {
  * gc(state, live, n_live)
  *                      Remove everything this plugin made (in any process,
  *                      including crashed ones) for VMs whose id is not in
- *                      live[].  Safe to run at any time.
+ *                      live[].  Safe to run at any time.  Superseded by
+ *                      gc_v2: live[] is a packed array of n_live elements
+ *                      of AETHER_VM_SIZE_1_0 bytes each (the 1.0 layout),
+ *                      whatever the host's sizeof(struct aether_vm).
  * addresses(state, vm, att_state, out, max)       (1.1, optional)
  *                      Fill up to max addresses the plugin knows the
  *                      guest uses; return how many (0 if none known).
@@ -371,6 +391,13 @@ struct aether_host {
  *                      -EOPNOTSUPP (or leave the verb NULL): the host then
  *                      changes the forward in the hypervisor itself
  *                      (QEMU: hostfwd_add/hostfwd_remove over QMP).
+ * gc_v2(state, live, n_live)                      (1.2, optional)
+ *                      As gc, with live[] an array of n_live pointers (each
+ *                      struct aether_vm may be longer than the plugin
+ *                      knows: read members only as its struct_size
+ *                      allows).  When a plugin has gc_v2 the host calls it
+ *                      and never gc (a plugin may set both to be
+ *                      collected by 1.0 and 1.1 hosts too).
  *
  * Verbs are called from one thread.  A plugin must not install signal
  * handlers, fork without exec, or call exit.
@@ -406,6 +433,10 @@ struct aether_plugin {
 	int (*forward)(void *state, const struct aether_vm *vm,
 		       void *att_state, const struct aether_forward *fwd,
 		       int add);
+
+	/* ABI 1.2: used only when struct_size covers them. */
+	int (*gc_v2)(void *state, const struct aether_vm *const *live,
+		     size_t n_live);
 };
 
 /* Does descriptor d (of d->struct_size bytes) have member m? */

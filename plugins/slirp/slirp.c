@@ -445,7 +445,8 @@ static int slirp_check(void *state, const struct aether_vm *vm,
 	return att_state ? 0 : -ENOENT;
 }
 
-static int slirp_gc(void *state, const struct aether_vm *live, size_t n_live)
+static int slirp_gc(void *state, const struct aether_vm *const *live,
+		    size_t n_live)
 {
 	/* Nothing outside QEMU to clean up. */
 	return 0;
@@ -467,6 +468,6 @@ AETHER_PLUGIN_DEFINE(slirp) = {
 	.attach = slirp_attach,
 	.detach = slirp_detach,
 	.check = slirp_check,
-	.gc = slirp_gc,
+	.gc_v2 = slirp_gc,
 	.forward = slirp_forward,
 };
