@@ -9,10 +9,12 @@
 #  2. each baseline abi/abi-X.Y.xml still matches its frozen header;
 #  3. abidiff between each baseline and the current header accepts only
 #     members appended to the structures that carry their size and
-#     enumerators added to enums (read fail-closed);
+#     enumerators added to enums (read fail-closed); the structures used as
+#     array elements ($FROZEN) are frozen in 1.x: any change is refused;
 #  4. every AETHER_* macro of each baseline keeps its value; the minor
 #     version only grows, and grows whenever something was added;
-#  5. the checker refuses a known-bad change and accepts a known-good one.
+#  5. the checker refuses known-bad changes (an insertion, a retyped verb,
+#     an append to each frozen structure) and accepts known-good ones.
 # Parts 2-5 need libabigail's abidw/abidiff (Debian: abigail-tools); without
 # them the test runs part 1 and then skips.
 #
@@ -23,8 +25,20 @@
 
 CC=${CC:-cc}
 ABI=$top_srcdir/abi
-# Structures that carry their size: they may grow at the end.
+# Structures that carry their size: they may grow at the end.  aether_vm
+# only because the host never hands it over as an array (gc_v2 takes
+# pointers; the 1.0 gc gets a packed copy of AETHER_VM_SIZE_1_0 bytes each).
 EXTENSIBLE="aether_plugin aether_host aether_vm aether_attachment aether_helper_spec"
+# Structures used as array elements, indexed with the sizeof of whoever
+# built the array: frozen in 1.x, no change at all (appending included).
+FROZEN="aether_option aether_addr aether_pollfd"
+for f in $FROZEN; do
+	case " $EXTENSIBLE " in
+	*" $f "*) fail "struct $f is both frozen and extensible" ;;
+	esac
+	grep -q "^struct $f {" "$top_srcdir/include/aether/plugin.h" ||
+		fail "frozen struct $f is not in include/aether/plugin.h"
+done
 
 # abi_xml INCLUDE_DIR OUT.xml: abidw of abi/abi-types.c built against the
 # <aether/plugin.h> found in INCLUDE_DIR.
@@ -52,7 +66,7 @@ classify() {
 		VERDICT=same
 		return
 	fi
-	VERDICT=$(awk -v ext="$EXTENSIBLE" '
+	VERDICT=$(awk -v ext="$EXTENSIBLE" -v frozen="$FROZEN" '
 	function violation(why) {
 		printf "abi-check: %s: %s\n", why, $0 > "/dev/stderr"
 		bad = 1
@@ -61,6 +75,9 @@ classify() {
 		n = split(ext, e, " ")
 		for (i = 1; i <= n; i++)
 			grows[e[i]] = 1
+		n = split(frozen, e, " ")
+		for (i = 1; i <= n; i++)
+			frozen_[e[i]] = 1
 		bad = 0; adds = 0
 	}
 	/^$/ || /^Leaf changes summary:/ || /^Changed leaf types summary:/ { next }
@@ -69,7 +86,9 @@ classify() {
 	/^\047struct [A-Za-z0-9_]+\047 changed:$/ {
 		name = $2; gsub(/\047/, "", name)
 		kind = "struct"; mode = ""; oldsize = -1
-		if (!(name in grows))
+		if (name in frozen_)
+			violation("struct " name " is frozen in 1.x (an array element): no member may be appended, inserted or changed")
+		else if (!(name in grows))
 			violation("a structure without struct_size changed")
 		next
 	}
@@ -286,13 +305,14 @@ done
 [ $nbase -gt 0 ] || fail "no baseline abi/abi-*.xml"
 
 # --- 6. the checker catches what it must --------------------------------------
-mutate() { # NAME SED-EXPRESSION: a copy of the 1.0 header, changed
+mutate() { # NAME SED-EXPRESSION [X.Y]: a copy of the X.Y (1.0) header, changed
+	mv=${3:-1.0}
 	mkdir -p "$WORK/$1/aether"
-	sed "$2" "$ABI/1.0/aether/plugin.h" >"$WORK/$1/aether/plugin.h"
-	cmp -s "$ABI/1.0/aether/plugin.h" "$WORK/$1/aether/plugin.h" &&
+	sed "$2" "$ABI/$mv/aether/plugin.h" >"$WORK/$1/aether/plugin.h"
+	cmp -s "$ABI/$mv/aether/plugin.h" "$WORK/$1/aether/plugin.h" &&
 		fail "self-test mutation $1 did not apply"
 	abi_xml "$WORK/$1" "$WORK/$1.xml" || fail "abidw of mutation $1 failed"
-	classify "$ABI/abi-1.0.xml" "$WORK/$1.xml" "$WORK/$1.diff" 2>"$WORK/$1.why"
+	classify "$ABI/abi-$mv.xml" "$WORK/$1.xml" "$WORK/$1.diff" 2>"$WORK/$1.why"
 }
 mutate inserted 's|^\tuint16_t nic; .*$|\tuint16_t extra;\n&|'
 [ "$VERDICT" = incompatible ] || fail "self-test: a member inserted in struct aether_vm was judged '$VERDICT'"
@@ -300,6 +320,18 @@ mutate retyped 's|^\tvoid (\*fini)(void \*state);|\tint (*fini)(void *state);|'
 [ "$VERDICT" = incompatible ] || fail "self-test: a verb's changed type was judged '$VERDICT'"
 mutate grown 's|^\tint64_t min, max; .*$|&\n\tint extra;|'
 [ "$VERDICT" = incompatible ] || fail "self-test: struct aether_option growing was judged '$VERDICT'"
+grep -q 'struct aether_option is frozen' "$WORK/grown.why" ||
+	{ cat "$WORK/grown.why" >&2; fail "self-test: the append to struct aether_option was not refused as a frozen structure"; }
+# Appends to the frozen structures of 1.1 (array elements of addresses and
+# of the frame ports' fill/dispatch), against the 1.1 baseline.
+mutate addr-appended 's|^\tconst char \*source; .*$|&\n\tuint32_t flags;|' 1.1
+[ "$VERDICT" = incompatible ] && grep -q 'struct aether_addr is frozen' "$WORK/addr-appended.why" ||
+	{ cat "$WORK/addr-appended.diff" "$WORK/addr-appended.why" >&2; fail "self-test: a member appended to the frozen struct aether_addr was judged '$VERDICT'"; }
+mutate pollfd-appended 's|^\tshort revents;$|&\n\tint extra;|' 1.1
+[ "$VERDICT" = incompatible ] && grep -q 'struct aether_pollfd is frozen' "$WORK/pollfd-appended.why" ||
+	{ cat "$WORK/pollfd-appended.diff" "$WORK/pollfd-appended.why" >&2; fail "self-test: a member appended to the frozen struct aether_pollfd was judged '$VERDICT'"; }
 mutate appended 's|^\tvoid \*host_data; .*$|&\n\tint (*new_service)(const struct aether_host *h);|'
 [ "$VERDICT" = additions ] || { cat "$WORK/appended.why" >&2; fail "self-test: a member appended to struct aether_host was judged '$VERDICT'"; }
-pass "self-test: insertions, retyped verbs and fixed-size growth refused; appending accepted"
+mutate vm-appended 's|^\tconst char \*runtime_dir; .*$|&\n\tuint32_t numa_node;|'
+[ "$VERDICT" = additions ] || { cat "$WORK/vm-appended.why" >&2; fail "self-test: a member appended to struct aether_vm (extensible by pointer) was judged '$VERDICT'"; }
+pass "self-test: insertions, retyped verbs, appends to frozen structures refused; appending to aether_host and aether_vm accepted"

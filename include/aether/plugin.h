@@ -13,6 +13,13 @@
  *     only ever extended at the end; every extensible structure starts with
  *     (or carries) a struct_size so each side can tell which fields the
  *     other one knows.  A plugin built against an older minor keeps working.
+ *   - A structure used as an array element is indexed with the sizeof of
+ *     whoever built the array: it is "frozen in 1.x" and never changes in
+ *     size or layout (struct aether_option, struct aether_addr, struct
+ *     aether_pollfd).  struct aether_vm is extensible only by pointer: it
+ *     is never handed over as an array except, packed at its 1.0 size, to
+ *     the 1.0 gc.  tests/abi-check.sh refuses any change to a frozen
+ *     structure.
  *   - Capability bits the host does not know are fatal: a plugin that needs
  *     a newer host says so with a bit instead of failing in odd ways.
  *   - Reserved fields must be zero.
@@ -82,6 +89,7 @@ enum aether_option_type {
 #define AETHER_OPTF_REQUIRED 0x1u /* must be set in the config */
 #define AETHER_OPTF_REPEAT 0x2u   /* may appear several times */
 
+/* Frozen in 1.x (an array element: the plugin's option table). */
 struct aether_option {
 	const char *key;     /* NULL ends the table */
 	uint32_t type;       /* enum aether_option_type */
@@ -183,6 +191,7 @@ struct aether_attach_vhost_user {
  * given to QEMU as -netdev dgram,local.type=fd); the plugin never sees
  * it.  Before the first fill() the host may call input() at any time
  * after attach returned; after detach() it calls nothing. */
+/* Frozen in 1.x (an array element: fill and dispatch). */
 struct aether_pollfd { /* same meaning as struct pollfd */
 	int fd;
 	short events;
@@ -218,7 +227,8 @@ struct aether_attach_frame {
 	const struct aether_frame_ops *ops;
 };
 
-/* 1.1: an address the plugin knows the guest has (DHCP lease, ARP/NDP). */
+/* 1.1: an address the plugin knows the guest has (DHCP lease, ARP/NDP).
+ * Frozen in 1.x (an array element: addresses). */
 struct aether_addr {
 	int family;        /* AF_INET or AF_INET6 */
 	uint8_t addr[16];  /* network byte order; 4 bytes used for AF_INET */
