@@ -455,6 +455,102 @@ START_TEST(validate_names_and_verbs)
 }
 END_TEST
 
+/* Every verb of struct aether_plugin: the header says, in its verb
+ * contracts, whether each is REQUIRED or optional; the loader must refuse
+ * a descriptor without each REQUIRED verb and accept one without each
+ * optional verb.  A verb appended to the descriptor must be listed here
+ * and documented in the header, or this test fails. */
+static const struct {
+	const char *name;
+	size_t offset;
+} all_verbs[] = {
+	{"init", offsetof(struct aether_plugin, init)},
+	{"fini", offsetof(struct aether_plugin, fini)},
+	{"attach", offsetof(struct aether_plugin, attach)},
+	{"detach", offsetof(struct aether_plugin, detach)},
+	{"check", offsetof(struct aether_plugin, check)},
+	{"gc", offsetof(struct aether_plugin, gc)},
+	{"addresses", offsetof(struct aether_plugin, addresses)},
+	{"forward", offsetof(struct aether_plugin, forward)},
+	{"gc_v2", offsetof(struct aether_plugin, gc_v2)},
+};
+
+static void never_called(void)
+{
+	ck_abort_msg("a verb was called by ae_plugin_validate");
+}
+
+/* The header's word for verb `name`: 1 REQUIRED, 0 optional, -1 absent. */
+static int header_says_required(const char *text, const char *name)
+{
+	char pat[64];
+	const char *p = strstr(text, "Verb contracts"), *eol;
+
+	ck_assert_ptr_nonnull(p);
+	snprintf(pat, sizeof pat, "\n * %s(", name);
+	p = strstr(p, pat);
+	if (!p)
+		return -1;
+	eol = strchr(p + 1, '\n');
+	ck_assert_ptr_nonnull(eol);
+	if (memmem(p, (size_t)(eol - p), "REQUIRED", 8))
+		return 1;
+	if (memmem(p, (size_t)(eol - p), "optional", 8))
+		return 0;
+	return -1;
+}
+
+START_TEST(verbs_required_as_documented)
+{
+	const char *top = getenv("top_srcdir");
+	char path[4096], *text = NULL;
+	struct aether_plugin full, d;
+	void (*fn)(void) = never_called;
+	size_t i, n_required = 0, last_end = 0;
+
+	ck_assert_msg(top && *top, "top_srcdir is not set (make check sets it)");
+	snprintf(path, sizeof path, "%s/include/aether/plugin.h", top);
+	ck_assert_int_eq(ae_read_file(path, &text, NULL, 1 << 20), 0);
+	full = vdesc();
+	for (i = 0; i < AE_ARRAY_SIZE(all_verbs); i++) {
+		memcpy((char *)&full + all_verbs[i].offset, &fn, sizeof fn);
+		if (all_verbs[i].offset + sizeof fn > last_end)
+			last_end = all_verbs[i].offset + sizeof fn;
+	}
+	/* the table covers the descriptor up to its last member */
+	ck_assert_uint_eq(last_end, sizeof(struct aether_plugin));
+	ck_assert_int_eq(ae_plugin_validate(&full, "x", err, sizeof err), 0);
+	for (i = 0; i < AE_ARRAY_SIZE(all_verbs); i++) {
+		int req = header_says_required(text, all_verbs[i].name);
+		char want[64];
+		int rc;
+
+		ck_assert_msg(req >= 0, "include/aether/plugin.h does not say "
+					"whether verb %s is REQUIRED or optional",
+			      all_verbs[i].name);
+		d = full;
+		memset((char *)&d + all_verbs[i].offset, 0, sizeof fn);
+		rc = ae_plugin_validate(&d, "/where/mem.so", err, sizeof err);
+		if (req) {
+			n_required++;
+			snprintf(want, sizeof want, "required verb missing (%s)",
+				 all_verbs[i].name);
+			ck_assert_msg(rc == -EPROTO, "%s is REQUIRED in the "
+				      "header but the loader accepts a "
+				      "descriptor without it",
+				      all_verbs[i].name);
+			ck_assert_err_has(err, want);
+		} else {
+			ck_assert_msg(rc == 0, "%s is optional in the header "
+				      "but the loader refuses it: %s",
+				      all_verbs[i].name, err);
+		}
+	}
+	ck_assert_uint_eq(n_required, 3);
+	free(text);
+}
+END_TEST
+
 START_TEST(validate_option_tables)
 {
 	static const struct aether_option badkey[] = {
@@ -1034,6 +1130,7 @@ static Suite *loader_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, validate_descriptor);
 	tcase_add_test(tc, validate_names_and_verbs);
+	tcase_add_test(tc, verbs_required_as_documented);
 	tcase_add_test(tc, validate_option_tables);
 	tcase_add_test(tc, caps_format);
 	suite_add_tcase(s, tc);

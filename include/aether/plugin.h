@@ -362,36 +362,45 @@ struct aether_host {
 
 /*
  * Verb contracts (every verb returns 0 or a negative errno, and logs its
- * own error with context through host->log; plugins never print):
+ * own error with context through host->log; plugins never print).  Each
+ * verb is REQUIRED (the host refuses to load a plugin whose descriptor
+ * has it NULL) or optional (NULL, or beyond the descriptor's struct_size:
+ * the host does without it, as said below).  A positive return where the
+ * contract has none is a broken plugin: the host takes it as -EPROTO.
  *
- * init(host, &state)   Plugin-wide setup from the plugin's validated
+ * init(host, &state)                             REQUIRED
+ *                      Plugin-wide setup from the plugin's validated
  *                      options.  Called once per load before any other
  *                      verb.  host stays valid until fini returns.
- * fini(state)          Release what init made.  Never fails.
- * attach(state, vm, att, &att_state)
+ * fini(state)                                    optional
+ *                      Release what init made.  Never fails.
+ * attach(state, vm, att, &att_state)             REQUIRED
  *                      Make the network for one VM NIC and fill att.  On
  *                      failure nothing is left behind (no device, no
  *                      socket, no helper).  att_state is handed back to
  *                      detach and check.
- * detach(state, vm, att_state)
+ * detach(state, vm, att_state)                   REQUIRED
  *                      Undo attach.  Idempotent and best effort: it must
  *                      cope with things already gone (hypervisor crashed,
  *                      device deleted by hand) and must free att_state.
  *                      Returns the first error but keeps going.
- * check(state, vm, att_state)
+ * check(state, vm, att_state)                    optional
  *                      0 when the attachment is healthy, else a negative
  *                      errno and a log message saying what is wrong.
- * gc(state, live, n_live)
+ *                      Without it the attachment counts as healthy.
+ * gc(state, live, n_live)                        optional
  *                      Remove everything this plugin made (in any process,
  *                      including crashed ones) for VMs whose id is not in
- *                      live[].  Safe to run at any time.  Superseded by
+ *                      live[].  Safe to run at any time.  Without gc
+ *                      and gc_v2 there is nothing to collect.  Superseded by
  *                      gc_v2: live[] is a packed array of n_live elements
  *                      of AETHER_VM_SIZE_1_0 bytes each (the 1.0 layout),
  *                      whatever the host's sizeof(struct aether_vm).
- * addresses(state, vm, att_state, out, max)       (1.1, optional)
+ * addresses(state, vm, att_state, out, max)      optional (1.1)
  *                      Fill up to max addresses the plugin knows the
- *                      guest uses; return how many (0 if none known).
- * forward(state, vm, att_state, fwd, add)         (1.1, optional)
+ *                      guest uses; return how many (0 if none known,
+ *                      never more than max).  Without it: -EOPNOTSUPP.
+ * forward(state, vm, att_state, fwd, add)        optional (1.1)
  *                      Add (add = 1) or remove (add = 0) a port forward
  *                      while the VM runs.  -EADDRINUSE, -ENOENT (no such
  *                      forward), -EINVAL (bad forward), -EOPNOTSUPP.
@@ -401,7 +410,7 @@ struct aether_host {
  *                      -EOPNOTSUPP (or leave the verb NULL): the host then
  *                      changes the forward in the hypervisor itself
  *                      (QEMU: hostfwd_add/hostfwd_remove over QMP).
- * gc_v2(state, live, n_live)                      (1.2, optional)
+ * gc_v2(state, live, n_live)                     optional (1.2)
  *                      As gc, with live[] an array of n_live pointers (each
  *                      struct aether_vm may be longer than the plugin
  *                      knows: read members only as its struct_size
@@ -425,6 +434,7 @@ struct aether_plugin {
 	const char *description; /* one line */
 	const struct aether_option *options; /* NULL-key terminated */
 
+	/* REQUIRED: init, attach, detach.  The rest is optional. */
 	int (*init)(const struct aether_host *host, void **state);
 	void (*fini)(void *state);
 	int (*attach)(void *state, const struct aether_vm *vm,
