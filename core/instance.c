@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,18 @@ int ae_instance_attach(struct ae_instance *inst, const struct aether_vm *vm,
 	return 0;
 }
 
+/* A verb's return where the contract allows only 0 or -errno (or, for
+ * addresses, 0..max): anything else is a broken plugin, -EPROTO. */
+static int verb_rc(const struct ae_instance *inst, const char *verb, int rc,
+		   int max)
+{
+	if (rc <= max)
+		return rc;
+	ae_err("%s: %s returned %d (want %s)", inst->plugin->path, verb, rc,
+	       max ? "0..max or -errno" : "0 or -errno");
+	return -EPROTO;
+}
+
 int ae_instance_detach(struct ae_instance *inst, const struct aether_vm *vm,
 		       void *att_state)
 {
@@ -324,7 +337,9 @@ int ae_instance_check(struct ae_instance *inst, const struct aether_vm *vm,
 {
 	if (!inst->plugin->desc->check)
 		return 0;
-	return inst->plugin->desc->check(inst->state, vm, att_state);
+	return verb_rc(inst, "check",
+		       inst->plugin->desc->check(inst->state, vm, att_state),
+		       0);
 }
 
 int ae_instance_forward(struct ae_instance *inst, const struct aether_vm *vm,
@@ -382,7 +397,7 @@ int ae_instance_gc(struct ae_instance *inst, const struct aether_vm *live,
 	} else {
 		return 0;
 	}
-	return rc;
+	return verb_rc(inst, "gc", rc, 0);
 }
 
 void ae_vm_init(struct aether_vm *vm, const char *name, unsigned index,
@@ -406,5 +421,7 @@ int ae_instance_addresses(struct ae_instance *inst, const struct aether_vm *vm,
 
 	if (!AETHER_PLUGIN_HAS(d, addresses))
 		return -EOPNOTSUPP;
-	return d->addresses(inst->state, vm, att_state, out, max);
+	return verb_rc(inst, "addresses",
+		       d->addresses(inst->state, vm, att_state, out, max),
+		       max > INT_MAX ? INT_MAX : (int)max);
 }

@@ -959,6 +959,39 @@ START_TEST(instance_user)
 }
 END_TEST
 
+/* check, gc and addresses answering outside their contract (a positive
+ * errno, more addresses than asked for): -EPROTO, as detach and forward. */
+START_TEST(instance_positive_returns)
+{
+	struct ae_instance *inst = open_good("mode = positive\n");
+	struct aether_attachment att;
+	struct aether_addr out[2];
+	struct aether_vm vm;
+	void *as = NULL;
+
+	ae_vm_init(&vm, "posvm", 0, ck_tmpdir);
+	ck_assert_int_eq(ae_instance_attach(inst, &vm, &att, &as), 0);
+	ck_assert_int_eq(ae_instance_check(inst, &vm, as), -EPROTO);
+	ck_assert_int_eq(ae_instance_gc(inst, &vm, 1), -EPROTO);
+	ck_assert_int_eq(ae_instance_gc(inst, NULL, 0), -EPROTO);
+	ck_assert_int_eq(ae_instance_addresses(inst, &vm, as, out, 2), -EPROTO);
+	ck_assert_int_eq(ae_instance_addresses(inst, &vm, as, out, 0), -EPROTO);
+	ck_assert_int_eq(ae_instance_detach(inst, &vm, as), 0);
+	ae_instance_close(inst);
+
+	/* The same verbs within their contract, from the same plugin. */
+	inst = open_good("mode = user\n");
+	ck_assert_int_eq(ae_instance_attach(inst, &vm, &att, &as), 0);
+	ck_assert_int_eq(ae_instance_check(inst, &vm, as), 0);
+	ck_assert_int_eq(ae_instance_gc(inst, &vm, 1), 0);
+	ck_assert_int_eq(ae_instance_addresses(inst, &vm, as, out, 2), 1);
+	ck_assert_int_eq(out[0].addr[3], 1);
+	ck_assert_int_eq(ae_instance_addresses(inst, &vm, as, out, 0), 0);
+	ck_assert_int_eq(ae_instance_detach(inst, &vm, as), 0);
+	ae_instance_close(inst);
+}
+END_TEST
+
 START_TEST(instance_fds)
 {
 	struct ae_instance *inst = open_good("mode = tap\ncount = 3\n");
@@ -1138,6 +1171,7 @@ static Suite *loader_suite(void)
 	tc = tcase_create("instance");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, instance_user);
+	tcase_add_test(tc, instance_positive_returns);
 	tcase_add_test(tc, instance_fds);
 	tcase_add_test(tc, instance_attach_failure);
 	tcase_add_test(tc, instance_bogus_kind);
