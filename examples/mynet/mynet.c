@@ -71,8 +71,6 @@ struct mynet_att {
 	unsigned n_hostfwd;
 };
 
-#define LOG(m, level, ...) (m)->host->log((m)->host, (level), __VA_ARGS__)
-
 /* "A.B.C.D/N", 8 <= N <= 24, no host bits: the network and its mask. */
 static int parse_net(const char *s, uint32_t *net, uint32_t *mask)
 {
@@ -140,7 +138,7 @@ static int mynet_init(const struct aether_host *host, void **state)
 
 	s = host->opt_get(host, "net", 0);
 	if (!s || parse_net(s, &net, &mask) < 0) {
-		LOG(m, AETHER_LOG_ERR, "net: '%s' is not ADDRESS/PREFIX with "
+		AETHER_ERR(m->host, "net: '%s' is not ADDRESS/PREFIX with "
 		    "a prefix of 8..24 and no host bits set", s ? s : "");
 		rc = -EINVAL;
 		goto fail;
@@ -155,7 +153,7 @@ static int mynet_init(const struct aether_host *host, void **state)
 	format_v4(net + 2, m->gateway, sizeof m->gateway);
 	format_v4(net + 3, m->dns, sizeof m->dns);
 	format_v4(net + (uint32_t)first, m->dhcpstart, sizeof m->dhcpstart);
-	LOG(m, AETHER_LOG_DEBUG, "network %s, gateway %s, DHCP from %s",
+	AETHER_DEBUG(m->host, "network %s, gateway %s, DHCP from %s",
 	    m->net, m->gateway, m->dhcpstart);
 	*state = m;
 	return 0;
@@ -190,7 +188,7 @@ static int mynet_attach(void *state, const struct aether_vm *vm,
 	int fd, rc;
 
 	if (!valid_id(vm->id)) {
-		LOG(m, AETHER_LOG_ERR, "refusing VM id '%s'", vm->id);
+		AETHER_ERR(m->host, "refusing VM id '%s'", vm->id);
 		return -EINVAL;
 	}
 	a = calloc(1, sizeof *a);
@@ -227,7 +225,7 @@ static int mynet_attach(void *state, const struct aether_vm *vm,
 	fd = open(a->marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
-		LOG(m, AETHER_LOG_ERR, "%s: %s", a->marker, strerror(-rc));
+		AETHER_ERR(m->host, "%s: %s", a->marker, strerror(-rc));
 		att_free(a);
 		return rc;
 	}
@@ -244,8 +242,7 @@ static int mynet_attach(void *state, const struct aether_vm *vm,
 	att->user.n_hostfwd = a->n_hostfwd;
 	att->user.restrict_ = (uint32_t)m->restrict_;
 	*att_state = a;
-	LOG(m, AETHER_LOG_INFO,
-	    "attached VM %s (NIC %u, MAC %02x:%02x:%02x:%02x:%02x:%02x) to "
+	AETHER_INFO(m->host, "attached VM %s (NIC %u, MAC %02x:%02x:%02x:%02x:%02x:%02x) to "
 	    "%s, DHCP from %s, %u forward(s)", vm->name, vm->nic,
 	    vm->mac[0], vm->mac[1], vm->mac[2], vm->mac[3], vm->mac[4],
 	    vm->mac[5], m->net, m->dhcpstart, a->n_hostfwd);
@@ -262,11 +259,11 @@ static int mynet_detach(void *state, const struct aether_vm *vm,
 	/* Best effort and idempotent: the marker may already be gone. */
 	if (a && unlink(a->marker) < 0 && errno != ENOENT) {
 		rc = -errno;
-		LOG(m, AETHER_LOG_WARNING, "%s: %s", a->marker, strerror(errno));
+		AETHER_WARN(m->host, "%s: %s", a->marker, strerror(errno));
 	}
 	if (a)
 		att_free(a);
-	LOG(m, AETHER_LOG_INFO, "detached VM %s", vm->name);
+	AETHER_INFO(m->host, "detached VM %s", vm->name);
 	return rc;
 }
 
@@ -277,7 +274,7 @@ static int mynet_check(void *state, const struct aether_vm *vm,
 	struct mynet_att *a = att_state;
 
 	if (access(a->marker, F_OK) < 0) {
-		LOG(m, AETHER_LOG_ERR, "VM %s: %s vanished", vm->name, a->marker);
+		AETHER_ERR(m->host, "VM %s: %s vanished", vm->name, a->marker);
 		return -ENOENT;
 	}
 	return 0;
@@ -316,7 +313,7 @@ static int mynet_gc(void *state, const struct aether_vm *const *live,
 				rc = -errno;
 			continue;
 		}
-		LOG(m, AETHER_LOG_INFO, "gc: removed the marker of VM id %s", id);
+		AETHER_INFO(m->host, "gc: removed the marker of VM id %s", id);
 	}
 	closedir(d);
 	return rc;

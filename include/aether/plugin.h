@@ -40,6 +40,8 @@
  *        gc_v2 at the end of struct aether_plugin (gc with an array of
  *        pointers, so struct aether_vm can grow); the host hands the 1.0
  *        gc a packed array of AETHER_VM_SIZE_1_0-byte elements.
+ *        Header only: the log helpers AETHER_ERR, AETHER_WARN,
+ *        AETHER_NOTICE, AETHER_INFO, AETHER_DEBUG.
  */
 #ifndef AETHER_PLUGIN_H
 #define AETHER_PLUGIN_H
@@ -342,6 +344,24 @@ struct aether_host {
 
 	void *host_data; /* the host's own; plugins must not touch it */
 };
+
+/*
+ * Logging helpers (header only, no ABI of their own): a plugin logs
+ * through the host, never to stdout or stderr, and needs no macro of its
+ * own.  host is a const struct aether_host * and is evaluated twice.
+ *
+ *   AETHER_ERR(host, "tap %s: %s", name, strerror(-rc));
+ */
+#define AETHER_LOG_AT(host, level, ...)                                       \
+	((host)->log((host), (level), __VA_ARGS__))
+#define AETHER_ERR(host, ...) AETHER_LOG_AT(host, AETHER_LOG_ERR, __VA_ARGS__)
+#define AETHER_WARN(host, ...)                                                \
+	AETHER_LOG_AT(host, AETHER_LOG_WARNING, __VA_ARGS__)
+#define AETHER_NOTICE(host, ...)                                              \
+	AETHER_LOG_AT(host, AETHER_LOG_NOTICE, __VA_ARGS__)
+#define AETHER_INFO(host, ...) AETHER_LOG_AT(host, AETHER_LOG_INFO, __VA_ARGS__)
+#define AETHER_DEBUG(host, ...)                                               \
+	AETHER_LOG_AT(host, AETHER_LOG_DEBUG, __VA_ARGS__)
 
 /* ------------------------------------------------------------------ */
 /* The plugin descriptor.                                             */

@@ -65,8 +65,6 @@ static const struct aether_option slirp_options[] = {
 	{.key = NULL},
 };
 
-#define LOG(st, lvl, ...) (st)->host->log((st)->host, (lvl), __VA_ARGS__)
-
 static int slirp_init(const struct aether_host *host, void **state)
 {
 	struct slirp_state *st = calloc(1, sizeof *st);
@@ -123,11 +121,11 @@ static int check_in_net(struct slirp_state *st, const char *key,
 	if (!v)
 		return 0;
 	if (parse_v4(v, &a) < 0) {
-		LOG(st, AETHER_LOG_ERR, "%s: '%s' is not an IPv4 address", key, v);
+		AETHER_ERR(st->host, "%s: '%s' is not an IPv4 address", key, v);
 		return -EINVAL;
 	}
 	if ((a & mask) != net) {
-		LOG(st, AETHER_LOG_ERR, "%s: %s is not inside net", key, v);
+		AETHER_ERR(st->host, "%s: %s is not inside net", key, v);
 		return -EINVAL;
 	}
 	return 0;
@@ -273,7 +271,7 @@ static int attach_libslirp(struct slirp_state *st, struct slirp_att *a,
 			inet_pton(AF_INET, ga, &g);
 		rc = ls_port_forward(a->port, udp, h, hp, g, gp, 1);
 		if (rc < 0) {
-			LOG(st, AETHER_LOG_ERR, "hostfwd %s: %s", a->hostfwd[i],
+			AETHER_ERR(st->host, "hostfwd %s: %s", a->hostfwd[i],
 			    strerror(-rc));
 			return rc;
 		}
@@ -296,8 +294,7 @@ static int slirp_attach(void *state, const struct aether_vm *vm,
 		return -ENOMEM;
 	a->net = dup_opt(st, "net");
 	if (!a->net || parse_net(a->net, &net, &mask) < 0) {
-		LOG(st, AETHER_LOG_ERR,
-		    "net: '%s' is not ADDRESS/PREFIX with a prefix of 8..30 "
+		AETHER_ERR(st->host, "net: '%s' is not ADDRESS/PREFIX with a prefix of 8..30 "
 		    "and no host bits set", a->net ? a->net : "");
 		goto fail;
 	}
@@ -316,8 +313,7 @@ static int slirp_attach(void *state, const struct aether_vm *vm,
 		char **n;
 
 		if (check_hostfwd(f) < 0) {
-			LOG(st, AETHER_LOG_ERR,
-			    "hostfwd: '%s' is not "
+			AETHER_ERR(st->host, "hostfwd: '%s' is not "
 			    "tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT",
 			    f);
 			goto fail;
@@ -341,7 +337,7 @@ static int slirp_attach(void *state, const struct aether_vm *vm,
 		rst = st->host->opt_bool(st->host, "restrict", &b) == 0 && b;
 		ipv6 = st->host->opt_bool(st->host, "ipv6", &b) == 0 && b;
 		if (!mode || (strcmp(mode, "qemu") && strcmp(mode, "libslirp"))) {
-			LOG(st, AETHER_LOG_ERR, "mode: '%s' is not libslirp or qemu",
+			AETHER_ERR(st->host, "mode: '%s' is not libslirp or qemu",
 			    mode ? mode : "");
 			goto fail;
 		}
@@ -353,21 +349,18 @@ static int slirp_attach(void *state, const struct aether_vm *vm,
 			if (rc < 0)
 				goto fail;
 			*att_state = a;
-			LOG(st, AETHER_LOG_DEBUG,
-			    "libslirp frame port on %s with %u forward(s)",
+			AETHER_DEBUG(st->host, "libslirp frame port on %s with %u forward(s)",
 			    a->net, a->n_hostfwd);
 			return 0;
 #else
-			LOG(st, AETHER_LOG_ERR,
-			    "mode = libslirp: this plugin was built without "
+			AETHER_ERR(st->host, "mode = libslirp: this plugin was built without "
 			    "libslirp; use mode = qemu");
 			rc = -EOPNOTSUPP;
 			goto fail;
 #endif
 		}
 		if (mtu > 1500) {
-			LOG(st, AETHER_LOG_ERR,
-			    "mtu = %lld: QEMU's slirp has a 1500-byte link; "
+			AETHER_ERR(st->host, "mtu = %lld: QEMU's slirp has a 1500-byte link; "
 			    "use mode = libslirp", (long long)mtu);
 			goto fail;
 		}
@@ -385,7 +378,7 @@ static int slirp_attach(void *state, const struct aether_vm *vm,
 	att->user.restrict_ = st->host->opt_bool(st->host, "restrict", &b) == 0 && b;
 	att->user.ipv6 = st->host->opt_bool(st->host, "ipv6", &b) == 0 && b;
 	*att_state = a;
-	LOG(st, AETHER_LOG_DEBUG, "user networking on %s with %u forward(s)",
+	AETHER_DEBUG(st->host, "user networking on %s with %u forward(s)",
 	    a->net, a->n_hostfwd);
 	return 0;
 fail:
@@ -427,7 +420,7 @@ static int slirp_forward(void *state, const struct aether_vm *vm,
 		rc = ls_port_forward(a->port, f->proto == 17, h, f->host_port,
 				     g, f->guest_port, add);
 		if (rc < 0)
-			LOG(st, AETHER_LOG_DEBUG, "forward %s %s:%u: %s",
+			AETHER_DEBUG(st->host, "forward %s %s:%u: %s",
 			    add ? "add" : "remove",
 			    f->host_addr ? f->host_addr : "", f->host_port,
 			    strerror(-rc));
