@@ -12,6 +12,7 @@
  *             must survive attach; a plugin without AETHER_CAP_ATTACH_FRAME
  *             must leave port and ops NULL (no frame op can be called)
  *   check     while attached (must be 0)
+ *   validate  the 1.2 verb again (must be 0: the options are good)
  *   addresses the 1.1 verb, with the attachment's state and without (as
  *             `aether status` asks from another process)
  *   forward   the 1.1 verb, add and remove
@@ -117,6 +118,13 @@ static int trap_gc_v2(void *state, const struct aether_vm *const *live,
 	return 0x7ea;
 }
 
+static int trap_validate(const struct aether_host *host)
+{
+	(void)host;
+	trap_calls++;
+	return 0x7ea;
+}
+
 static int output_calls;
 
 static int trap_output(void *sink, const void *frame, size_t len)
@@ -157,6 +165,7 @@ static int (*const trap_ff)(void *, const struct aether_vm *, void *,
 			    const struct aether_forward *, int) = trap_forward;
 static int (*const trap_fg)(void *, const struct aether_vm *const *,
 			    size_t) = trap_gc_v2;
+static int (*const trap_fv)(const struct aether_host *) = trap_validate;
 
 static const struct {
 	size_t offset;
@@ -165,6 +174,7 @@ static const struct {
 	{offsetof(struct aether_plugin, addresses), &trap_fa},
 	{offsetof(struct aether_plugin, forward), &trap_ff},
 	{offsetof(struct aether_plugin, gc_v2), &trap_fg},
+	{offsetof(struct aether_plugin, validate), &trap_fv},
 };
 
 /* The bytes from d + d->struct_size up to the end of this host's struct
@@ -373,6 +383,9 @@ int main(int argc, char **argv)
 	}
 
 	step("check", ae_instance_check(inst, &vm, as), 1, "attached");
+	/* The 1.2 verb validate (ae_instance_open ran it too, before init):
+	 * 0 for good options, and not called past a short descriptor. */
+	step("validate", ae_instance_validate(inst, err, sizeof err), 1, NULL);
 	/* The 1.1 verbs. */
 	drive_1_1_verbs(inst, &vm, as,
 			d->struct_size < offsetof(struct aether_plugin,

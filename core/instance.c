@@ -25,6 +25,10 @@ struct ae_instance {
 	int initialised;
 	struct aether_helper *helpers;
 	char prefix[64];
+	int validating;      /* in the validate verb */
+	unsigned opt_errors; /* opt_error calls during validate */
+	char opt_err[1700];  /* the first one */
+	int borrowed;        /* plugin not ours to unload (check-config) */
 };
 
 static struct ae_instance *inst_of(const struct aether_host *h)
@@ -63,6 +67,38 @@ static int host_opt_int(const struct aether_host *h, const char *key,
 			int64_t *out)
 {
 	return ae_optset_int(inst_of(h)->opts, key, out);
+}
+
+static void host_opt_error(const struct aether_host *h, const char *key,
+			   unsigned idx, const char *fmt, ...)
+{
+	struct ae_instance *inst = inst_of(h);
+	const char *file, *value;
+	char msg[512], where[600], line[1600];
+	va_list ap;
+	int ln;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (!key)
+		key = "?";
+	value = ae_optset_get(inst->opts, key, idx);
+	ae_optset_where(inst->opts, key, idx, &file, &ln);
+	if (file && ln > 0)
+		snprintf(where, sizeof where, "%s:%d: ", file, ln);
+	else if (file)
+		snprintf(where, sizeof where, "%s: ", file);
+	else
+		where[0] = '\0';
+	snprintf(line, sizeof line, "%s[%s] %s = %s: %s", where,
+		 ae_optset_section(inst->opts), key, value ? value : "(unset)",
+		 msg);
+	if (inst->validating && inst->opt_errors++ == 0) {
+		snprintf(inst->opt_err, sizeof inst->opt_err, "%s", line);
+		return; /* the caller's error message */
+	}
+	ae_err("%s", line);
 }
 
 static int host_helper_start(const struct aether_host *h,
@@ -135,6 +171,61 @@ static void host_init(struct ae_instance *inst)
 	h->helper_pid = host_helper_pid;
 	h->helper_alive = host_helper_alive;
 	h->host_data = inst;
+	h->opt_error = host_opt_error;
+}
+
+/* The plugin's validate verb (1.2) on the options already checked against
+ * its table.  Its first opt_error becomes err; later ones are logged. */
+static int run_validate(struct ae_instance *inst, char *err, size_t errlen)
+{
+	const struct aether_plugin *d = inst->plugin->desc;
+	int rc;
+
+	if (!AETHER_PLUGIN_HAS(d, validate))
+		return 0;
+	inst->validating = 1;
+	inst->opt_errors = 0;
+	inst->opt_err[0] = '\0';
+	rc = d->validate(&inst->host);
+	inst->validating = 0;
+	if (rc > 0) {
+		return ae_seterr(err, errlen, EPROTO,
+				 "%s: validate returned %d (want 0 or -errno)",
+				 inst->plugin->path, rc);
+	}
+	if (rc == 0 && inst->opt_errors)
+		rc = -EINVAL; /* errors reported: refused whatever it says */
+	if (rc == 0)
+		return 0;
+	if (inst->opt_errors > 1)
+		return ae_seterr(err, errlen, -rc, "%s (and %u more above)",
+				 inst->opt_err, inst->opt_errors - 1);
+	if (inst->opt_errors)
+		return ae_seterr(err, errlen, -rc, "%s", inst->opt_err);
+	return ae_seterr(err, errlen, -rc,
+			 "[%s]: backend %s refused its options: %s",
+			 ae_optset_section(inst->opts), inst->plugin->name,
+			 strerror(-rc));
+}
+
+int ae_instance_check_options(struct ae_plugin *p, const char *backend,
+			      const struct ae_ini_section *section, char *err,
+			      size_t errlen)
+{
+	struct ae_instance *inst = ae_xcalloc(1, sizeof *inst);
+	int rc;
+
+	inst->plugin = p;
+	inst->borrowed = 1;
+	rc = ae_optset_new(backend, p->desc->options, section, &inst->opts,
+			   err, errlen);
+	if (rc == 0) {
+		snprintf(inst->prefix, sizeof inst->prefix, "%s", backend);
+		host_init(inst);
+		rc = run_validate(inst, err, errlen);
+	}
+	ae_instance_close(inst);
+	return rc;
 }
 
 static int make_plugin_dir(const char *name, char **out, char *err,
@@ -176,11 +267,15 @@ int ae_instance_open(const char *backend, const char *plugin_dir,
 			   &inst->opts, err, errlen);
 	if (rc < 0)
 		goto fail;
+	snprintf(inst->prefix, sizeof inst->prefix, "%s", backend);
+	host_init(inst); /* runtime_dir NULL: validate must not use it */
+	rc = run_validate(inst, err, errlen);
+	if (rc < 0)
+		goto fail;
 	rc = make_plugin_dir(backend, &inst->runtime_dir, err, errlen);
 	if (rc < 0)
 		goto fail;
-	snprintf(inst->prefix, sizeof inst->prefix, "%s", backend);
-	host_init(inst);
+	inst->host.runtime_dir = inst->runtime_dir;
 	rc = inst->plugin->desc->init(&inst->host, &inst->state);
 	if (rc < 0) {
 		ae_seterr(err, errlen, -rc, "%s: init failed: %s",
@@ -237,7 +332,8 @@ void ae_instance_close(struct ae_instance *inst)
 		free(h);
 	}
 	ae_optset_free(inst->opts);
-	ae_plugin_unload(inst->plugin);
+	if (!inst->borrowed)
+		ae_plugin_unload(inst->plugin);
 	free(inst->runtime_dir);
 	free(inst);
 }
@@ -424,4 +520,9 @@ int ae_instance_addresses(struct ae_instance *inst, const struct aether_vm *vm,
 	return verb_rc(inst, "addresses",
 		       d->addresses(inst->state, vm, att_state, out, max),
 		       max > INT_MAX ? INT_MAX : (int)max);
+}
+
+int ae_instance_validate(struct ae_instance *inst, char *err, size_t errlen)
+{
+	return run_validate(inst, err, errlen);
 }

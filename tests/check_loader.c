@@ -473,6 +473,7 @@ static const struct {
 	{"addresses", offsetof(struct aether_plugin, addresses)},
 	{"forward", offsetof(struct aether_plugin, forward)},
 	{"gc_v2", offsetof(struct aether_plugin, gc_v2)},
+	{"validate", offsetof(struct aether_plugin, validate)},
 };
 
 static void never_called(void)
@@ -1115,6 +1116,78 @@ START_TEST(instance_option_errors)
 }
 END_TEST
 
+/* The validate verb (1.2): run by ae_instance_open before init (and before
+ * the runtime dir), and by ae_instance_check_options without init; the
+ * first opt_error names file, line, section, key and value. */
+START_TEST(instance_validate)
+{
+	struct ae_instance *inst = NULL;
+	struct ae_plugin *p = NULL;
+	struct ae_ini *ini;
+	const char *t = "[network.good]\n# c\nmode = warp\ntag = a\n"
+			"tag = b\n";
+	struct stat st;
+	int rc;
+
+	ck_assert_int_eq(ae_ini_parse_text(t, strlen(t), "/etc/vm.conf", &ini,
+					   err, sizeof err), 0);
+	rc = ae_instance_open("good", fixdir, ae_ini_find(ini, "network.good"),
+			      &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_ptr_null(inst);
+	ck_assert_err_has(err, "/etc/vm.conf:3: [network.good] mode = warp: "
+			       "not a mode of this fixture (and 1 more above)");
+	/* refused before init made the plugin's runtime dir */
+	ck_assert_int_ne(stat(ck_path("run/plugins/good"), &st), 0);
+
+	/* check-config's path: no init, the plugin stays loaded */
+	ck_assert_int_eq(ae_plugin_load("good", fixdir, &p, err, sizeof err), 0);
+	err[0] = '\0';
+	rc = ae_instance_check_options(p, "good",
+				       ae_ini_find(ini, "network.good"), err,
+				       sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_err_has(err, "/etc/vm.conf:3: [network.good] mode = warp: ");
+	ck_assert_int_eq(ae_instance_check_options(p, "good", NULL, err,
+						   sizeof err), 0);
+	ck_assert_str_eq(p->desc->name, "good");
+	ae_ini_free(ini);
+	/* the table is checked first, as before: its error, not validate's */
+	t = "[network.good]\nmode = warp\ncount = 99\n";
+	ck_assert_int_eq(ae_ini_parse_text(t, strlen(t), "/etc/h.conf", &ini,
+					   err, sizeof err), 0);
+	rc = ae_instance_check_options(p, "good",
+				       ae_ini_find(ini, "network.good"), err,
+				       sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_err_has(err, "/etc/h.conf:3: count: 99 is out of range");
+	ae_plugin_unload(p);
+	ae_ini_free(ini);
+
+	/* out of contract */
+	rc = ae_instance_open_text("good", fixdir, "mode = validate_positive\n",
+				   "opts", &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EPROTO);
+	ck_assert_err_has(err, "validate returned 3");
+	rc = ae_instance_open_text("good", fixdir, "mode = validate_silent\n",
+				   "opts", &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_err_has(err, "[network.good]: backend good refused its "
+			       "options");
+	rc = ae_instance_open_text("good", fixdir, "mode = validate_lies\n",
+				   "opts", &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_err_has(err, "opts:2: [network.good] mode = validate_lies: "
+			       "reported, but 0 returned");
+	ck_assert_ptr_null(inst);
+
+	/* validate again on an open instance */
+	inst = open_good("mode = stream\n");
+	ck_assert_int_eq(ae_instance_validate(inst, err, sizeof err), 0);
+	ae_instance_close(inst);
+}
+END_TEST
+
 /* The runtime root cannot be made: a message, no crash, no instance. */
 START_TEST(instance_runtime_dir_error)
 {
@@ -1177,6 +1250,7 @@ static Suite *loader_suite(void)
 	tcase_add_test(tc, instance_bogus_kind);
 	tcase_add_test(tc, instance_option_errors);
 	tcase_add_test(tc, instance_runtime_dir_error);
+	tcase_add_test(tc, instance_validate);
 	suite_add_tcase(s, tc);
 	return s;
 }

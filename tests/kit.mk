@@ -49,6 +49,12 @@ dist_noinst_SCRIPTS += tests/abi-compat-cli.sh
 # 1.0 descriptor catches any read past it.
 unit_tests += tests/abi-check.sh
 
+# The validate verb (1.2): check-config and run refuse what a plugin would
+# refuse, naming file, line and key (slirp's options; no QEMU).
+TESTS += tests/plugin-validate.sh
+dist_noinst_SCRIPTS += tests/plugin-validate.sh
+unit_tests += tests/plugin-validate.sh
+
 # ---------------------------------------------------------------------
 # The example out-of-tree plugin, shipped with the documentation.
 

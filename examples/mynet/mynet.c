@@ -118,48 +118,74 @@ static int valid_id(const char *id)
 	return 1;
 }
 
+/* Every option value this plugin parses, checked in one place: by the
+ * validate verb (aether check-config, and before init in every run) and
+ * by init, which keeps what it parsed.  A bad value is reported with
+ * host->opt_error (ABI 1.2: the host names file, line and key), or logged
+ * by a 1.0/1.1 host, which has no opt_error. */
+static int mynet_check_options(const struct aether_host *host,
+			       uint32_t *net, uint32_t *mask, int64_t *first)
+{
+	const char *s = host->opt_get(host, "net", 0);
+	int rc;
+
+	if (!s || parse_net(s, net, mask) < 0) {
+		if (AETHER_HOST_HAS(host, opt_error))
+			host->opt_error(host, "net", 0,
+					"not ADDRESS/PREFIX with a prefix of "
+					"8..24 and no host bits set");
+		else
+			AETHER_ERR(host, "net: '%s' is not ADDRESS/PREFIX "
+				   "with a prefix of 8..24 and no host bits "
+				   "set", s ? s : "");
+		return -EINVAL;
+	}
+	/* bounds checked by the host against the table (4..250 is inside
+	 * any /8../24) */
+	rc = host->opt_int(host, "dhcp_first", first);
+	return rc < 0 ? rc : 0;
+}
+
+static int mynet_validate(const struct aether_host *host)
+{
+	uint32_t net, mask;
+	int64_t first;
+
+	return mynet_check_options(host, &net, &mask, &first);
+}
+
 static int mynet_init(const struct aether_host *host, void **state)
 {
 	struct mynet *m;
 	uint32_t net, mask;
 	int64_t first;
-	const char *s;
 	int rc;
 
 	/* The services table carries its size: a field appended in a later
-	 * ABI minor may only be used when the host's table reaches it.
-	 * Everything this plugin uses is in 1.0, which every 1.x host has. */
+	 * ABI minor may only be used when the host's table reaches it
+	 * (AETHER_HOST_HAS).  Everything else this plugin uses is in 1.0. */
 	if (host->struct_size < offsetof(struct aether_host, helper_start))
 		return -EPROTO;
+	rc = mynet_check_options(host, &net, &mask, &first);
+	if (rc < 0)
+		return rc;
 	m = calloc(1, sizeof *m);
 	if (!m)
 		return -ENOMEM;
 	m->host = host;
-
-	s = host->opt_get(host, "net", 0);
-	if (!s || parse_net(s, &net, &mask) < 0) {
-		AETHER_ERR(m->host, "net: '%s' is not ADDRESS/PREFIX with "
-		    "a prefix of 8..24 and no host bits set", s ? s : "");
-		rc = -EINVAL;
-		goto fail;
-	}
-	rc = host->opt_int(host, "dhcp_first", &first); /* bounds: checked */
-	if (rc < 0)
-		goto fail;
 	rc = host->opt_bool(host, "restrict", &m->restrict_);
-	if (rc < 0)
-		goto fail;
-	snprintf(m->net, sizeof m->net, "%s", s);
+	if (rc < 0) {
+		free(m);
+		return rc;
+	}
+	snprintf(m->net, sizeof m->net, "%s", host->opt_get(host, "net", 0));
 	format_v4(net + 2, m->gateway, sizeof m->gateway);
 	format_v4(net + 3, m->dns, sizeof m->dns);
 	format_v4(net + (uint32_t)first, m->dhcpstart, sizeof m->dhcpstart);
 	AETHER_DEBUG(m->host, "network %s, gateway %s, DHCP from %s",
-	    m->net, m->gateway, m->dhcpstart);
+		     m->net, m->gateway, m->dhcpstart);
 	*state = m;
 	return 0;
-fail:
-	free(m);
-	return rc;
 }
 
 static void mynet_fini(void *state)
@@ -332,4 +358,5 @@ AETHER_PLUGIN_DEFINE(mynet) = {
 	.detach = mynet_detach,
 	.check = mynet_check,
 	.gc_v2 = mynet_gc,
+	.validate = mynet_validate,
 };

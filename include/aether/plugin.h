@@ -40,6 +40,10 @@
  *        gc_v2 at the end of struct aether_plugin (gc with an array of
  *        pointers, so struct aether_vm can grow); the host hands the 1.0
  *        gc a packed array of AETHER_VM_SIZE_1_0-byte elements.
+ *        Verb validate (the plugin's own option checks, run by
+ *        check-config and before init) and host service opt_error (an
+ *        option error with file, line and key) at the end of struct
+ *        aether_host, with AETHER_HOST_HAS.
  *        Header only: the log helpers AETHER_ERR, AETHER_WARN,
  *        AETHER_NOTICE, AETHER_INFO, AETHER_DEBUG.
  */
@@ -343,7 +347,26 @@ struct aether_host {
 			    const struct aether_helper *helper);
 
 	void *host_data; /* the host's own; plugins must not touch it */
+
+	/* ABI 1.2 (check with AETHER_HOST_HAS before use). */
+
+	/*
+	 * Report a bad value of option key (its idx-th value, as opt_get
+	 * numbers them) with its location: the host prints
+	 *   FILE:LINE: [network.NAME] KEY = VALUE: message
+	 * (the section's file and header line for a default).  For the
+	 * validate verb and for any verb that checks options; the verb then
+	 * returns -EINVAL.
+	 */
+	void (*opt_error)(const struct aether_host *h, const char *key,
+			  unsigned idx, const char *fmt, ...) AETHER_PRINTF(4, 5);
 };
+
+/* Does host table h (of h->struct_size bytes) have member m? */
+#define AETHER_HOST_HAS(h, m)                                                 \
+	((h)->struct_size >= offsetof(struct aether_host, m) +                \
+				     sizeof((h)->m) &&                        \
+	 (h)->m != NULL)
 
 /*
  * Logging helpers (header only, no ABI of their own): a plugin logs
@@ -430,6 +453,18 @@ struct aether_host {
  *                      -EOPNOTSUPP (or leave the verb NULL): the host then
  *                      changes the forward in the hypervisor itself
  *                      (QEMU: hostfwd_add/hostfwd_remove over QMP).
+ * validate(host)                                 optional (1.2)
+ *                      Check the plugin's options (opt_get, opt_bool,
+ *                      opt_int) beyond the types of its table: every value
+ *                      init or attach would refuse.  Report each bad value
+ *                      with host->opt_error and return -EINVAL.  Called
+ *                      with no state, after the host checked the table and
+ *                      before init, by `aether check-config` (which never
+ *                      calls init) and before init in every run; only log,
+ *                      vlog, the opt_* services and opt_error may be used
+ *                      (runtime_dir is NULL).  init and attach should run
+ *                      the same checks (one function, not two parsers).
+ *                      Without it only the table is checked.
  * gc_v2(state, live, n_live)                     optional (1.2)
  *                      As gc, with live[] an array of n_live pointers (each
  *                      struct aether_vm may be longer than the plugin
@@ -477,6 +512,7 @@ struct aether_plugin {
 	/* ABI 1.2: used only when struct_size covers them. */
 	int (*gc_v2)(void *state, const struct aether_vm *const *live,
 		     size_t n_live);
+	int (*validate)(const struct aether_host *host);
 };
 
 /* Does descriptor d (of d->struct_size bytes) have member m? */
