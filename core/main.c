@@ -24,68 +24,6 @@
 #include "util.h"
 #include "vmconf.h"
 
-static const char usage_text[] =
-	"Usage: aether [OPTION]... COMMAND [ARG]...\n"
-	"Start QEMU virtual machines with a networking backend chosen in the\n"
-	"config file and loaded as a plugin.\n"
-	"\n"
-	"Commands:\n"
-	"  run VMFILE               run one VM in the foreground, attach its\n"
-	"                           network, detach it however the VM ends\n"
-	"  check-config FILE        validate a VM file or a host config\n"
-	"                           (including backend options) and exit\n"
-	"  plugins                  list the backends found on the plugin path\n"
-	"  plugins show NAME        describe one backend and its options\n"
-	"  gc [BACKEND]...          remove what backends made for VMs that are\n"
-	"                           no longer running (all backends by default)\n"
-	"                           and stale runtime directories\n"
-	"  create NAME --image BASE [--backend B] [--memory MIB] [--cpus N]\n"
-	"         [--mac MAC] [--init-script FILE] [--kernel F] [--initrd F]\n"
-	"         [--append TEXT] [--user U]\n"
-	"                           add a VM to the store: qcow2 overlay on\n"
-	"                           BASE, unique MAC/UUID, cloud-init seed\n"
-	"  start NAME               start a detached supervisor; returns when\n"
-	"                           QEMU runs with the network attached\n"
-	"  stop NAME [--timeout S] [--force]\n"
-	"                           ACPI power-down, then QMP quit, then kill\n"
-	"  delete NAME [--force]    remove a VM and its disk from the store\n"
-	"  list [--json]            VMs of the store: state, backend, MAC, PID,\n"
-	"                           uptime, addresses\n"
-	"  status NAME [--json]     one VM (exit 0 running, 3 not running)\n"
-	"  console NAME [--no-follow]  print (and follow) the serial console\n"
-	"  forward add|remove|list VM [tcp|udp [HOSTADDR]:HOSTPORT [GUESTPORT]]\n"
-	"                           change a running VM's port forwards\n"
-	"  serve [--host NAME] [--amqp URL] [--credentials FILE]\n"
-	"                           host agent: take VM requests from a\n"
-	"                           RabbitMQ broker (see aether-remote(7))\n"
-	"  remote [--amqp URL] COMMAND ...\n"
-	"                           create/start/stop/delete/status/list/\n"
-	"                           forward against the hosts of a broker\n"
-	"\n"
-	"Options:\n"
-	"  -c, --config FILE        host config (default: %s;\n"
-	"                           'none' for no host config)\n"
-	"      --plugin-path DIRS   colon-separated plugin directories,\n"
-	"                           searched first (instead of\n"
-	"                           $AETHER_PLUGIN_PATH, which root ignores)\n"
-	"  -v, --verbose            more messages (twice: debug)\n"
-	"  -q, --quiet              errors only\n"
-	"  -h, --help               show this help and exit\n"
-	"  -V, --version            show the version and exit\n"
-	"\n"
-	"Environment: AETHER_PLUGIN_PATH (colon-separated plugin directories,\n"
-	"searched first), AETHER_CONFIG, AETHER_RUNTIME_DIR, AETHER_STORE_DIR.\n"
-	"As root, or setuid or with file capabilities, AETHER_PLUGIN_PATH and\n"
-	"AETHER_CONFIG are ignored: use --plugin-path and -c.\n"
-	"Exit status of run: 0 guest shut down, 1 error, 2 usage, 3 network\n"
-	"backend failed, 4 QEMU failed, 5 QEMU crashed, 128+N stopped on\n"
-	"signal N.  See aether(1), aether.conf(5), aether-plugin(7).\n";
-
-static void usage(FILE *f)
-{
-	fprintf(f, usage_text, ae_default_host_config());
-}
-
 static const char *hostconf;
 
 static int cmd_run(int argc, char **argv)
@@ -481,6 +419,436 @@ static int exec_agent(int argc, char **argv)
 #endif
 }
 
+/* ------------------------------------------------------------------ */
+/* The command table: dispatch, `aether --help`, `aether help COMMAND`
+ * and `aether COMMAND --help` all come from it. */
+
+/* The command serves --help itself (it must run for it: serve and remote
+ * are the host agent's, which prints its own usage). */
+#define CMD_OWN_HELP 1u
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	/* Lines of the synopsis, without "aether ": a line starting with a
+	 * space continues the one before, any other is another form. */
+	const char *synopsis;
+	/* One paragraph, lower case, no final stop: the line of the
+	 * command list of `aether --help`. */
+	const char *summary;
+	/* `aether help COMMAND`: what it does in detail and its options
+	 * (formatted; may be NULL). */
+	const char *help;
+	/* The command's options taking a value, as " --opt --opt ": the
+	 * word after one of them is its value, not a --help. */
+	const char *valopts;
+	unsigned flags;
+};
+
+static int cmd_help(int argc, char **argv);
+
+static int cmd_create(int argc, char **argv)
+{
+	return ae_cmd_create(argc, argv, hostconf);
+}
+
+static int cmd_start(int argc, char **argv)
+{
+	return ae_cmd_start(argc, argv, hostconf);
+}
+
+static int cmd_stop(int argc, char **argv)
+{
+	return ae_cmd_stop(argc, argv, hostconf);
+}
+
+static int cmd_delete(int argc, char **argv)
+{
+	return ae_cmd_delete(argc, argv, hostconf);
+}
+
+/* list --names: the names of the store's VMs, one a line, without
+ * loading them (for shell completion and scripts). */
+static int cmd_list(int argc, char **argv)
+{
+	char *store = NULL, err[1024], **names = NULL;
+	int n, i;
+
+	if (argc != 2 || strcmp(argv[1], "--names"))
+		return ae_cmd_list(argc, argv, hostconf);
+	if (ae_store_root(&store, err, sizeof err) < 0) {
+		ae_err("%s", err);
+		return AE_EXIT_ERROR;
+	}
+	n = ae_store_list(store, &names);
+	if (n < 0) {
+		ae_err("%s/vms: %s", store, strerror(-n));
+		free(store);
+		return AE_EXIT_ERROR;
+	}
+	for (i = 0; i < n; i++)
+		puts(names[i]);
+	ae_store_list_free(names, n);
+	free(store);
+	return 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	return ae_cmd_status(argc, argv, hostconf);
+}
+
+static int cmd_console(int argc, char **argv)
+{
+	return ae_cmd_console(argc, argv, hostconf);
+}
+
+static int cmd_forward(int argc, char **argv)
+{
+	return ae_cmd_forward(argc, argv, hostconf);
+}
+
+static const struct command commands[] = {
+	{"run", cmd_run, "run VMFILE",
+	 "run one VM in the foreground, attach its network, detach it "
+	 "however the VM ends",
+	 "VMFILE is a VM file (see aether.conf(5)), read with the host config's\n"
+	 "defaults.  When the guest powers off, QEMU crashes or aether receives\n"
+	 "SIGTERM, SIGINT or SIGHUP, the guest is asked to power down (on a\n"
+	 "signal), the network is detached and the runtime directory removed.\n"
+	 "\n"
+	 "Exit status: 0 guest shut down, 1 error, 2 usage, 3 network backend\n"
+	 "failed, 4 QEMU failed, 5 QEMU crashed, 128+N stopped on signal N.\n",
+	 "", 0},
+	{"check-config", cmd_check_config, "check-config FILE",
+	 "validate a VM file or a host config (including backend options) "
+	 "and exit",
+	 "FILE is a VM file (checked together with the host config) or a host\n"
+	 "config.  Every backend section is checked against the option table\n"
+	 "of its plugin.  Nothing is started; exit status 0 when FILE is valid,\n"
+	 "1 with the errors (file, line, key) otherwise.\n",
+	 "", 0},
+	{"plugins", cmd_plugins, "plugins\nplugins show NAME",
+	 "list the backends found on the plugin path, or describe one "
+	 "backend and its options",
+	 "Without arguments, every backend found on the plugin search path with\n"
+	 "its version, ABI and capabilities; a plugin the loader refuses is\n"
+	 "listed with the reason.  With show NAME, one backend and every option\n"
+	 "of its [network.NAME] section: type, range, default and meaning.\n",
+	 "", 0},
+	{"gc", cmd_gc, "gc [BACKEND]...",
+	 "remove what backends made for VMs that are no longer running (all "
+	 "backends by default) and stale runtime directories",
+	 "Crash recovery, safe at any time: kill QEMU processes whose\n"
+	 "supervisor died, finish interrupted creates and deletes of the VM\n"
+	 "store, let every backend (or each BACKEND named) remove what it made\n"
+	 "for VMs that are gone, then remove stale runtime directories.\n",
+	 "", 0},
+	{"create", cmd_create,
+	 "create NAME --image BASE [--backend B] [--memory MIB] [--cpus N]\n"
+	 " [--mac MAC] [--init-script FILE] [--kernel F] [--initrd F]\n"
+	 " [--append TEXT] [--user U]",
+	 "add a VM to the store: qcow2 overlay on BASE, unique MAC/UUID, "
+	 "cloud-init seed",
+	 "Options:\n"
+	 "  --image BASE          base image the VM's qcow2 overlay is made on\n"
+	 "  --backend B           networking backend (see aether plugins)\n"
+	 "  --memory MIB          memory in MiB\n"
+	 "  --cpus N              number of virtual CPUs\n"
+	 "  --mac MAC             MAC address (default: derived from NAME)\n"
+	 "  --init-script FILE    script for a cloud-init NoCloud seed image\n"
+	 "  --kernel F            kernel to boot directly\n"
+	 "  --initrd F            initrd for --kernel\n"
+	 "  --append TEXT         kernel command line for --kernel\n"
+	 "  --user U              user QEMU runs as when aether runs as root\n",
+	 " --image --backend --memory --cpus --mac --init-script --kernel "
+	 "--initrd --append --user ", 0},
+	{"start", cmd_start, "start NAME",
+	 "start a detached supervisor; returns when QEMU runs with the "
+	 "network attached",
+	 "The supervisor is aether run, forked or (supervisor = systemd in\n"
+	 "[vm]) a transient unit of the systemd user manager; its messages go\n"
+	 "to supervisor.log in the VM's directory.  Leftovers of a crashed run\n"
+	 "of the VM are removed first.\n",
+	 "", 0},
+	{"stop", cmd_stop, "stop NAME [--timeout S] [--force]",
+	 "ACPI power-down, then QMP quit, then kill",
+	 "Options:\n"
+	 "  --timeout S           seconds to wait for the guest to power down\n"
+	 "                        (default: stop_timeout of the VM file)\n"
+	 "  --force               skip the power button: QMP quit, then kill\n",
+	 " --timeout ", 0},
+	{"delete", cmd_delete, "delete NAME [--force]",
+	 "remove a VM and its disk from the store",
+	 "Options:\n"
+	 "  --force               stop the VM first if it runs (otherwise a\n"
+	 "                        running VM is not deleted)\n",
+	 "", 0},
+	{"list", cmd_list, "list [--json | --names]",
+	 "VMs of the store: state, backend, MAC, PID, uptime, addresses",
+	 "Options:\n"
+	 "  --json                one JSON array of objects, one per VM\n"
+	 "  --names               only the names, one a line (nothing else is\n"
+	 "                        read: cheap, for scripts and completion)\n",
+	 "", 0},
+	{"status", cmd_status, "status NAME [--json]",
+	 "one VM (exit 0 running, 3 not running)",
+	 "Options:\n"
+	 "  --json                one JSON object\n",
+	 "", 0},
+	{"console", cmd_console, "console NAME [--no-follow]",
+	 "print (and follow) the serial console",
+	 "Options:\n"
+	 "  --no-follow           print the log so far and exit\n",
+	 "", 0},
+	{"forward", cmd_forward,
+	 "forward add|remove|list VM [tcp|udp [HOSTADDR]:HOSTPORT [GUESTPORT]]",
+	 "change a running VM's port forwards",
+	 "Forms:\n"
+	 "  forward add VM tcp|udp [HOSTADDR]:HOSTPORT GUESTPORT\n"
+	 "  forward remove VM tcp|udp [HOSTADDR]:HOSTPORT [GUESTPORT]\n"
+	 "  forward list VM\n"
+	 "The VM runs with the slirp backend; the request goes to its\n"
+	 "supervisor's control socket.\n",
+	 "", 0},
+	{"serve", exec_agent,
+	 "serve [--host NAME] [--amqp URL] [--credentials FILE]",
+	 "host agent: take VM requests from a RabbitMQ broker (see "
+	 "aether-remote(7))",
+	 "Options:\n"
+	 "  --host NAME           the host name requests are addressed to\n"
+	 "  --amqp URL            the broker (default: [amqp] of the host config)\n"
+	 "  --credentials FILE    user and password for the broker (mode 0600)\n",
+	 " --host --amqp --credentials ", CMD_OWN_HELP},
+	{"remote", exec_agent, "remote [--amqp URL] COMMAND ...",
+	 "create/start/stop/delete/status/list/forward against the hosts of "
+	 "a broker",
+	 "Commands: create, start, stop, delete, status, list, console,\n"
+	 "forward (as the local ones) and raw JSON.\n"
+	 "Options (before COMMAND):\n"
+	 "  --amqp URL            the broker (no password in it)\n"
+	 "  --credentials FILE    user and password for the broker (mode 0600)\n"
+	 "  --timeout S           seconds to wait for replies\n"
+	 "  --json                print the replies as JSON\n"
+	 "  --host H              send to host H only\n",
+	 " --amqp --credentials --timeout --host --image --backend --memory "
+	 "--cpus --mac --init-script --to --kernel --initrd --append --id "
+	 "--header ", CMD_OWN_HELP},
+	{"help", cmd_help, "help [COMMAND]",
+	 "show this help, or the help of COMMAND",
+	 "aether COMMAND --help shows the same.\n",
+	 "", 0},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+/* Print the words of s from column col, breaking lines before width
+ * and going on at column indent; ends the line. */
+static void wrap(FILE *f, const char *s, int col, int indent, int width)
+{
+	int first = 1;
+
+	for (;;) {
+		size_t n;
+
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			break;
+		n = strcspn(s, " ");
+		if (!first && col + 1 + (int)n > width) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
+			first = 1;
+		}
+		if (!first) {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(s, 1, n, f);
+		col += (int)n;
+		s += n;
+		first = 0;
+	}
+	fputc('\n', f);
+}
+
+/* The synopsis of c, each line after prefix (a form) or under the
+ * arguments of the line before (a continuation).  Returns the column
+ * the last line ends at. */
+static int print_synopsis(FILE *f, const struct command *c,
+			  const char *prefix, const char *next_prefix)
+{
+	const char *l = c->synopsis, *pre = prefix;
+	int col = 0;
+
+	for (;;) {
+		size_t n = strcspn(l, "\n");
+
+		if (col)
+			fputc('\n', f);
+		if (*l == ' ') {
+			while (*l == ' ')
+				l++, n--;
+			col = fprintf(f, "%*s%.*s",
+				      (int)(strlen(pre) + strlen(c->name) + 1),
+				      "", (int)n, l);
+		} else {
+			col = fprintf(f, "%s%.*s", pre, (int)n, l);
+			pre = next_prefix;
+		}
+		l += n;
+		if (!*l)
+			return col;
+		l++;
+	}
+}
+
+#define SUMMARY_COL 27
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fputs("Usage: aether [OPTION]... COMMAND [ARG]...\n"
+	      "Start QEMU virtual machines with a networking backend chosen "
+	      "in the\n"
+	      "config file and loaded as a plugin.\n"
+	      "\n"
+	      "Commands:\n", f);
+	for (i = 0; i < N_COMMANDS; i++) {
+		int col = print_synopsis(f, &commands[i], "  ", "  ");
+
+		/* the summary from column 27, or after two spaces when it
+		 * fits there, or on the next line */
+		if (col <= SUMMARY_COL - 2) {
+			fprintf(f, "%*s", SUMMARY_COL - col, "");
+			col = SUMMARY_COL;
+		} else if (col + 2 + (int)strlen(commands[i].summary) <=
+			   SUMMARY_COL + 43) {
+			fputs("  ", f);
+			col += 2;
+		} else {
+			fprintf(f, "\n%*s", SUMMARY_COL, "");
+			col = SUMMARY_COL;
+		}
+		wrap(f, commands[i].summary, col, SUMMARY_COL,
+		     SUMMARY_COL + 43);
+	}
+	fprintf(f,
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE        host config (default: %s;\n"
+		"                           'none' for no host config)\n"
+		"      --plugin-path DIRS   colon-separated plugin directories,\n"
+		"                           searched first (instead of\n"
+		"                           $AETHER_PLUGIN_PATH, which root ignores)\n"
+		"  -v, --verbose            more messages (twice: debug)\n"
+		"  -q, --quiet              errors only\n"
+		"  -h, --help               show this help and exit\n"
+		"  -V, --version            show the version and exit\n"
+		"\n"
+		"Environment: AETHER_PLUGIN_PATH (colon-separated plugin directories,\n"
+		"searched first), AETHER_CONFIG, AETHER_RUNTIME_DIR, AETHER_STORE_DIR.\n"
+		"As root, or setuid or with file capabilities, AETHER_PLUGIN_PATH and\n"
+		"AETHER_CONFIG are ignored: use --plugin-path and -c.\n"
+		"Exit status of run: 0 guest shut down, 1 error, 2 usage, 3 network\n"
+		"backend failed, 4 QEMU failed, 5 QEMU crashed, 128+N stopped on\n"
+		"signal N.  See aether(1), aether.conf(5), aether-plugin(7).\n",
+		ae_default_host_config());
+}
+
+/* `aether help COMMAND`, to stdout. */
+static void command_help(const struct command *c)
+{
+	char *s = ae_xasprintf("%s.", c->summary);
+
+	print_synopsis(stdout, c, "Usage: aether ", "   or: aether ");
+	fputs("\n\n", stdout);
+	if (*s >= 'a' && *s <= 'z')
+		*s = (char)(*s - 'a' + 'A');
+	wrap(stdout, s, 0, 0, 72);
+	free(s);
+	if (c->help)
+		printf("\n%s", c->help);
+	printf("\nOptions before COMMAND (-c, --plugin-path, -v, -q): see "
+	       "aether --help.\nSee aether(1).\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc == 1) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "aether: usage: aether help [COMMAND]\n");
+		return AE_EXIT_USAGE;
+	}
+	if (!(c = find_command(argv[1]))) {
+		fprintf(stderr,
+			"aether: unknown command '%s' (see aether --help)\n",
+			argv[1]);
+		return AE_EXIT_USAGE;
+	}
+	command_help(c);
+	return 0;
+}
+
+/* Whether the arguments of c (argv[1..]) ask for its help: --help, or
+ * -h (no command has a -h of its own), as an argument and not as the
+ * value of an option before it that takes one, nor after "--".  A word
+ * that getopt_long would take as an abbreviation of such an option
+ * ("--app" for "--append") takes the value too. */
+static int wants_help(const struct command *c, int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *o;
+		size_t n = strlen(a);
+
+		if (!strcmp(a, "--"))
+			return 0;
+		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+			return 1;
+		if (n < 3 || strncmp(a, "--", 2) || strchr(a, '='))
+			continue;
+		for (o = strstr(c->valopts, " --"); o; o = strstr(o + 1, " --"))
+			if (!strncmp(o + 1, a, n)) {
+				i++; /* its value */
+				break;
+			}
+	}
+	return 0;
+}
+
+/* `aether COMMAND --help`: the command's help, exit 0. */
+static int run_help(const struct command *c)
+{
+#ifdef AE_HAVE_AGENT
+	if (c->flags & CMD_OWN_HELP) {
+		/* the command's own usage (the agent's): it must run for it */
+		char *v[] = {(char *)c->name, (char *)"--help", NULL};
+		return c->run(2, v);
+	}
+#endif
+	command_help(c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -492,6 +860,7 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
+	const struct command *cmd;
 	int ch;
 
 	/* AETHER_PLUGIN_PATH and AETHER_CONFIG choose code and config: root
@@ -545,36 +914,11 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return AE_EXIT_USAGE;
 	}
-	if (!strcmp(argv[0], "run"))
-		return cmd_run(argc, argv);
-	if (!strcmp(argv[0], "check-config"))
-		return cmd_check_config(argc, argv);
-	if (!strcmp(argv[0], "plugins"))
-		return cmd_plugins(argc, argv);
-	if (!strcmp(argv[0], "gc"))
-		return cmd_gc(argc, argv);
-	if (!strcmp(argv[0], "create"))
-		return ae_cmd_create(argc, argv, hostconf);
-	if (!strcmp(argv[0], "start"))
-		return ae_cmd_start(argc, argv, hostconf);
-	if (!strcmp(argv[0], "stop"))
-		return ae_cmd_stop(argc, argv, hostconf);
-	if (!strcmp(argv[0], "delete"))
-		return ae_cmd_delete(argc, argv, hostconf);
-	if (!strcmp(argv[0], "list"))
-		return ae_cmd_list(argc, argv, hostconf);
-	if (!strcmp(argv[0], "status"))
-		return ae_cmd_status(argc, argv, hostconf);
-	if (!strcmp(argv[0], "console"))
-		return ae_cmd_console(argc, argv, hostconf);
-	if (!strcmp(argv[0], "forward"))
-		return ae_cmd_forward(argc, argv, hostconf);
-	if (!strcmp(argv[0], "serve") || !strcmp(argv[0], "remote"))
-		return exec_agent(argc, argv);
-	if (!strcmp(argv[0], "help")) {
-		usage(stdout);
-		return 0;
-	}
+	cmd = find_command(argv[0]);
+	if (cmd && wants_help(cmd, argc, argv))
+		return run_help(cmd);
+	if (cmd)
+		return cmd->run(argc, argv);
 	fprintf(stderr, "aether: unknown command '%s' (see aether --help)\n",
 		argv[0]);
 	return AE_EXIT_USAGE;

@@ -232,3 +232,63 @@ for v in (d if isinstance(d, list) else [d]):
 else
 	log "no qemu-img: create tests skipped"
 fi
+
+# COMMAND --help, COMMAND -h and help COMMAND: the command's help on
+# stdout, exit 0, nothing on stderr, for every command aether --help lists
+# (and those must include all of these).
+"$AETHER" --help >"$WORK/usage.out" 2>&1 || fail "aether --help fails"
+help_cmds=$(sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z-]*\).*/\1/p' \
+	"$WORK/usage.out" | uniq | tr '\n' ' ')
+for c in run check-config plugins gc create start stop delete list status \
+	console forward serve remote help; do
+	case " $help_cmds " in
+	*" $c "*) ;;
+	*) fail "aether --help does not list $c (lists: $help_cmds)" ;;
+	esac
+done
+# help_is CMD WHAT ARG...: `aether ARG...` printed CMD's help
+help_is() {
+	hc=$1 what=$2
+	shift 2
+	RC=0
+	"$AETHER" "$@" >"$WORK/h.out" 2>"$WORK/h.err" || RC=$?
+	[ "$RC" -eq 0 ] || { cat "$WORK/h.out" "$WORK/h.err" >&2; fail "$what: exit $RC, want 0"; }
+	[ -s "$WORK/h.err" ] && { cat "$WORK/h.err" >&2; fail "$what: wrote to stderr"; }
+	grep -Eiq "^usage: aether $hc( |\$)" "$WORK/h.out" ||
+		{ cat "$WORK/h.out" >&2; fail "$what: no synopsis of $hc on stdout"; }
+}
+for c in $help_cmds; do
+	help_is "$c" "$c --help" "$c" --help
+	help_is "$c" "$c -h" "$c" -h
+	help_is "$c" "help $c" help "$c"
+done
+pass "COMMAND --help, COMMAND -h and help COMMAND for: $help_cmds"
+# after arguments and options, as long as it is not an option's value
+help_is create "create NAME --image B --help" create vm1 --image "$WORK/nobase" --help
+help_is stop "stop NAME --timeout 5 --help" stop vm1 --timeout 5 --help
+help_is forward "forward add VM --help" forward add vm1 --help
+help_is plugins "plugins show --help" plugins show --help
+help_is help "help --help" help --help
+[ -e "$WORK/nobase" ] && fail "create --help made something"
+pass "--help after a command's arguments and options"
+# the value of --append (or of its abbreviation), or after --: not help
+for a in --append --app; do
+	RC=0
+	AETHER_STORE_DIR=$WORK/help-store "$AETHER" create vm1 $a --help \
+		>"$WORK/h.out" 2>"$WORK/h.err" || RC=$?
+	[ "$RC" -eq 2 ] || { cat "$WORK/h.out" "$WORK/h.err" >&2; fail "create vm1 $a --help: exit $RC, want 2 (no --image)"; }
+	grep -Eiq '^usage: aether create' "$WORK/h.out" &&
+		fail "create vm1 $a --help printed the help: --help is the value of $a"
+	grep -q 'usage' "$WORK/h.err" || { cat "$WORK/h.err" >&2; fail "create vm1 $a --help: no usage error"; }
+done
+RC=0
+"$AETHER" gc -- --help >"$WORK/h.out" 2>"$WORK/h.err" || RC=$?
+[ "$RC" -ne 0 ] && grep -q "invalid backend name '--help'" "$WORK/h.err" ||
+	{ cat "$WORK/h.out" "$WORK/h.err" >&2; fail "gc -- --help: --help after -- is an argument"; }
+pass "an option's value --help and --help after -- are arguments"
+run "$AETHER" frobnicate --help
+want_rc 2 "unknown command --help"
+expect "$WORK/out" "unknown command 'frobnicate'" "unknown command --help: still unknown"
+run "$AETHER" help frobnicate
+want_rc 2 "help of an unknown command"
+expect "$WORK/out" "unknown command 'frobnicate'" "help of an unknown command named"

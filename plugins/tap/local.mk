@@ -1,7 +1,8 @@
 # plugins/tap/local.mk - per-VM TAP devices on a bridge (libnl-route-3).
 if BUILD_PLUGIN_TAP
 plugin_LTLIBRARIES += plugins/tap/tap.la
-plugins_tap_tap_la_SOURCES = plugins/tap/tap.c \
+plugins_tap_tap_la_SOURCES = plugins/tap/tap.c plugins/tap/tap.h \
+	plugins/tap/netlink.c plugins/tap/netlink.h \
 	plugins/tap/tapname.c plugins/tap/tapname.h
 plugins_tap_tap_la_CFLAGS = $(AM_CFLAGS) $(LIBNL_CFLAGS)
 plugins_tap_tap_la_LIBADD = $(LIBNL_LIBS)

@@ -23,6 +23,9 @@
  * devices of VMs that are not alive and deletes them with a single
  * RTM_DELLINK by link group (ifindex 0 + IFLA_GROUP), so the kernel pays
  * one RCU grace period for the whole batch instead of one per device.
+ *
+ * This file holds the plugin verbs; the rtnetlink requests and the bridge
+ * are in netlink.c, the shared state in tap.h.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -58,18 +61,18 @@
 #include <netlink/socket.h>
 #include <netlink/cache.h>
 #include <netlink/route/link.h>
-#include <netlink/route/link/bridge.h>
 #include <netlink/route/neighbour.h>
 #include <netlink/route/addr.h>
 
 #include <aether/plugin.h>
 
+#include "netlink.h"
+#include "tap.h"
 #include "tapname.h"
 
 #define TUN_PATH "/dev/net/tun"
 #define VHOST_PATH "/dev/vhost-net"
 #define TAP_ALIAS_TAG "aether-tap:"
-#define TAP_BRIDGE_TAG "aether-tap-bridge"
 #define TAP_DEFAULT_GROUP "44666" /* 0xae7a */
 #define TAP_ID_MAX 200
 
@@ -113,25 +116,7 @@ static const struct aether_option tap_options[] = {
 };
 
 /* ------------------------------------------------------------------ */
-/* State.                                                             */
-
-struct tap_plugin {
-	const struct aether_host *host;
-	struct nl_sock *sk;
-	char bridge[IFNAMSIZ];
-	char prefix[IFNAMSIZ];
-	char ifname[IFNAMSIZ]; /* "" when unset */
-	bool create_bridge, vhost, vnet_hdr, persistent;
-	unsigned queues;
-	bool have_owner, have_group;
-	uid_t owner;
-	gid_t group;
-	uint32_t mtu;
-	uint32_t link_group;
-	unsigned tun_features; /* TUNGETFEATURES */
-	int br_index;          /* bridge checked by the last full lookup */
-	char root_id[13];      /* whose devices: see the top of this file */
-};
+/* Attachment state (the plugin's is in tap.h).                       */
 
 struct tap_att {
 	char ifname[IFNAMSIZ];
@@ -139,33 +124,8 @@ struct tap_att {
 	bool persistent;
 };
 
-#define LOG(p, lvl, ...) (p)->host->log((p)->host, (lvl), __VA_ARGS__)
-
-/* libnl error -> negative errno. */
-static int nlerr(int e)
-{
-	if (e >= 0)
-		return e;
-	switch (-e) {
-	case NLE_NOMEM: return -ENOMEM;
-	case NLE_EXIST: return -EEXIST;
-	case NLE_INVAL: return -EINVAL;
-	case NLE_RANGE: return -ERANGE;
-	case NLE_MSGSIZE: return -EMSGSIZE;
-	case NLE_OPNOTSUPP: return -EOPNOTSUPP;
-	case NLE_AF_NOSUPPORT: return -EAFNOSUPPORT;
-	case NLE_OBJ_NOTFOUND: return -ENODEV;
-	case NLE_NODEV: return -ENODEV;
-	case NLE_AGAIN: return -EAGAIN;
-	case NLE_INTR: return -EINTR;
-	case NLE_BUSY: return -EBUSY;
-	case NLE_NOACCESS: return -EACCES;
-	case NLE_PERM: return -EPERM;
-	case NLE_BAD_SOCK: return -EBADF;
-	case NLE_NOADDR: return -EADDRNOTAVAIL;
-	default: return -EIO;
-	}
-}
+/* ------------------------------------------------------------------ */
+/* init / fini.                                                       */
 
 static bool has_net_admin(void)
 {
@@ -179,298 +139,6 @@ static bool has_net_admin(void)
 	return (data[CAP_NET_ADMIN / 32].effective &
 		(1u << (CAP_NET_ADMIN % 32))) != 0;
 }
-
-static const char *need_cap_msg =
-	"needs CAP_NET_ADMIN (run aether as root, or give it cap_net_admin, "
-	"e.g. setcap cap_net_admin+ep, or run it in a user+network namespace "
-	"that owns the bridge)";
-
-/* ------------------------------------------------------------------ */
-/* Netlink helpers.                                                   */
-
-static int get_link(struct tap_plugin *p, int ifindex, const char *name,
-		    struct rtnl_link **out)
-{
-	int r = rtnl_link_get_kernel(p->sk, ifindex, name, out);
-	if (r < 0) {
-		*out = NULL;
-		return nlerr(r);
-	}
-	return 0;
-}
-
-/* Send a prepared request and wait for its ack. */
-static int send_sync(struct tap_plugin *p, struct nl_msg *msg)
-{
-	int r = nl_send_auto(p->sk, msg);
-	nlmsg_free(msg);
-	if (r < 0)
-		return nlerr(r);
-	r = nl_wait_for_ack(p->sk);
-	return r < 0 ? nlerr(r) : 0;
-}
-
-static int del_link_index(struct tap_plugin *p, int ifindex)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
-	struct nl_msg *msg = nlmsg_alloc_simple(RTM_DELLINK, 0);
-	if (!msg)
-		return -ENOMEM;
-	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	return send_sync(p, msg);
-}
-
-/* RTM_DELLINK with ifindex 0 and IFLA_GROUP: the kernel deletes every
- * link of the group in one unregister_netdevice_many(). */
-static int del_link_group(struct tap_plugin *p, uint32_t group)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = 0 };
-	struct nl_msg *msg = nlmsg_alloc_simple(RTM_DELLINK, 0);
-	if (!msg)
-		return -ENOMEM;
-	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
-	    nla_put_u32(msg, IFLA_GROUP, group) < 0) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	return send_sync(p, msg);
-}
-
-static int set_link_group(struct tap_plugin *p, int ifindex, uint32_t group)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex };
-	struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, 0);
-	if (!msg)
-		return -ENOMEM;
-	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
-	    nla_put_u32(msg, IFLA_GROUP, group) < 0) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	return send_sync(p, msg);
-}
-
-struct port_count {
-	int master;
-	unsigned n;
-};
-
-static int count_port_cb(struct nl_msg *msg, void *arg)
-{
-	struct port_count *pc = arg;
-	struct nlmsghdr *nlh = nlmsg_hdr(msg);
-	struct nlattr *tb[IFLA_MAX + 1];
-
-	if (nlh->nlmsg_type != RTM_NEWLINK)
-		return NL_OK;
-	if (nlmsg_parse(nlh, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
-		return NL_OK;
-	if (tb[IFLA_MASTER] && (int)nla_get_u32(tb[IFLA_MASTER]) == pc->master)
-		pc->n++;
-	return NL_OK;
-}
-
-/* Number of ports of bridge `master` (a dump filtered by the kernel on
- * IFLA_MASTER; filtered again here for kernels that ignore the filter). */
-static int count_ports(struct tap_plugin *p, int master, unsigned *n)
-{
-	struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-	struct port_count pc = { .master = master, .n = 0 };
-	struct nl_msg *msg;
-	struct nl_cb *cb;
-	int r;
-
-	msg = nlmsg_alloc_simple(RTM_GETLINK, NLM_F_DUMP);
-	if (!msg)
-		return -ENOMEM;
-	if (nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0 ||
-	    nla_put_u32(msg, IFLA_MASTER, (uint32_t)master) < 0) {
-		nlmsg_free(msg);
-		return -ENOMEM;
-	}
-	r = nl_send_auto(p->sk, msg);
-	nlmsg_free(msg);
-	if (r < 0)
-		return nlerr(r);
-	cb = nl_socket_get_cb(p->sk); /* takes a reference */
-	{
-		struct nl_cb *mine = nl_cb_clone(cb);
-		nl_cb_put(cb);
-		cb = mine;
-	}
-	if (!cb)
-		return -ENOMEM;
-	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, count_port_cb, &pc);
-	r = nl_recvmsgs(p->sk, cb);
-	nl_cb_put(cb);
-	if (r < 0)
-		return nlerr(r);
-	*n = pc.n;
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Bridge.                                                            */
-
-static bool link_is_type(struct rtnl_link *l, const char *type)
-{
-	const char *t = rtnl_link_get_type(l);
-	return t && strcmp(t, type) == 0;
-}
-
-static bool link_alias_is(struct rtnl_link *l, const char *alias)
-{
-	const char *a = rtnl_link_get_ifalias(l);
-	return a && strcmp(a, alias) == 0;
-}
-
-static int create_bridge(struct tap_plugin *p)
-{
-	struct rtnl_link *br = rtnl_link_bridge_alloc(), *made = NULL, *ch;
-	int r;
-
-	if (!br)
-		return -ENOMEM;
-	rtnl_link_set_name(br, p->bridge);
-	if (p->mtu)
-		rtnl_link_set_mtu(br, p->mtu);
-	r = nlerr(rtnl_link_add(p->sk, br, NLM_F_CREATE | NLM_F_EXCL));
-	rtnl_link_put(br);
-	if (r == -EEXIST)
-		return 0; /* made by someone else meanwhile */
-	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "cannot create bridge %s: %s%s%s",
-		    p->bridge, strerror(-r), r == -EPERM ? ": " : "",
-		    r == -EPERM ? need_cap_msg : "");
-		return r;
-	}
-	/* The kernel ignores IFLA_IFALIAS when creating a link: tag it
-	 * (so any aether process knows it may remove it) and bring it up
-	 * in a second request. */
-	r = get_link(p, 0, p->bridge, &made);
-	if (r == 0) {
-		ch = rtnl_link_alloc();
-		if (!ch) {
-			r = -ENOMEM;
-		} else {
-			rtnl_link_set_ifalias(ch, TAP_BRIDGE_TAG);
-			rtnl_link_set_flags(ch, IFF_UP);
-			r = nlerr(rtnl_link_change(p->sk, made, ch, 0));
-			rtnl_link_put(ch);
-		}
-		if (r < 0)
-			del_link_index(p, rtnl_link_get_ifindex(made));
-		rtnl_link_put(made);
-	}
-	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "cannot set up new bridge %s: %s",
-		    p->bridge, strerror(-r));
-		return r;
-	}
-	LOG(p, AETHER_LOG_NOTICE, "created bridge %s", p->bridge);
-	return 0;
-}
-
-/* Look the bridge up (creating it when allowed); return its ifindex and
- * MTU.  The full rtnetlink lookup (with the "is it a bridge" check) runs
- * once per bridge ifindex; after that two ioctls tell whether it is still
- * the same device and its current MTU. */
-static int find_bridge(struct tap_plugin *p, int *ifindex, unsigned *mtu)
-{
-	struct rtnl_link *br;
-	struct ifreq ifr;
-	int r, iofd = nl_socket_get_fd(p->sk);
-
-	memset(&ifr, 0, sizeof ifr);
-	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", p->bridge);
-	if (p->br_index > 0 && ioctl(iofd, SIOCGIFINDEX, &ifr) == 0 &&
-	    ifr.ifr_ifindex == p->br_index &&
-	    ioctl(iofd, SIOCGIFMTU, &ifr) == 0) {
-		*ifindex = p->br_index;
-		*mtu = (unsigned)ifr.ifr_mtu;
-		return 0;
-	}
-	p->br_index = 0;
-
-	r = get_link(p, 0, p->bridge, &br);
-
-	if (r == -ENODEV && p->create_bridge) {
-		r = create_bridge(p);
-		if (r < 0)
-			return r;
-		r = get_link(p, 0, p->bridge, &br);
-	}
-	if (r == -ENODEV) {
-		LOG(p, AETHER_LOG_ERR,
-		    "bridge %s does not exist: create it or set create_bridge = yes",
-		    p->bridge);
-		return -ENODEV;
-	}
-	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "cannot look up bridge %s: %s", p->bridge,
-		    strerror(-r));
-		return r;
-	}
-	if (!link_is_type(br, "bridge")) {
-		const char *t = rtnl_link_get_type(br);
-		LOG(p, AETHER_LOG_ERR,
-		    "%s is not a bridge (it is %s%s): set bridge = to a Linux bridge",
-		    p->bridge, t ? "a device of type " : "a plain device",
-		    t ? t : "");
-		rtnl_link_put(br);
-		return -EINVAL;
-	}
-	if (!(rtnl_link_get_flags(br) & IFF_UP) &&
-	    link_alias_is(br, TAP_BRIDGE_TAG)) {
-		/* ours, maybe made by an older run: make sure it is up */
-		struct rtnl_link *ch = rtnl_link_alloc();
-		if (ch) {
-			rtnl_link_set_flags(ch, IFF_UP);
-			rtnl_link_change(p->sk, br, ch, 0);
-			rtnl_link_put(ch);
-		}
-	}
-	*ifindex = rtnl_link_get_ifindex(br);
-	*mtu = rtnl_link_get_mtu(br);
-	p->br_index = *ifindex;
-	rtnl_link_put(br);
-	return 0;
-}
-
-/* Remove the bridge when this plugin made it and no port is left. */
-static void maybe_remove_bridge(struct tap_plugin *p)
-{
-	struct rtnl_link *br;
-	unsigned n = 1;
-	int r;
-
-	if (!p->create_bridge)
-		return;
-	if (get_link(p, 0, p->bridge, &br) < 0)
-		return;
-	if (!link_is_type(br, "bridge") || !link_alias_is(br, TAP_BRIDGE_TAG)) {
-		rtnl_link_put(br);
-		return;
-	}
-	r = count_ports(p, rtnl_link_get_ifindex(br), &n);
-	if (r == 0 && n == 0) {
-		r = del_link_index(p, rtnl_link_get_ifindex(br));
-		if (r == 0)
-			LOG(p, AETHER_LOG_NOTICE,
-			    "removed bridge %s (made by aether, no port left)",
-			    p->bridge);
-		else if (r != -ENODEV)
-			LOG(p, AETHER_LOG_WARNING, "cannot remove bridge %s: %s",
-			    p->bridge, strerror(-r));
-	}
-	rtnl_link_put(br);
-}
-
-/* ------------------------------------------------------------------ */
-/* init / fini.                                                       */
 
 static int resolve_user(struct tap_plugin *p, const char *s, uid_t *out)
 {
@@ -650,7 +318,7 @@ static int tap_init(const struct aether_host *host, void **state)
 	}
 
 	if (!has_net_admin()) {
-		LOG(p, AETHER_LOG_ERR, "the tap backend %s", need_cap_msg);
+		LOG(p, AETHER_LOG_ERR, "the tap backend %s", TAP_NEED_CAP_MSG);
 		r = -EPERM;
 		goto fail;
 	}
@@ -684,7 +352,7 @@ static int tap_init(const struct aether_host *host, void **state)
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = nlerr(nl_connect(p->sk, NETLINK_ROUTE));
+	r = tap_nlerr(nl_connect(p->sk, NETLINK_ROUTE));
 	if (r < 0) {
 		LOG(p, AETHER_LOG_ERR, "cannot open an rtnetlink socket: %s",
 		    strerror(-r));
@@ -756,7 +424,7 @@ static int open_queue(struct tap_plugin *p, const char *name, unsigned q,
 			    name);
 		else if (r == -EPERM)
 			LOG(p, AETHER_LOG_ERR, "cannot create TAP device %s: %s",
-			    name, need_cap_msg);
+			    name, TAP_NEED_CAP_MSG);
 		else
 			LOG(p, AETHER_LOG_ERR,
 			    "cannot create TAP device %s (queue %u): %s", name, q,
@@ -772,27 +440,14 @@ static int open_queue(struct tap_plugin *p, const char *name, unsigned q,
 	return fd;
 }
 
-static int tap_attach(void *state, const struct aether_vm *vm,
-		      struct aether_attachment *att, void **att_state)
+/* The device's name (ifname, or prefix + VM index [+ "n" + nic]) and its
+ * alias tag "aether-tap:<root id>:<vm id>".  Nothing is made yet. */
+static int attach_name(struct tap_plugin *p, const struct aether_vm *vm,
+		       char name[IFNAMSIZ], char *alias, size_t alias_len)
 {
-	struct tap_plugin *p = state;
-	struct tap_att *st = NULL;
-	int fds[AETHER_MAX_QUEUES], vfds[AETHER_MAX_QUEUES];
-	char name[IFNAMSIZ], alias[sizeof TAP_ALIAS_TAG + 13 + TAP_ID_MAX];
-	struct rtnl_link *orig = NULL, *ch = NULL;
-	struct nl_addr *addr = NULL;
-	struct ifreq ifr;
-	unsigned br_mtu = 0, mtu;
-	int br_index = 0, ifindex, r;
-	unsigned q;
-	uint8_t mac[6];
-
-	for (q = 0; q < AETHER_MAX_QUEUES; q++)
-		fds[q] = vfds[q] = -1;
-
 	if (p->ifname[0]) {
-		snprintf(name, sizeof name, "%s", p->ifname);
-	} else if (tap_name_make(name, sizeof name, p->prefix, vm->index,
+		snprintf(name, IFNAMSIZ, "%s", p->ifname);
+	} else if (tap_name_make(name, IFNAMSIZ, p->prefix, vm->index,
 				 vm->nic) < 0) {
 		LOG(p, AETHER_LOG_ERR,
 		    "device name %s + %u%s does not fit in 15 characters: use a shorter prefix",
@@ -812,60 +467,78 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 		    TAP_ID_MAX);
 		return -EINVAL;
 	}
-	snprintf(alias, sizeof alias, TAP_ALIAS_TAG "%s:%s", p->root_id, vm->id);
+	snprintf(alias, alias_len, TAP_ALIAS_TAG "%s:%s", p->root_id, vm->id);
+	return 0;
+}
 
-	r = find_bridge(p, &br_index, &br_mtu);
-	if (r < 0)
-		return r;
-	mtu = p->mtu ? p->mtu : br_mtu;
-
-	st = calloc(1, sizeof *st);
-	if (!st)
-		return -ENOMEM;
-
-	for (q = 0; q < p->queues; q++) {
+/* Make the device: one fd per queue.  On failure the fds opened so far
+ * stay in fds for the caller to close. */
+static int open_queues(struct tap_plugin *p, const char *name, int *fds)
+{
+	for (unsigned q = 0; q < p->queues; q++) {
 		fds[q] = open_queue(p, name, q, p->vnet_hdr);
 		if (fds[q] < 0) {
-			r = fds[q];
+			int r = fds[q];
 			fds[q] = -1;
-			goto fail;
+			return r;
 		}
 	}
+	return 0;
+}
 
-	/* Device-wide settings, through the first queue. */
-	{
-		uid_t uid = p->have_owner ? p->owner : vm->uid;
-		gid_t gid = p->have_group ? p->group : vm->gid;
-		if (uid != (uid_t)-1 &&
-		    ioctl(fds[0], TUNSETOWNER, (unsigned long)uid) < 0) {
-			r = -errno;
-			LOG(p, AETHER_LOG_ERR, "%s: TUNSETOWNER %u: %s", name,
-			    (unsigned)uid, strerror(-r));
-			goto fail;
-		}
-		if (gid != (gid_t)-1 &&
-		    ioctl(fds[0], TUNSETGROUP, (unsigned long)gid) < 0) {
-			r = -errno;
-			LOG(p, AETHER_LOG_ERR, "%s: TUNSETGROUP %u: %s", name,
-			    (unsigned)gid, strerror(-r));
-			goto fail;
-		}
+/* Who may use the device: owner = / group =, by default the VM's uid and
+ * gid (device-wide, through the first queue's fd). */
+static int set_owner(struct tap_plugin *p, const struct aether_vm *vm,
+		     const char *name, int fd)
+{
+	uid_t uid = p->have_owner ? p->owner : vm->uid;
+	gid_t gid = p->have_group ? p->group : vm->gid;
+	int r;
+
+	if (uid != (uid_t)-1 && ioctl(fd, TUNSETOWNER, (unsigned long)uid) < 0) {
+		r = -errno;
+		LOG(p, AETHER_LOG_ERR, "%s: TUNSETOWNER %u: %s", name,
+		    (unsigned)uid, strerror(-r));
+		return r;
 	}
+	if (gid != (gid_t)-1 && ioctl(fd, TUNSETGROUP, (unsigned long)gid) < 0) {
+		r = -errno;
+		LOG(p, AETHER_LOG_ERR, "%s: TUNSETGROUP %u: %s", name,
+		    (unsigned)gid, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int device_index(struct tap_plugin *p, const char *name, int *ifindex)
+{
+	struct ifreq ifr;
+	int r;
+
 	memset(&ifr, 0, sizeof ifr);
 	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
 	if (ioctl(nl_socket_get_fd(p->sk), SIOCGIFINDEX, &ifr) < 0) {
 		r = -errno;
 		LOG(p, AETHER_LOG_ERR, "%s: cannot get its ifindex: %s", name,
 		    strerror(-r));
-		goto fail;
+		return r;
 	}
-	ifindex = ifr.ifr_ifindex;
-	snprintf(st->ifname, sizeof st->ifname, "%s", name);
-	st->ifindex = ifindex;
+	*ifindex = ifr.ifr_ifindex;
+	return 0;
+}
 
-	/* One RTM_NEWLINK: host-side MAC (the guest's with 0xfe first, so
-	 * the bridge never takes it as its own address), MTU, link group,
-	 * alias tag, up, enslave. */
+/* One RTM_NEWLINK: host-side MAC (the guest's with 0xfe first, so the
+ * bridge never takes it as its own address), MTU, link group, alias tag,
+ * up, enslave to bridge br_index. */
+static int configure_device(struct tap_plugin *p, const struct aether_vm *vm,
+			    const char *name, int ifindex, const char *alias,
+			    unsigned mtu, int br_index, unsigned br_mtu)
+{
+	struct rtnl_link *orig = NULL, *ch = NULL;
+	struct nl_addr *addr = NULL;
+	uint8_t mac[6];
+	int r;
+
 	memcpy(mac, vm->mac, sizeof mac);
 	mac[0] = 0xfe;
 	orig = rtnl_link_alloc();
@@ -873,7 +546,7 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	addr = nl_addr_build(AF_LLC, mac, sizeof mac);
 	if (!orig || !ch || !addr) {
 		r = -ENOMEM;
-		goto fail;
+		goto out;
 	}
 	rtnl_link_set_ifindex(orig, ifindex);
 	rtnl_link_set_addr(ch, addr);
@@ -883,7 +556,7 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	rtnl_link_set_ifalias(ch, alias);
 	rtnl_link_set_flags(ch, IFF_UP);
 	rtnl_link_set_master(ch, br_index);
-	r = nlerr(rtnl_link_change(p->sk, orig, ch, 0));
+	r = tap_nlerr(rtnl_link_change(p->sk, orig, ch, 0));
 	if (r < 0) {
 		if (r == -EINVAL && mtu && mtu != br_mtu)
 			LOG(p, AETHER_LOG_ERR,
@@ -893,8 +566,78 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 			LOG(p, AETHER_LOG_ERR,
 			    "cannot configure %s and add it to bridge %s: %s",
 			    name, p->bridge, strerror(-r));
-		goto fail;
 	}
+out:
+	if (addr)
+		nl_addr_put(addr);
+	if (orig)
+		rtnl_link_put(orig);
+	if (ch)
+		rtnl_link_put(ch);
+	return r;
+}
+
+/* vhost = yes: one /dev/vhost-net fd per queue, or none at all (vhost
+ * off, not an error). */
+static void open_vhost(struct tap_plugin *p, const char *name, int *vfds)
+{
+	for (unsigned q = 0; q < p->queues; q++) {
+		vfds[q] = open(VHOST_PATH, O_RDWR | O_CLOEXEC);
+		if (vfds[q] < 0) {
+			int e = errno;
+			close_fds(vfds, q);
+			LOG(p, AETHER_LOG_NOTICE,
+			    "vhost off for %s: cannot open %s: %s%s", name,
+			    VHOST_PATH, strerror(e),
+			    e == ENOENT ? " (load the vhost_net module)" : "");
+			return;
+		}
+	}
+}
+
+/* Steps: name the device, find the bridge, open the queues (which makes
+ * the device), set its owner, configure and enslave it, make it
+ * persistent, open vhost.  On failure nothing is left behind: the fds
+ * close (a device that is not persistent goes with them; a persistent
+ * one is made non-persistent first), and a bridge this plugin made for
+ * it goes when it has no port left. */
+static int tap_attach(void *state, const struct aether_vm *vm,
+		      struct aether_attachment *att, void **att_state)
+{
+	struct tap_plugin *p = state;
+	struct tap_att *st = NULL;
+	int fds[AETHER_MAX_QUEUES], vfds[AETHER_MAX_QUEUES];
+	char name[IFNAMSIZ], alias[sizeof TAP_ALIAS_TAG + 13 + TAP_ID_MAX];
+	unsigned br_mtu = 0, mtu;
+	int br_index = 0, ifindex = 0, r;
+	unsigned q;
+
+	for (q = 0; q < AETHER_MAX_QUEUES; q++)
+		fds[q] = vfds[q] = -1;
+
+	r = attach_name(p, vm, name, alias, sizeof alias);
+	if (r < 0)
+		return r;
+	r = tap_find_bridge(p, &br_index, &br_mtu);
+	if (r < 0)
+		return r;
+	mtu = p->mtu ? p->mtu : br_mtu;
+
+	st = calloc(1, sizeof *st);
+	if (!st)
+		return -ENOMEM;
+
+	if ((r = open_queues(p, name, fds)) < 0 ||
+	    (r = set_owner(p, vm, name, fds[0])) < 0 ||
+	    (r = device_index(p, name, &ifindex)) < 0)
+		goto fail;
+	snprintf(st->ifname, sizeof st->ifname, "%s", name);
+	st->ifindex = ifindex;
+
+	r = configure_device(p, vm, name, ifindex, alias, mtu, br_index,
+			     br_mtu);
+	if (r < 0)
+		goto fail;
 
 	/* Persistent only now that the device carries its tags: a crash
 	 * before this point leaves a device that dies with its fds, a crash
@@ -909,21 +652,8 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 		st->persistent = true;
 	}
 
-	if (p->vhost) {
-		for (q = 0; q < p->queues; q++) {
-			vfds[q] = open(VHOST_PATH, O_RDWR | O_CLOEXEC);
-			if (vfds[q] < 0) {
-				int e = errno;
-				close_fds(vfds, q);
-				LOG(p, AETHER_LOG_NOTICE,
-				    "vhost off for %s: cannot open %s: %s%s",
-				    name, VHOST_PATH, strerror(e),
-				    e == ENOENT ? " (load the vhost_net module)"
-						: "");
-				break;
-			}
-		}
-	}
+	if (p->vhost)
+		open_vhost(p, name, vfds);
 
 	att->kind = AETHER_ATTACH_TAP;
 	att->mtu = mtu;
@@ -935,9 +665,6 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	att->tap.vnet_hdr = p->vnet_hdr ? 1 : 0;
 	snprintf(att->tap.ifname, sizeof att->tap.ifname, "%s", name);
 
-	nl_addr_put(addr);
-	rtnl_link_put(orig);
-	rtnl_link_put(ch);
 	LOG(p, AETHER_LOG_DEBUG, "%s: %s on %s, %u queue(s), mtu %u%s%s", vm->name,
 	    name, p->bridge, p->queues, mtu, p->vnet_hdr ? ", vnet_hdr" : "",
 	    vfds[0] >= 0 ? ", vhost" : "");
@@ -945,20 +672,14 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	return 0;
 
 fail:
-	if (addr)
-		nl_addr_put(addr);
-	if (orig)
-		rtnl_link_put(orig);
-	if (ch)
-		rtnl_link_put(ch);
 	/* A persistent device would survive its fds. */
-	if (st && st->persistent && fds[0] >= 0)
+	if (st->persistent && fds[0] >= 0)
 		ioctl(fds[0], TUNSETPERSIST, 0UL);
 	close_fds(vfds, AETHER_MAX_QUEUES);
 	close_fds(fds, AETHER_MAX_QUEUES);
 	free(st);
 	if (r != -ENODEV) /* not for a missing bridge: nothing was made */
-		maybe_remove_bridge(p);
+		tap_maybe_remove_bridge(p);
 	return r;
 }
 
@@ -969,7 +690,7 @@ fail:
 static int delete_device(struct tap_plugin *p, const struct tap_att *st)
 {
 	struct rtnl_link *l;
-	int r = get_link(p, st->ifindex, NULL, &l);
+	int r = tap_get_link(p, st->ifindex, NULL, &l);
 
 	if (r == -ENODEV)
 		return 0; /* gone with its last fd (or by hand) */
@@ -980,7 +701,7 @@ static int delete_device(struct tap_plugin *p, const struct tap_att *st)
 		return 0; /* not ours any more */
 	}
 	rtnl_link_put(l);
-	r = del_link_index(p, st->ifindex);
+	r = tap_del_link_index(p, st->ifindex);
 	return r == -ENODEV ? 0 : r;
 }
 
@@ -999,7 +720,7 @@ static int tap_detach(void *state, const struct aether_vm *vm,
 			LOG(p, AETHER_LOG_WARNING, "%s: cannot delete %s: %s",
 			    vm ? vm->name : "?", st->ifname, strerror(-r));
 	}
-	maybe_remove_bridge(p);
+	tap_maybe_remove_bridge(p);
 	free(st);
 	return r;
 }
@@ -1014,7 +735,7 @@ static int tap_check(void *state, const struct aether_vm *vm,
 
 	if (!st)
 		return -EINVAL;
-	r = get_link(p, st->ifindex, NULL, &l);
+	r = tap_get_link(p, st->ifindex, NULL, &l);
 	if (r == -ENODEV || (r == 0 && strcmp(rtnl_link_get_name(l),
 					      st->ifname) != 0)) {
 		LOG(p, AETHER_LOG_ERR, "%s: TAP device %s is gone",
@@ -1033,7 +754,7 @@ static int tap_check(void *state, const struct aether_vm *vm,
 		r = -ENETDOWN;
 		goto out;
 	}
-	r = get_link(p, 0, p->bridge, &br);
+	r = tap_get_link(p, 0, p->bridge, &br);
 	if (r < 0) {
 		LOG(p, AETHER_LOG_ERR, "%s: bridge %s is gone",
 		    vm ? vm->name : "?", p->bridge);
@@ -1087,7 +808,7 @@ static void gc_one(struct nl_object *obj, void *arg)
 	uint32_t group = rtnl_link_get_group(l);
 	bool ours = false, dead = false;
 
-	if (link_is_type(l, "tun") && name && alias &&
+	if (tap_link_is_type(l, "tun") && name && alias &&
 	    strncmp(alias, TAP_ALIAS_TAG, strlen(TAP_ALIAS_TAG)) == 0) {
 		const char *rest = alias + strlen(TAP_ALIAS_TAG);
 		const char *colon = strchr(rest, ':');
@@ -1142,7 +863,7 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 	int r, first = 0;
 	size_t i, deleted = 0;
 
-	r = nlerr(rtnl_link_alloc_cache(p->sk, AF_UNSPEC, &cache));
+	r = tap_nlerr(rtnl_link_alloc_cache(p->sk, AF_UNSPEC, &cache));
 	if (r < 0) {
 		LOG(p, AETHER_LOG_ERR, "gc: cannot list links: %s", strerror(-r));
 		return r;
@@ -1163,22 +884,22 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 		 * first. */
 		for (i = 0; i < c.n; i++)
 			if (c.dgroup[i] != p->link_group) {
-				r = set_link_group(p, c.doomed[i],
-						   p->link_group);
+				r = tap_set_link_group(p, c.doomed[i],
+						       p->link_group);
 				if (r < 0 && r != -ENODEV && !first)
 					first = r;
 			}
-		r = del_link_group(p, p->link_group);
+		r = tap_del_link_group(p, p->link_group);
 	} else if (!c.foreign_in_tmp) {
 		/* Some VMs live on: only the doomed devices move to the
 		 * batch group (link_group + 1), which is then deleted.  A
 		 * device attached meanwhile stays in link_group, safe. */
 		for (i = 0; i < c.n; i++) {
-			r = set_link_group(p, c.doomed[i], tmp);
+			r = tap_set_link_group(p, c.doomed[i], tmp);
 			if (r < 0 && r != -ENODEV && !first)
 				first = r;
 		}
-		r = del_link_group(p, tmp);
+		r = tap_del_link_group(p, tmp);
 	} else {
 		r = -EBUSY; /* fall back to one by one */
 	}
@@ -1192,7 +913,7 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 		    strerror(-r));
 		r = 0;
 		for (i = 0; i < c.n; i++) {
-			int e = del_link_index(p, c.doomed[i]);
+			int e = tap_del_link_index(p, c.doomed[i]);
 			if (e == 0)
 				deleted++;
 			else if (e != -ENODEV && !r)
@@ -1205,7 +926,7 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 		LOG(p, AETHER_LOG_ERR, "gc: %s", strerror(-r));
 	LOG(p, AETHER_LOG_INFO, "gc: removed %zu TAP device(s)", deleted);
 bridge:
-	maybe_remove_bridge(p);
+	tap_maybe_remove_bridge(p);
 out:
 	free(c.doomed);
 	free(c.dgroup);
@@ -1236,7 +957,7 @@ static int tap_addresses(void *state, const struct aether_vm *vm,
 	if (ioctl(nl_socket_get_fd(p->sk), SIOCGIFINDEX, &ifr) < 0)
 		return 0; /* no bridge: nothing known */
 	br = ifr.ifr_ifindex;
-	r = nlerr(rtnl_neigh_alloc_cache(p->sk, &cache));
+	r = tap_nlerr(rtnl_neigh_alloc_cache(p->sk, &cache));
 	if (r < 0) {
 		LOG(p, AETHER_LOG_WARNING, "neighbour table: %s", strerror(-r));
 		return r;

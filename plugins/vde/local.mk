@@ -6,7 +6,8 @@ EXTRA_DIST += data/systemd/aether-vde.service \
 
 if BUILD_PLUGIN_VDE
 plugin_LTLIBRARIES += plugins/vde/vde.la
-plugins_vde_vde_la_SOURCES = plugins/vde/vde.c
+plugins_vde_vde_la_SOURCES = plugins/vde/vde.c plugins/vde/vde.h \
+	plugins/vde/switch.c plugins/vde/switch.h
 plugins_vde_vde_la_CFLAGS = $(AM_CFLAGS) -pthread
 plugins_vde_vde_la_LDFLAGS = $(PLUGIN_LDFLAGS) -pthread
 plugins_vde_vde_la_LIBADD = $(VDEPLUG_LIBS)
@@ -21,6 +22,7 @@ tests_check_vde_SOURCES = tests/check_vde.c
 tests_check_vde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -Wno-format-truncation
 tests_check_vde_LDADD = libaether-core.la $(VDEPLUG_LIBS) $(CHECK_LIBS)
 TESTS += tests/check_vde
+unit_tests += tests/check_vde
 endif
 
 TESTS += tests/vde-e2e.sh
