@@ -3,6 +3,8 @@
  * host's event loop thread: input() feeds a guest frame to slirp_input,
  * fill()/dispatch() wrap slirp_pollfds_fill/_poll and run the timers,
  * and slirp's send_packet goes straight to the host's output(). */
+#include "config.h"
+
 #include <errno.h>
 #include <arpa/inet.h>
 #include <poll.h>

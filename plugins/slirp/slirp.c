@@ -6,6 +6,8 @@
  *                  through QMP (the forward verb says -EOPNOTSUPP).
  * mode = libslirp: the plugin drives libslirp itself as an ABI 1.1 frame
  *                  port (frame.c); QEMU only needs its dgram netdev. */
+#include "config.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -509,7 +511,7 @@ AETHER_PLUGIN_DEFINE(slirp) = {
 #endif
 	,
 	.name = "slirp",
-	.version = "1.0",
+	.version = PACKAGE_VERSION,
 	.description = "user-mode NAT, libslirp in the plugin or QEMU's own (no root)",
 	.options = slirp_options,
 	.init = slirp_init,
