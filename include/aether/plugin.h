@@ -41,11 +41,13 @@
  *        pointers, so struct aether_vm can grow); the host hands the 1.0
  *        gc a packed array of AETHER_VM_SIZE_1_0-byte elements.
  *        Verb validate (the plugin's own option checks, run by
- *        check-config and before init) and host service opt_error (an
- *        option error with file, line and key) at the end of struct
- *        aether_host, with AETHER_HOST_HAS.
- *        Header only: the log helpers AETHER_ERR, AETHER_WARN,
- *        AETHER_NOTICE, AETHER_INFO, AETHER_DEBUG.
+ *        check-config and before init) after gc_v2; host service
+ *        opt_error (an option error with file, line and key) at the end
+ *        of struct aether_host, with AETHER_HOST_HAS.  Header only: the
+ *        log helpers AETHER_ERR, AETHER_WARN, AETHER_NOTICE, AETHER_INFO,
+ *        AETHER_DEBUG.  Stated, not new: which verbs are REQUIRED, which
+ *        structures are frozen in 1.x, and that a positive return from
+ *        any verb (addresses: above max) is taken as -EPROTO.
  */
 #ifndef AETHER_PLUGIN_H
 #define AETHER_PLUGIN_H
