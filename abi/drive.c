@@ -12,16 +12,21 @@
  *             must survive attach; a plugin without AETHER_CAP_ATTACH_FRAME
  *             must leave port and ops NULL (no frame op can be called)
  *   check     while attached (must be 0)
+ *   validate  the 1.2 verb again (must be 0: the options are good)
  *   addresses the 1.1 verb, with the attachment's state and without (as
  *             `aether status` asks from another process)
  *   forward   the 1.1 verb, add and remove
  *   beyond    for a descriptor shorter than this host's (an older minor):
- *             while addresses and forward ran, the bytes past its end held
- *             pointers to trap functions; the host must not have called
- *             them, must have answered -EOPNOTSUPP and left the address
- *             buffer untouched (under AddressSanitizer the traps are not
- *             laid: the descriptor's redzone catches any read past it)
- *   gc-live   gc with drive-a live (must be 0)
+ *             from the first check to the last gc, the bytes past its end
+ *             held pointers to trap functions for every verb a later
+ *             minor appended; the host must not have called them, must
+ *             have answered -EOPNOTSUPP for the missing 1.1 verbs and left
+ *             the address buffer untouched (under AddressSanitizer the
+ *             traps are not laid: the descriptor's redzone catches any
+ *             read past it)
+ *   gc-live   gc with drive-b and drive-a live, in that order (must be
+ *             0; a plugin of an older minor gets the 1.0 gc with a
+ *             packed array and must find drive-a at index 1)
  *   check     again (must still be 0: gc kept the live VM's state)
  *   fds       the host closes its attachment fds (as after QEMU starts)
  *   gc-none   gc with no VM live (a crashed run's leftovers)
@@ -105,6 +110,21 @@ static int trap_forward(void *state, const struct aether_vm *vm,
 	return 0x7ea;
 }
 
+static int trap_gc_v2(void *state, const struct aether_vm *const *live,
+		     size_t n_live)
+{
+	(void)state, (void)live, (void)n_live;
+	trap_calls++;
+	return 0x7ea;
+}
+
+static int trap_validate(const struct aether_host *host)
+{
+	(void)host;
+	trap_calls++;
+	return 0x7ea;
+}
+
 static int output_calls;
 
 static int trap_output(void *sink, const void *frame, size_t len)
@@ -138,6 +158,25 @@ static int prot_of(const void *addr)
 	return prot;
 }
 
+/* Every verb appended after 1.0: where it lies and a trap of its type. */
+static int (*const trap_fa)(void *, const struct aether_vm *, void *,
+			    struct aether_addr *, size_t) = trap_addresses;
+static int (*const trap_ff)(void *, const struct aether_vm *, void *,
+			    const struct aether_forward *, int) = trap_forward;
+static int (*const trap_fg)(void *, const struct aether_vm *const *,
+			    size_t) = trap_gc_v2;
+static int (*const trap_fv)(const struct aether_host *) = trap_validate;
+
+static const struct {
+	size_t offset;
+	const void *trap; /* the address of a function pointer */
+} later_verbs[] = {
+	{offsetof(struct aether_plugin, addresses), &trap_fa},
+	{offsetof(struct aether_plugin, forward), &trap_ff},
+	{offsetof(struct aether_plugin, gc_v2), &trap_fg},
+	{offsetof(struct aether_plugin, validate), &trap_fv},
+};
+
 /* The bytes from d + d->struct_size up to the end of this host's struct
  * aether_plugin: the members an older plugin's descriptor does not have.
  * They belong to whatever the plugin's linker put next; lay trap pointers
@@ -154,10 +193,7 @@ static int beyond_open(const struct aether_plugin *d, struct beyond *b,
 {
 	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	uintptr_t s, e;
-	int (*fa)(void *, const struct aether_vm *, void *,
-		  struct aether_addr *, size_t) = trap_addresses;
-	int (*ff)(void *, const struct aether_vm *, void *,
-		  const struct aether_forward *, int) = trap_forward;
+	size_t i;
 
 	b->start = (unsigned char *)d + d->struct_size;
 	b->len = sizeof(struct aether_plugin) - d->struct_size;
@@ -177,16 +213,11 @@ static int beyond_open(const struct aether_plugin *d, struct beyond *b,
 	}
 	memcpy(b->saved, b->start, b->len);
 	/* Only the members past the end: offsets relative to d.  A verb
-	 * appended in a later minor gets its trap here and its call in
-	 * drive_1_1_verbs (or a function of its own). */
-	if (offsetof(struct aether_plugin, addresses) >= d->struct_size)
-		memcpy((unsigned char *)d +
-			       offsetof(struct aether_plugin, addresses),
-		       &fa, sizeof fa);
-	if (offsetof(struct aether_plugin, forward) >= d->struct_size)
-		memcpy((unsigned char *)d +
-			       offsetof(struct aether_plugin, forward),
-		       &ff, sizeof ff);
+	 * appended in a later minor gets its trap in later_verbs[]. */
+	for (i = 0; i < sizeof later_verbs / sizeof later_verbs[0]; i++)
+		if (later_verbs[i].offset >= d->struct_size)
+			memcpy((unsigned char *)d + later_verbs[i].offset,
+			       later_verbs[i].trap, sizeof(void (*)(void)));
 	return 0;
 }
 
@@ -255,8 +286,13 @@ int main(int argc, char **argv)
 {
 	struct ae_instance *inst;
 	struct aether_attachment att;
-	struct aether_vm vm;
+	struct aether_vm vm, vm_b, live[2];
 	const struct aether_plugin *d;
+	char beyond_what[128] = "descriptor-complete";
+	int trapped = 0;
+#ifndef DRIVE_ASAN
+	struct beyond b;
+#endif
 	const char *root = getenv("AETHER_RUNTIME_DIR");
 	char err[1024], detail[256], vmdir[4096];
 	static int sink_marker;
@@ -290,6 +326,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ae_vm_init(&vm, "drive-a", 0, vmdir);
+	/* another live VM, listed first for gc (never attached) */
+	ae_vm_init(&vm_b, "drive-b", 1, vmdir);
 	/* As the relay does before attach (relay.h): the host's frame sink. */
 	memset(&att, 0, sizeof att);
 	att.frame.output = trap_output;
@@ -325,46 +363,52 @@ int main(int argc, char **argv)
 			     !att.frame.ops,
 		     "a plugin without the frame capability has a frame port");
 
-	step("check", ae_instance_check(inst, &vm, as), 1, "attached");
-
-	/* The 1.1 verbs.  A descriptor shorter than this host's does not
-	 * have them: the host must tell from struct_size alone. */
-	short_desc = d->struct_size <
-		     offsetof(struct aether_plugin, forward) + sizeof d->forward;
-	if (!short_desc) {
-		drive_1_1_verbs(inst, &vm, as, 0);
-		step("beyond", 0, 0, "descriptor-complete");
-	} else {
+	/* A descriptor shorter than this host's lacks the verbs later
+	 * minors appended: the host must tell from struct_size alone.
+	 * Traps lie past its end from here to the last gc. */
+	short_desc = d->struct_size < sizeof(struct aether_plugin);
+	if (short_desc) {
 #ifdef DRIVE_ASAN
-		drive_1_1_verbs(inst, &vm, as, 1);
-		step("beyond", 0, 0, "asan-redzone");
+		snprintf(beyond_what, sizeof beyond_what, "asan-redzone");
 #else
-		struct beyond b;
-
 		if (beyond_open(d, &b, err, sizeof err) < 0) {
 			fprintf(stderr, "drive: cannot lay traps past the "
 					"descriptor: %s\n", err);
 			step("beyond", -EPERM, 1, NULL);
-		} else {
-			drive_1_1_verbs(inst, &vm, as, 1);
-			beyond_close(&b);
-			snprintf(detail, sizeof detail,
-				 "trapped=%zu trap-calls=%d", b.len,
-				 trap_calls);
-			step("beyond", 0, 0, detail);
-			must(trap_calls == 0,
-			     "the host called a verb past the end of a short "
-			     "descriptor");
+			ae_instance_close(inst);
+			return 1;
 		}
+		trapped = 1;
 #endif
 	}
 
-	step("gc-live", ae_instance_gc(inst, &vm, 1), 1, NULL);
+	step("check", ae_instance_check(inst, &vm, as), 1, "attached");
+	/* The 1.2 verb validate (ae_instance_open ran it too, before init):
+	 * 0 for good options, and not called past a short descriptor. */
+	step("validate", ae_instance_validate(inst, err, sizeof err), 1, NULL);
+	/* The 1.1 verbs. */
+	drive_1_1_verbs(inst, &vm, as,
+			d->struct_size < offsetof(struct aether_plugin,
+						  forward) +
+						 sizeof d->forward);
+
+	live[0] = vm_b;
+	live[1] = vm;
+	step("gc-live", ae_instance_gc(inst, live, 2), 1, NULL);
 	step("check", ae_instance_check(inst, &vm, as), 1, "after-gc-live");
 	ae_attachment_close_fds(&att);
 	step("fds", 0, 0, "closed");
 	step("gc-none", ae_instance_gc(inst, NULL, 0), 1, NULL);
 	step("check", ae_instance_check(inst, &vm, as), 0, "after-gc-none");
+
+	if (trapped) {
+		beyond_close(&b);
+		snprintf(beyond_what, sizeof beyond_what,
+			 "trapped=%zu trap-calls=%d", b.len, trap_calls);
+		must(trap_calls == 0, "the host called a verb past the end of "
+				      "a short descriptor");
+	}
+	step("beyond", 0, 0, beyond_what);
 	step("detach", ae_instance_detach(inst, &vm, as), 1, NULL);
 	must(output_calls == 0, "the frame output was called for a plugin "
 				"without a frame port");

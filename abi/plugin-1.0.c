@@ -198,9 +198,15 @@ static int abi10_check(void *state, const struct aether_vm *vm,
 static int abi10_gc(void *state, const struct aether_vm *live, size_t n_live)
 {
 	struct abi10 *s = state;
+	char ids[512];
+	size_t i, n = 0;
 
-	LOG(s, AETHER_LOG_INFO, "gc: %zu live VM(s)", n_live);
-	(void)live;
+	/* live[] is indexed with this plugin's sizeof(struct aether_vm). */
+	ids[0] = '\0';
+	for (i = 0; i < n_live && n < sizeof ids; i++)
+		n += (size_t)snprintf(ids + n, sizeof ids - n, " %s",
+				      live[i].id);
+	LOG(s, AETHER_LOG_INFO, "gc: %zu live VM(s):%s", n_live, ids);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,10 @@ struct ae_instance {
 	int initialised;
 	struct aether_helper *helpers;
 	char prefix[64];
+	int validating;      /* in the validate verb */
+	unsigned opt_errors; /* opt_error calls during validate */
+	char opt_err[1700];  /* the first one */
+	int borrowed;        /* plugin not ours to unload (check-config) */
 };
 
 static struct ae_instance *inst_of(const struct aether_host *h)
@@ -62,6 +67,38 @@ static int host_opt_int(const struct aether_host *h, const char *key,
 			int64_t *out)
 {
 	return ae_optset_int(inst_of(h)->opts, key, out);
+}
+
+static void host_opt_error(const struct aether_host *h, const char *key,
+			   unsigned idx, const char *fmt, ...)
+{
+	struct ae_instance *inst = inst_of(h);
+	const char *file, *value;
+	char msg[512], where[600], line[1600];
+	va_list ap;
+	int ln;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (!key)
+		key = "?";
+	value = ae_optset_get(inst->opts, key, idx);
+	ae_optset_where(inst->opts, key, idx, &file, &ln);
+	if (file && ln > 0)
+		snprintf(where, sizeof where, "%s:%d: ", file, ln);
+	else if (file)
+		snprintf(where, sizeof where, "%s: ", file);
+	else
+		where[0] = '\0';
+	snprintf(line, sizeof line, "%s[%s] %s = %s: %s", where,
+		 ae_optset_section(inst->opts), key, value ? value : "(unset)",
+		 msg);
+	if (inst->validating && inst->opt_errors++ == 0) {
+		snprintf(inst->opt_err, sizeof inst->opt_err, "%s", line);
+		return; /* the caller's error message */
+	}
+	ae_err("%s", line);
 }
 
 static int host_helper_start(const struct aether_host *h,
@@ -134,6 +171,61 @@ static void host_init(struct ae_instance *inst)
 	h->helper_pid = host_helper_pid;
 	h->helper_alive = host_helper_alive;
 	h->host_data = inst;
+	h->opt_error = host_opt_error;
+}
+
+/* The plugin's validate verb (1.2) on the options already checked against
+ * its table.  Its first opt_error becomes err; later ones are logged. */
+static int run_validate(struct ae_instance *inst, char *err, size_t errlen)
+{
+	const struct aether_plugin *d = inst->plugin->desc;
+	int rc;
+
+	if (!AETHER_PLUGIN_HAS(d, validate))
+		return 0;
+	inst->validating = 1;
+	inst->opt_errors = 0;
+	inst->opt_err[0] = '\0';
+	rc = d->validate(&inst->host);
+	inst->validating = 0;
+	if (rc > 0) {
+		return ae_seterr(err, errlen, EPROTO,
+				 "%s: validate returned %d (want 0 or -errno)",
+				 inst->plugin->path, rc);
+	}
+	if (rc == 0 && inst->opt_errors)
+		rc = -EINVAL; /* errors reported: refused whatever it says */
+	if (rc == 0)
+		return 0;
+	if (inst->opt_errors > 1)
+		return ae_seterr(err, errlen, -rc, "%s (and %u more above)",
+				 inst->opt_err, inst->opt_errors - 1);
+	if (inst->opt_errors)
+		return ae_seterr(err, errlen, -rc, "%s", inst->opt_err);
+	return ae_seterr(err, errlen, -rc,
+			 "[%s]: backend %s refused its options: %s",
+			 ae_optset_section(inst->opts), inst->plugin->name,
+			 strerror(-rc));
+}
+
+int ae_instance_check_options(struct ae_plugin *p, const char *backend,
+			      const struct ae_ini_section *section, char *err,
+			      size_t errlen)
+{
+	struct ae_instance *inst = ae_xcalloc(1, sizeof *inst);
+	int rc;
+
+	inst->plugin = p;
+	inst->borrowed = 1;
+	rc = ae_optset_new(backend, p->desc->options, section, &inst->opts,
+			   err, errlen);
+	if (rc == 0) {
+		snprintf(inst->prefix, sizeof inst->prefix, "%s", backend);
+		host_init(inst);
+		rc = run_validate(inst, err, errlen);
+	}
+	ae_instance_close(inst);
+	return rc;
 }
 
 static int make_plugin_dir(const char *name, char **out, char *err,
@@ -175,11 +267,15 @@ int ae_instance_open(const char *backend, const char *plugin_dir,
 			   &inst->opts, err, errlen);
 	if (rc < 0)
 		goto fail;
+	snprintf(inst->prefix, sizeof inst->prefix, "%s", backend);
+	host_init(inst); /* runtime_dir NULL: validate must not use it */
+	rc = run_validate(inst, err, errlen);
+	if (rc < 0)
+		goto fail;
 	rc = make_plugin_dir(backend, &inst->runtime_dir, err, errlen);
 	if (rc < 0)
 		goto fail;
-	snprintf(inst->prefix, sizeof inst->prefix, "%s", backend);
-	host_init(inst);
+	inst->host.runtime_dir = inst->runtime_dir;
 	rc = inst->plugin->desc->init(&inst->host, &inst->state);
 	if (rc < 0) {
 		ae_seterr(err, errlen, -rc, "%s: init failed: %s",
@@ -236,7 +332,8 @@ void ae_instance_close(struct ae_instance *inst)
 		free(h);
 	}
 	ae_optset_free(inst->opts);
-	ae_plugin_unload(inst->plugin);
+	if (!inst->borrowed)
+		ae_plugin_unload(inst->plugin);
 	free(inst->runtime_dir);
 	free(inst);
 }
@@ -312,6 +409,18 @@ int ae_instance_attach(struct ae_instance *inst, const struct aether_vm *vm,
 	return 0;
 }
 
+/* A verb's return where the contract allows only 0 or -errno (or, for
+ * addresses, 0..max): anything else is a broken plugin, -EPROTO. */
+static int verb_rc(const struct ae_instance *inst, const char *verb, int rc,
+		   int max)
+{
+	if (rc <= max)
+		return rc;
+	ae_err("%s: %s returned %d (want %s)", inst->plugin->path, verb, rc,
+	       max ? "0..max or -errno" : "0 or -errno");
+	return -EPROTO;
+}
+
 int ae_instance_detach(struct ae_instance *inst, const struct aether_vm *vm,
 		       void *att_state)
 {
@@ -324,7 +433,9 @@ int ae_instance_check(struct ae_instance *inst, const struct aether_vm *vm,
 {
 	if (!inst->plugin->desc->check)
 		return 0;
-	return inst->plugin->desc->check(inst->state, vm, att_state);
+	return verb_rc(inst, "check",
+		       inst->plugin->desc->check(inst->state, vm, att_state),
+		       0);
 }
 
 int ae_instance_forward(struct ae_instance *inst, const struct aether_vm *vm,
@@ -340,12 +451,49 @@ int ae_instance_forward(struct ae_instance *inst, const struct aether_vm *vm,
 	return rc > 0 ? -EPROTO : rc;
 }
 
+/* The host may append to struct aether_vm; the 1.0 gc indexes its array
+ * with the 1.0 size. */
+_Static_assert(sizeof(struct aether_vm) >= AETHER_VM_SIZE_1_0,
+	       "struct aether_vm lost 1.0 members");
+
 int ae_instance_gc(struct ae_instance *inst, const struct aether_vm *live,
 		   size_t n_live)
 {
-	if (!inst->plugin->desc->gc)
+	const struct aether_plugin *d = inst->plugin->desc;
+	int rc;
+
+	if (AETHER_PLUGIN_HAS(d, gc_v2)) {
+		const struct aether_vm **ptrs =
+			ae_xcalloc(n_live ? n_live : 1, sizeof *ptrs);
+		size_t i;
+
+		for (i = 0; i < n_live; i++)
+			ptrs[i] = &live[i];
+		rc = d->gc_v2(inst->state, ptrs, n_live);
+		free(ptrs);
+	} else if (d->gc) {
+		/* A packed copy of the 1.0 members, stride AETHER_VM_SIZE_1_0,
+		 * whatever this host's sizeof(struct aether_vm). */
+		unsigned char *packed =
+			ae_xcalloc(n_live ? n_live : 1, AETHER_VM_SIZE_1_0);
+		size_t i;
+
+		for (i = 0; i < n_live; i++) {
+			struct aether_vm *e = (struct aether_vm *)(void *)(
+				packed + i * AETHER_VM_SIZE_1_0);
+
+			memcpy(e, &live[i], AETHER_VM_SIZE_1_0);
+			e->struct_size = AETHER_VM_SIZE_1_0;
+		}
+		rc = d->gc(inst->state,
+			   n_live ? (const struct aether_vm *)(void *)packed
+				  : NULL,
+			   n_live);
+		free(packed);
+	} else {
 		return 0;
-	return inst->plugin->desc->gc(inst->state, live, n_live);
+	}
+	return verb_rc(inst, "gc", rc, 0);
 }
 
 void ae_vm_init(struct aether_vm *vm, const char *name, unsigned index,
@@ -369,5 +517,12 @@ int ae_instance_addresses(struct ae_instance *inst, const struct aether_vm *vm,
 
 	if (!AETHER_PLUGIN_HAS(d, addresses))
 		return -EOPNOTSUPP;
-	return d->addresses(inst->state, vm, att_state, out, max);
+	return verb_rc(inst, "addresses",
+		       d->addresses(inst->state, vm, att_state, out, max),
+		       max > INT_MAX ? INT_MAX : (int)max);
+}
+
+int ae_instance_validate(struct ae_instance *inst, char *err, size_t errlen)
+{
+	return run_validate(inst, err, errlen);
 }

@@ -12,7 +12,7 @@ struct ae_instance;
 /* Load plugin `backend` (search path: AETHER_PLUGIN_PATH, then plugin_dir
  * if not NULL, then the installed plugin directory), validate `section`
  * (the [network.<backend>] section, may be NULL) against its option table,
- * make its runtime dir and call init.  On failure returns a negative errno
+ * run its validate verb (1.2), make its runtime dir and call init.  On failure returns a negative errno
  * and writes a one-line reason (file, line, key or plugin path) to err. */
 int ae_instance_open(const char *backend, const char *plugin_dir,
 		     const struct ae_ini_section *section,
@@ -23,6 +23,16 @@ int ae_instance_open(const char *backend, const char *plugin_dir,
 int ae_instance_open_text(const char *backend, const char *plugin_dir,
 			  const char *options_text, const char *origin,
 			  struct ae_instance **out, char *err, size_t errlen);
+
+/* For check-config: check `section` against loaded plugin p's option
+ * table, then run its validate verb (ABI 1.2), without init.  The first
+ * error, with file, line and key, goes to err.  p stays loaded. */
+int ae_instance_check_options(struct ae_plugin *p, const char *backend,
+			      const struct ae_ini_section *section, char *err,
+			      size_t errlen);
+/* The validate verb again (ae_instance_open ran it before init): 0 when
+ * the plugin has none. */
+int ae_instance_validate(struct ae_instance *inst, char *err, size_t errlen);
 
 /* Call fini, stop non-detached helpers, unload. NULL is fine. */
 void ae_instance_close(struct ae_instance *inst);

@@ -48,24 +48,23 @@ static int cmd_run(int argc, char **argv)
 	return rc;
 }
 
-/* Validate a backend section against the plugin's table, without init. */
+/* Validate a backend section against the plugin's table and its validate
+ * verb, without init. */
 static int check_backend(const char *backend, const char *plugin_dir,
 			 const struct ae_ini_section *s)
 {
 	struct ae_plugin *p;
-	struct ae_optset *o;
 	char err[1024];
 
 	if (ae_plugin_load(backend, plugin_dir, &p, err, sizeof err) < 0) {
 		ae_err("%s", err);
 		return -1;
 	}
-	if (ae_optset_new(backend, p->desc->options, s, &o, err, sizeof err) < 0) {
+	if (ae_instance_check_options(p, backend, s, err, sizeof err) < 0) {
 		ae_err("%s", err);
 		ae_plugin_unload(p);
 		return -1;
 	}
-	ae_optset_free(o);
 	ae_plugin_unload(p);
 	return 0;
 }

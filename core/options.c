@@ -14,6 +14,8 @@
 struct ae_optval {
 	const struct aether_option *opt;
 	char **values;
+	char **files; /* where each value was set: file and line */
+	int *lines;
 	size_t n;
 };
 
@@ -21,6 +23,9 @@ struct ae_optset {
 	const struct aether_option *table;
 	struct ae_optval *vals;
 	size_t n;
+	char *section; /* "network.NAME" */
+	char *file;    /* the section's file and the line of its header, */
+	int line;      /* NULL and 0 without a section */
 };
 
 const char *ae_option_type_name(uint32_t type)
@@ -111,6 +116,11 @@ int ae_optset_new(const char *backend, const struct aether_option *table,
 	size_t i, n = 0;
 
 	o->table = table;
+	o->section = section && section->name
+			     ? ae_xstrdup(section->name)
+			     : ae_xasprintf("network.%s", backend);
+	o->file = section && section->file ? ae_xstrdup(section->file) : NULL;
+	o->line = section ? section->line : 0;
 	for (t = table; t && t->key; t++)
 		n++;
 	o->vals = ae_xcalloc(n, sizeof *o->vals);
@@ -145,7 +155,11 @@ int ae_optset_new(const char *backend, const struct aether_option *table,
 			goto fail;
 		}
 		v->values = ae_xrealloc(v->values, (v->n + 1) * sizeof(char *));
-		v->values[v->n++] = ae_xstrdup(e->value);
+		v->files = ae_xrealloc(v->files, (v->n + 1) * sizeof(char *));
+		v->lines = ae_xrealloc(v->lines, (v->n + 1) * sizeof(int));
+		v->values[v->n] = ae_xstrdup(e->value);
+		v->files[v->n] = e->file ? ae_xstrdup(e->file) : NULL;
+		v->lines[v->n++] = e->line;
 	}
 	for (i = 0; i < n; i++) {
 		if ((table[i].flags & AETHER_OPTF_REQUIRED) && !o->vals[i].n) {
@@ -171,11 +185,17 @@ void ae_optset_free(struct ae_optset *o)
 	if (!o)
 		return;
 	for (i = 0; i < o->n; i++) {
-		for (j = 0; j < o->vals[i].n; j++)
+		for (j = 0; j < o->vals[i].n; j++) {
 			free(o->vals[i].values[j]);
+			free(o->vals[i].files[j]);
+		}
 		free(o->vals[i].values);
+		free(o->vals[i].files);
+		free(o->vals[i].lines);
 	}
 	free(o->vals);
+	free(o->section);
+	free(o->file);
 	free(o);
 }
 
@@ -220,4 +240,24 @@ int ae_optset_int(const struct ae_optset *o, const char *key, int64_t *out)
 	if (!s)
 		return -ENOENT;
 	return ae_parse_int(s, out);
+}
+
+const char *ae_optset_section(const struct ae_optset *o)
+{
+	return o->section;
+}
+
+int ae_optset_where(const struct ae_optset *o, const char *key, unsigned idx,
+		    const char **file, int *line)
+{
+	const struct ae_optval *v = find_val(o, key);
+
+	if (v && idx < v->n) {
+		*file = v->files[idx];
+		*line = v->lines[idx];
+		return 0;
+	}
+	*file = o->file;
+	*line = o->line;
+	return 1;
 }

@@ -20,6 +20,14 @@ const char *ae_optset_get(const struct ae_optset *o, const char *key,
 int ae_optset_bool(const struct ae_optset *o, const char *key, int *out);
 int ae_optset_int(const struct ae_optset *o, const char *key, int64_t *out);
 
+/* The section the options came from, "network.NAME". */
+const char *ae_optset_section(const struct ae_optset *o);
+/* Where the idx-th value of key was set: its file and line, and 0.  For a
+ * value not in the config (a default, or none) the section's file and
+ * the line of its header (NULL and 0 without a section), and 1. */
+int ae_optset_where(const struct ae_optset *o, const char *key, unsigned idx,
+		    const char **file, int *line);
+
 /* Check a value against an option's type; message without location. */
 int ae_option_check_value(const struct aether_option *opt, const char *value,
 			  char *err, size_t errlen);

@@ -1,17 +1,20 @@
 #!/bin/sh
 # ABI stability, checked rather than promised (see abi/README):
-#  1. abi10, a plugin built against the frozen 1.0 header, loads into this
-#     aether and every verb works through the current core; the verbs 1.1
-#     appended (addresses, forward) answer -EOPNOTSUPP without the host
-#     reading past the short descriptor, and no frame port appears; its
-#     source still compiles against the current header;
+#  1. abi10 and abi11, plugins built against the frozen 1.0 and 1.1
+#     headers, load into this aether and every verb works through the
+#     current core; the verbs later minors appended answer -EOPNOTSUPP (or
+#     are not called) without the host reading past the short descriptor,
+#     no frame port appears, and their 1.0 gc reads the whole live array;
+#     their sources still compile against the current header;
 #  2. each baseline abi/abi-X.Y.xml still matches its frozen header;
 #  3. abidiff between each baseline and the current header accepts only
 #     members appended to the structures that carry their size and
-#     enumerators added to enums (read fail-closed);
+#     enumerators added to enums (read fail-closed); the structures used as
+#     array elements ($FROZEN) are frozen in 1.x: any change is refused;
 #  4. every AETHER_* macro of each baseline keeps its value; the minor
 #     version only grows, and grows whenever something was added;
-#  5. the checker refuses a known-bad change and accepts a known-good one.
+#  5. the checker refuses known-bad changes (an insertion, a retyped verb,
+#     an append to each frozen structure) and accepts known-good ones.
 # Parts 2-5 need libabigail's abidw/abidiff (Debian: abigail-tools); without
 # them the test runs part 1 and then skips.
 #
@@ -22,8 +25,20 @@
 
 CC=${CC:-cc}
 ABI=$top_srcdir/abi
-# Structures that carry their size: they may grow at the end.
+# Structures that carry their size: they may grow at the end.  aether_vm
+# only because the host never hands it over as an array (gc_v2 takes
+# pointers; the 1.0 gc gets a packed copy of AETHER_VM_SIZE_1_0 bytes each).
 EXTENSIBLE="aether_plugin aether_host aether_vm aether_attachment aether_helper_spec"
+# Structures used as array elements, indexed with the sizeof of whoever
+# built the array: frozen in 1.x, no change at all (appending included).
+FROZEN="aether_option aether_addr aether_pollfd"
+for f in $FROZEN; do
+	case " $EXTENSIBLE " in
+	*" $f "*) fail "struct $f is both frozen and extensible" ;;
+	esac
+	grep -q "^struct $f {" "$top_srcdir/include/aether/plugin.h" ||
+		fail "frozen struct $f is not in include/aether/plugin.h"
+done
 
 # abi_xml INCLUDE_DIR OUT.xml: abidw of abi/abi-types.c built against the
 # <aether/plugin.h> found in INCLUDE_DIR.
@@ -51,7 +66,7 @@ classify() {
 		VERDICT=same
 		return
 	fi
-	VERDICT=$(awk -v ext="$EXTENSIBLE" '
+	VERDICT=$(awk -v ext="$EXTENSIBLE" -v frozen="$FROZEN" '
 	function violation(why) {
 		printf "abi-check: %s: %s\n", why, $0 > "/dev/stderr"
 		bad = 1
@@ -60,6 +75,9 @@ classify() {
 		n = split(ext, e, " ")
 		for (i = 1; i <= n; i++)
 			grows[e[i]] = 1
+		n = split(frozen, e, " ")
+		for (i = 1; i <= n; i++)
+			frozen_[e[i]] = 1
 		bad = 0; adds = 0
 	}
 	/^$/ || /^Leaf changes summary:/ || /^Changed leaf types summary:/ { next }
@@ -68,7 +86,9 @@ classify() {
 	/^\047struct [A-Za-z0-9_]+\047 changed:$/ {
 		name = $2; gsub(/\047/, "", name)
 		kind = "struct"; mode = ""; oldsize = -1
-		if (!(name in grows))
+		if (name in frozen_)
+			violation("struct " name " is frozen in 1.x (an array element): no member may be appended, inserted or changed")
+		else if (!(name in grows))
 			violation("a structure without struct_size changed")
 		next
 	}
@@ -153,7 +173,9 @@ expect "$WORK/drive.out" '^addresses rc=-95 no-att-state out=untouched$' "addres
 expect "$WORK/drive.out" '^forward rc=-95 add$' "1.1 verb forward (add) on the 1.0 descriptor: -EOPNOTSUPP"
 expect "$WORK/drive.out" '^forward rc=-95 remove$' "1.1 verb forward (remove) on the 1.0 descriptor: -EOPNOTSUPP"
 expect "$WORK/drive.out" '^beyond rc=0 (trapped=[1-9][0-9]* trap-calls=0|asan-redzone)$' "nothing past the 1.0 descriptor read or called (traps laid past its end, or ASan's redzone)"
+expect "$WORK/drive.out" '^validate rc=0$' "1.2 verb validate on the 1.0 descriptor: not called, 0"
 expect "$WORK/drive.out" '^check rc=0 after-gc-live$' "check and gc with the VM live"
+expect "$WORK/drive.err" 'abi10: gc: 2 live VM\(s\): drive-b drive-a$' "the 1.0 gc reads every element of the live array at its own stride"
 expect "$WORK/drive.out" '^check rc=-32 after-gc-none$' "check sees the host close its end of the stream"
 expect "$WORK/drive.out" '^detach rc=0$' "detach"
 hpid=$(sed -n 's/.*helper \([0-9][0-9]*\)$/\1/p' "$WORK/drive.err" | head -n 1)
@@ -167,17 +189,66 @@ pass "helper process stopped by detach"
 	fail "state left in the plugin's runtime dir: $(ls "$WORK/run/plugins/abi10")"
 pass "nothing left in the plugin's runtime dir"
 
-# Source compatibility: the 1.0 plugin builds, warning-free, against the
-# current header, in C and the header alone in C++.
-$CC -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/include" \
-	"$ABI/plugin-1.0.c" || fail "the 1.0 plugin no longer compiles against include/aether/plugin.h"
-pass "the 1.0 plugin compiles against the current header"
+# --- 1b. a plugin of ABI 1.1: its 1.1 verbs work, its gc is the 1.0 one --
+[ -f "$top_builddir/abi/abi11.la" ] || fail "abi/abi11.la not built (make check builds it)"
+"$AETHER" -c none plugins show abi11 >"$WORK/show11.out" 2>&1 ||
+	{ cat "$WORK/show11.out" >&2; fail "aether plugins show abi11 failed"; }
+expect "$WORK/show11.out" '^  ABI: +1\.1 \(this aether: 1\.[0-9]+\)' "plugin built against the 1.1 header loads"
+rc=0
+"$top_builddir/abi/drive" abi11 "label = frozen11
+tag = a" >"$WORK/drive11.out" 2>"$WORK/drive11.err" || rc=$?
+cat "$WORK/drive11.out" "$WORK/drive11.err" >&2
+[ $rc -eq 0 ] || fail "driving the 1.1 plugin failed (exit $rc)"
+expect "$WORK/drive11.out" '^load rc=0 abi=1\.1 size=' "descriptor of ABI 1.1 accepted"
+expect "$WORK/drive11.err" 'abi11: init: ABI 1\.1 plugin in a 1\.[0-9]+ host' "init got a host table it understands"
+expect "$WORK/drive11.out" '^attach rc=0 kind=stream fd=open$' "attach: STREAM attachment with a live fd"
+expect "$WORK/drive11.err" 'abi11: attach drive-a: label frozen11, 1 tag\(s\)' "options of 1.1"
+expect "$WORK/drive11.out" '^addresses rc=1 attached out=written$' "1.1 verb addresses answers"
+expect "$WORK/drive11.out" '^addresses rc=1 no-att-state out=written$' "addresses without attachment state"
+expect "$WORK/drive11.out" '^forward rc=0 add$' "1.1 verb forward (add)"
+expect "$WORK/drive11.out" '^validate rc=0$' "1.2 verb validate on the 1.1 descriptor: not called, 0"
+expect "$WORK/drive11.out" '^forward rc=0 remove$' "1.1 verb forward (remove)"
+expect "$WORK/drive11.err" 'abi11: gc: 2 live VM\(s\): drive-b drive-a$' "the 1.0 gc of a 1.1 plugin reads every element of the live array"
+expect "$WORK/drive11.out" '^check rc=0 after-gc-live$' "gc kept the state of drive-a, the second element of the live array"
+expect "$WORK/drive11.err" 'abi11: gc: removed drive-a\.abi11' "gc with no VM live removed the state"
+expect "$WORK/drive11.out" '^check rc=-2 after-gc-none$' "check sees what gc removed"
+expect "$WORK/drive11.out" '^beyond rc=0 (trapped=[1-9][0-9]* trap-calls=0|asan-redzone|descriptor-complete)$' "nothing past the 1.1 descriptor read or called"
+expect "$WORK/drive11.out" '^detach rc=0$' "detach"
+[ -z "$(find "$WORK/run/plugins/abi11" -type f 2>/dev/null)" ] ||
+	fail "state left in the plugin's runtime dir: $(ls "$WORK/run/plugins/abi11")"
+pass "nothing left in the 1.1 plugin's runtime dir"
+
+# Source compatibility: the 1.0 and 1.1 plugins build, warning-free,
+# against the current header, in C and the header alone in C++.
+for v in 1.0 1.1; do
+	$CC -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/include" \
+		"$ABI/plugin-$v.c" || fail "the $v plugin no longer compiles against include/aether/plugin.h"
+	pass "the $v plugin compiles against the current header"
+done
 if command -v c++ >/dev/null 2>&1; then
 	printf '#include <aether/plugin.h>\nint main() { return sizeof(aether_plugin) == 0; }\n' |
 		c++ -x c++ -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/include" - ||
 		fail "include/aether/plugin.h does not compile as C++"
 	pass "the header compiles as C++"
 fi
+
+# The 1.0 gc's array: the host packs it with AETHER_VM_SIZE_1_0, which must
+# be sizeof(struct aether_vm) as the 1.0 and 1.1 headers define it.
+cat >"$WORK/vmsize.c" <<'EOC'
+#include <stdio.h>
+#include <aether/plugin.h>
+int main(void) { printf("%zu\n", sizeof(struct aether_vm)); return 0; }
+EOC
+printf '#include <stdio.h>\n#include <aether/plugin.h>\nint main(void) { printf("%%zu\\n", (size_t)AETHER_VM_SIZE_1_0); return 0; }\n' >"$WORK/vmsize-now.c"
+$CC -I"$top_srcdir/include" -o "$WORK/vmsize-now" "$WORK/vmsize-now.c" ||
+	fail "AETHER_VM_SIZE_1_0 does not compile"
+now=$("$WORK/vmsize-now")
+for v in 1.0 1.1; do
+	$CC -I"$ABI/$v" -o "$WORK/vmsize-$v" "$WORK/vmsize.c" || fail "cannot build against the $v header"
+	old=$("$WORK/vmsize-$v")
+	[ "$old" = "$now" ] || fail "AETHER_VM_SIZE_1_0 is $now but struct aether_vm of $v is $old bytes"
+done
+pass "AETHER_VM_SIZE_1_0 ($now) is the size of struct aether_vm in 1.0 and 1.1"
 
 # --- 2-5. the ABI itself -----------------------------------------------------
 if ! command -v abidw >/dev/null 2>&1 || ! command -v abidiff >/dev/null 2>&1; then
@@ -236,13 +307,14 @@ done
 [ $nbase -gt 0 ] || fail "no baseline abi/abi-*.xml"
 
 # --- 6. the checker catches what it must --------------------------------------
-mutate() { # NAME SED-EXPRESSION: a copy of the 1.0 header, changed
+mutate() { # NAME SED-EXPRESSION [X.Y]: a copy of the X.Y (1.0) header, changed
+	mv=${3:-1.0}
 	mkdir -p "$WORK/$1/aether"
-	sed "$2" "$ABI/1.0/aether/plugin.h" >"$WORK/$1/aether/plugin.h"
-	cmp -s "$ABI/1.0/aether/plugin.h" "$WORK/$1/aether/plugin.h" &&
+	sed "$2" "$ABI/$mv/aether/plugin.h" >"$WORK/$1/aether/plugin.h"
+	cmp -s "$ABI/$mv/aether/plugin.h" "$WORK/$1/aether/plugin.h" &&
 		fail "self-test mutation $1 did not apply"
 	abi_xml "$WORK/$1" "$WORK/$1.xml" || fail "abidw of mutation $1 failed"
-	classify "$ABI/abi-1.0.xml" "$WORK/$1.xml" "$WORK/$1.diff" 2>"$WORK/$1.why"
+	classify "$ABI/abi-$mv.xml" "$WORK/$1.xml" "$WORK/$1.diff" 2>"$WORK/$1.why"
 }
 mutate inserted 's|^\tuint16_t nic; .*$|\tuint16_t extra;\n&|'
 [ "$VERDICT" = incompatible ] || fail "self-test: a member inserted in struct aether_vm was judged '$VERDICT'"
@@ -250,6 +322,18 @@ mutate retyped 's|^\tvoid (\*fini)(void \*state);|\tint (*fini)(void *state);|'
 [ "$VERDICT" = incompatible ] || fail "self-test: a verb's changed type was judged '$VERDICT'"
 mutate grown 's|^\tint64_t min, max; .*$|&\n\tint extra;|'
 [ "$VERDICT" = incompatible ] || fail "self-test: struct aether_option growing was judged '$VERDICT'"
+grep -q 'struct aether_option is frozen' "$WORK/grown.why" ||
+	{ cat "$WORK/grown.why" >&2; fail "self-test: the append to struct aether_option was not refused as a frozen structure"; }
+# Appends to the frozen structures of 1.1 (array elements of addresses and
+# of the frame ports' fill/dispatch), against the 1.1 baseline.
+mutate addr-appended 's|^\tconst char \*source; .*$|&\n\tuint32_t flags;|' 1.1
+[ "$VERDICT" = incompatible ] && grep -q 'struct aether_addr is frozen' "$WORK/addr-appended.why" ||
+	{ cat "$WORK/addr-appended.diff" "$WORK/addr-appended.why" >&2; fail "self-test: a member appended to the frozen struct aether_addr was judged '$VERDICT'"; }
+mutate pollfd-appended 's|^\tshort revents;$|&\n\tint extra;|' 1.1
+[ "$VERDICT" = incompatible ] && grep -q 'struct aether_pollfd is frozen' "$WORK/pollfd-appended.why" ||
+	{ cat "$WORK/pollfd-appended.diff" "$WORK/pollfd-appended.why" >&2; fail "self-test: a member appended to the frozen struct aether_pollfd was judged '$VERDICT'"; }
 mutate appended 's|^\tvoid \*host_data; .*$|&\n\tint (*new_service)(const struct aether_host *h);|'
 [ "$VERDICT" = additions ] || { cat "$WORK/appended.why" >&2; fail "self-test: a member appended to struct aether_host was judged '$VERDICT'"; }
-pass "self-test: insertions, retyped verbs and fixed-size growth refused; appending accepted"
+mutate vm-appended 's|^\tconst char \*runtime_dir; .*$|&\n\tuint32_t numa_node;|'
+[ "$VERDICT" = additions ] || { cat "$WORK/vm-appended.why" >&2; fail "self-test: a member appended to struct aether_vm (extensible by pointer) was judged '$VERDICT'"; }
+pass "self-test: insertions, retyped verbs, appends to frozen structures refused; appending to aether_host and aether_vm accepted"

@@ -455,6 +455,103 @@ START_TEST(validate_names_and_verbs)
 }
 END_TEST
 
+/* Every verb of struct aether_plugin: the header says, in its verb
+ * contracts, whether each is REQUIRED or optional; the loader must refuse
+ * a descriptor without each REQUIRED verb and accept one without each
+ * optional verb.  A verb appended to the descriptor must be listed here
+ * and documented in the header, or this test fails. */
+static const struct {
+	const char *name;
+	size_t offset;
+} all_verbs[] = {
+	{"init", offsetof(struct aether_plugin, init)},
+	{"fini", offsetof(struct aether_plugin, fini)},
+	{"attach", offsetof(struct aether_plugin, attach)},
+	{"detach", offsetof(struct aether_plugin, detach)},
+	{"check", offsetof(struct aether_plugin, check)},
+	{"gc", offsetof(struct aether_plugin, gc)},
+	{"addresses", offsetof(struct aether_plugin, addresses)},
+	{"forward", offsetof(struct aether_plugin, forward)},
+	{"gc_v2", offsetof(struct aether_plugin, gc_v2)},
+	{"validate", offsetof(struct aether_plugin, validate)},
+};
+
+static void never_called(void)
+{
+	ck_abort_msg("a verb was called by ae_plugin_validate");
+}
+
+/* The header's word for verb `name`: 1 REQUIRED, 0 optional, -1 absent. */
+static int header_says_required(const char *text, const char *name)
+{
+	char pat[64];
+	const char *p = strstr(text, "Verb contracts"), *eol;
+
+	ck_assert_ptr_nonnull(p);
+	snprintf(pat, sizeof pat, "\n * %s(", name);
+	p = strstr(p, pat);
+	if (!p)
+		return -1;
+	eol = strchr(p + 1, '\n');
+	ck_assert_ptr_nonnull(eol);
+	if (memmem(p, (size_t)(eol - p), "REQUIRED", 8))
+		return 1;
+	if (memmem(p, (size_t)(eol - p), "optional", 8))
+		return 0;
+	return -1;
+}
+
+START_TEST(verbs_required_as_documented)
+{
+	const char *top = getenv("top_srcdir");
+	char path[4096], *text = NULL;
+	struct aether_plugin full, d;
+	void (*fn)(void) = never_called;
+	size_t i, n_required = 0, last_end = 0;
+
+	ck_assert_msg(top && *top, "top_srcdir is not set (make check sets it)");
+	snprintf(path, sizeof path, "%s/include/aether/plugin.h", top);
+	ck_assert_int_eq(ae_read_file(path, &text, NULL, 1 << 20), 0);
+	full = vdesc();
+	for (i = 0; i < AE_ARRAY_SIZE(all_verbs); i++) {
+		memcpy((char *)&full + all_verbs[i].offset, &fn, sizeof fn);
+		if (all_verbs[i].offset + sizeof fn > last_end)
+			last_end = all_verbs[i].offset + sizeof fn;
+	}
+	/* the table covers the descriptor up to its last member */
+	ck_assert_uint_eq(last_end, sizeof(struct aether_plugin));
+	ck_assert_int_eq(ae_plugin_validate(&full, "x", err, sizeof err), 0);
+	for (i = 0; i < AE_ARRAY_SIZE(all_verbs); i++) {
+		int req = header_says_required(text, all_verbs[i].name);
+		char want[64];
+		int rc;
+
+		ck_assert_msg(req >= 0, "include/aether/plugin.h does not say "
+					"whether verb %s is REQUIRED or optional",
+			      all_verbs[i].name);
+		d = full;
+		memset((char *)&d + all_verbs[i].offset, 0, sizeof fn);
+		rc = ae_plugin_validate(&d, "/where/mem.so", err, sizeof err);
+		if (req) {
+			n_required++;
+			snprintf(want, sizeof want, "required verb missing (%s)",
+				 all_verbs[i].name);
+			ck_assert_msg(rc == -EPROTO, "%s is REQUIRED in the "
+				      "header but the loader accepts a "
+				      "descriptor without it",
+				      all_verbs[i].name);
+			ck_assert_err_has(err, want);
+		} else {
+			ck_assert_msg(rc == 0, "%s is optional in the header "
+				      "but the loader refuses it: %s",
+				      all_verbs[i].name, err);
+		}
+	}
+	ck_assert_uint_eq(n_required, 3);
+	free(text);
+}
+END_TEST
+
 START_TEST(validate_option_tables)
 {
 	static const struct aether_option badkey[] = {
@@ -863,6 +960,39 @@ START_TEST(instance_user)
 }
 END_TEST
 
+/* check, gc and addresses answering outside their contract (a positive
+ * errno, more addresses than asked for): -EPROTO, as detach and forward. */
+START_TEST(instance_positive_returns)
+{
+	struct ae_instance *inst = open_good("mode = positive\n");
+	struct aether_attachment att;
+	struct aether_addr out[2];
+	struct aether_vm vm;
+	void *as = NULL;
+
+	ae_vm_init(&vm, "posvm", 0, ck_tmpdir);
+	ck_assert_int_eq(ae_instance_attach(inst, &vm, &att, &as), 0);
+	ck_assert_int_eq(ae_instance_check(inst, &vm, as), -EPROTO);
+	ck_assert_int_eq(ae_instance_gc(inst, &vm, 1), -EPROTO);
+	ck_assert_int_eq(ae_instance_gc(inst, NULL, 0), -EPROTO);
+	ck_assert_int_eq(ae_instance_addresses(inst, &vm, as, out, 2), -EPROTO);
+	ck_assert_int_eq(ae_instance_addresses(inst, &vm, as, out, 0), -EPROTO);
+	ck_assert_int_eq(ae_instance_detach(inst, &vm, as), 0);
+	ae_instance_close(inst);
+
+	/* The same verbs within their contract, from the same plugin. */
+	inst = open_good("mode = user\n");
+	ck_assert_int_eq(ae_instance_attach(inst, &vm, &att, &as), 0);
+	ck_assert_int_eq(ae_instance_check(inst, &vm, as), 0);
+	ck_assert_int_eq(ae_instance_gc(inst, &vm, 1), 0);
+	ck_assert_int_eq(ae_instance_addresses(inst, &vm, as, out, 2), 1);
+	ck_assert_int_eq(out[0].addr[3], 1);
+	ck_assert_int_eq(ae_instance_addresses(inst, &vm, as, out, 0), 0);
+	ck_assert_int_eq(ae_instance_detach(inst, &vm, as), 0);
+	ae_instance_close(inst);
+}
+END_TEST
+
 START_TEST(instance_fds)
 {
 	struct ae_instance *inst = open_good("mode = tap\ncount = 3\n");
@@ -986,6 +1116,78 @@ START_TEST(instance_option_errors)
 }
 END_TEST
 
+/* The validate verb (1.2): run by ae_instance_open before init (and before
+ * the runtime dir), and by ae_instance_check_options without init; the
+ * first opt_error names file, line, section, key and value. */
+START_TEST(instance_validate)
+{
+	struct ae_instance *inst = NULL;
+	struct ae_plugin *p = NULL;
+	struct ae_ini *ini;
+	const char *t = "[network.good]\n# c\nmode = warp\ntag = a\n"
+			"tag = b\n";
+	struct stat st;
+	int rc;
+
+	ck_assert_int_eq(ae_ini_parse_text(t, strlen(t), "/etc/vm.conf", &ini,
+					   err, sizeof err), 0);
+	rc = ae_instance_open("good", fixdir, ae_ini_find(ini, "network.good"),
+			      &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_ptr_null(inst);
+	ck_assert_err_has(err, "/etc/vm.conf:3: [network.good] mode = warp: "
+			       "not a mode of this fixture (and 1 more above)");
+	/* refused before init made the plugin's runtime dir */
+	ck_assert_int_ne(stat(ck_path("run/plugins/good"), &st), 0);
+
+	/* check-config's path: no init, the plugin stays loaded */
+	ck_assert_int_eq(ae_plugin_load("good", fixdir, &p, err, sizeof err), 0);
+	err[0] = '\0';
+	rc = ae_instance_check_options(p, "good",
+				       ae_ini_find(ini, "network.good"), err,
+				       sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_err_has(err, "/etc/vm.conf:3: [network.good] mode = warp: ");
+	ck_assert_int_eq(ae_instance_check_options(p, "good", NULL, err,
+						   sizeof err), 0);
+	ck_assert_str_eq(p->desc->name, "good");
+	ae_ini_free(ini);
+	/* the table is checked first, as before: its error, not validate's */
+	t = "[network.good]\nmode = warp\ncount = 99\n";
+	ck_assert_int_eq(ae_ini_parse_text(t, strlen(t), "/etc/h.conf", &ini,
+					   err, sizeof err), 0);
+	rc = ae_instance_check_options(p, "good",
+				       ae_ini_find(ini, "network.good"), err,
+				       sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_err_has(err, "/etc/h.conf:3: count: 99 is out of range");
+	ae_plugin_unload(p);
+	ae_ini_free(ini);
+
+	/* out of contract */
+	rc = ae_instance_open_text("good", fixdir, "mode = validate_positive\n",
+				   "opts", &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EPROTO);
+	ck_assert_err_has(err, "validate returned 3");
+	rc = ae_instance_open_text("good", fixdir, "mode = validate_silent\n",
+				   "opts", &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_err_has(err, "[network.good]: backend good refused its "
+			       "options");
+	rc = ae_instance_open_text("good", fixdir, "mode = validate_lies\n",
+				   "opts", &inst, err, sizeof err);
+	ck_assert_int_eq(rc, -EINVAL);
+	ck_assert_err_has(err, "opts:2: [network.good] mode = validate_lies: "
+			       "reported, but 0 returned");
+	ck_assert_ptr_null(inst);
+
+	/* validate again on an open instance */
+	inst = open_good("mode = stream\n");
+	ck_assert_int_eq(ae_instance_validate(inst, err, sizeof err), 0);
+	ae_instance_close(inst);
+}
+END_TEST
+
 /* The runtime root cannot be made: a message, no crash, no instance. */
 START_TEST(instance_runtime_dir_error)
 {
@@ -1034,6 +1236,7 @@ static Suite *loader_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, validate_descriptor);
 	tcase_add_test(tc, validate_names_and_verbs);
+	tcase_add_test(tc, verbs_required_as_documented);
 	tcase_add_test(tc, validate_option_tables);
 	tcase_add_test(tc, caps_format);
 	suite_add_tcase(s, tc);
@@ -1041,11 +1244,13 @@ static Suite *loader_suite(void)
 	tc = tcase_create("instance");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, instance_user);
+	tcase_add_test(tc, instance_positive_returns);
 	tcase_add_test(tc, instance_fds);
 	tcase_add_test(tc, instance_attach_failure);
 	tcase_add_test(tc, instance_bogus_kind);
 	tcase_add_test(tc, instance_option_errors);
 	tcase_add_test(tc, instance_runtime_dir_error);
+	tcase_add_test(tc, instance_validate);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1054,20 +1054,21 @@ START_TEST(test_bad_options)
 	char err[512];
 	/* Each bad option is refused with -EINVAL and a message that names
 	 * the option and its value: from the host's option table (the
-	 * open error, "check_tap:2: key: ...") or from the plugin's init
-	 * (its log, "tap: key = value: ..."). */
+	 * open error, "check_tap:2: key: ...") or from the plugin's validate
+	 * verb (the open error too, "check_tap:2: [network.tap] key = value:
+	 * ..."); from_log stays for messages only the log has. */
 	static const struct {
 		const char *opts;
 		int from_log; /* 0: in err, 1: in the plugin's log */
 		const char *msg;
 	} bad[] = {
-		{"prefix = a/b\n", 1, "tap: prefix = a/b: must be 1-14 of "
+		{"prefix = a/b\n", 0, "check_tap:2: [network.tap] prefix = a/b: must be 1-14 of "
 				      "[A-Za-z0-9_.-] and not end in a digit"},
-		{"prefix = ae1\n", 1, "tap: prefix = ae1: must be 1-14 of "},
-		{"prefix = abcdefghijklmno\n", 1,
-		 "tap: prefix = abcdefghijklmno: must be 1-14 of "},
-		{"prefix = a b\n", 1, "tap: prefix = a b: must be 1-14 of "},
-		{"prefix = \n", 1, "tap: prefix = : must be 1-14 of "},
+		{"prefix = ae1\n", 0, "check_tap:2: [network.tap] prefix = ae1: must be 1-14 of "},
+		{"prefix = abcdefghijklmno\n", 0,
+		 "check_tap:2: [network.tap] prefix = abcdefghijklmno: must be 1-14 of "},
+		{"prefix = a b\n", 0, "check_tap:2: [network.tap] prefix = a b: must be 1-14 of "},
+		{"prefix = \n", 0, "check_tap:2: [network.tap] prefix = : must be 1-14 of "},
 		{"ifname = a:b\n", 0, "check_tap:2: ifname: 'a:b' is not a "
 				      "valid interface name (1-15 characters"},
 		{"ifname = ../x\n", 0,
@@ -1080,14 +1081,15 @@ START_TEST(test_bad_options)
 		{"queues = 17\n", 0,
 		 "check_tap:2: queues: 17 is out of range 1..16"},
 		{"queues = 0\n", 0, "check_tap:2: queues: 0 is out of range 1..16"},
-		{"mtu = 10\n", 1, "tap: mtu = 10: must be 0 or 68..65535"},
+		{"mtu = 10\n", 0, "check_tap:2: [network.tap] mtu = 10: must be 0 or 68..65535"},
 		{"link_group = 0\n", 0,
 		 "check_tap:2: link_group: 0 is out of range 1..4294967294"},
-		{"owner = no-such-user-aether\n", 1,
-		 "tap: owner = no-such-user-aether: no such user"},
-		{"group = no-such-group-aether\n", 1,
-		 "tap: group = no-such-group-aether: no such group"},
-		{"ifname = br0\n", 1, "tap: ifname = br0 is the bridge itself"},
+		{"owner = no-such-user-aether\n", 0,
+		 "check_tap:2: [network.tap] owner = no-such-user-aether: no such user"},
+		{"group = no-such-group-aether\n", 0,
+		 "check_tap:2: [network.tap] group = no-such-group-aether: no such group"},
+		{"ifname = br0\n", 0, "check_tap:2: [network.tap] ifname = br0: is the "
+				      "bridge itself"},
 	};
 	unsigned i, links0;
 

@@ -902,8 +902,9 @@ END_TEST
 START_TEST(test_bad_options)
 {
 	/* Each is refused with its -errno and a message naming the option
-	 * and value: from the host's option table (the open error,
-	 * "t:2: key: ...") or from the plugin's init (its log). */
+	 * and value, in the open error: from the host's option table
+	 * ("t:2: key: ...") or from the plugin's validate verb
+	 * ("t:2: [network.vde] key = value: ..."). */
 	static const struct {
 		const char *opts;
 		int rc;
@@ -911,14 +912,15 @@ START_TEST(test_bad_options)
 		const char *msg;
 	} bad[] = {
 		/* characters libvdeplug or QEMU would misparse */
-		{"socket = /tmp/a,b\n", -EINVAL, 1,
-		 "vde: socket '/tmp/a,b': a VDE switch directory must be an "
-		 "absolute path of at most 92 characters from "
+		{"socket = /tmp/a,b\n", -EINVAL, 0,
+		 "t:2: [network.vde] socket = /tmp/a,b: a VDE switch directory "
+		 "must be an absolute path of at most 92 characters from "
 		 "[A-Za-z0-9/._+@-]"},
-		{"socket = /tmp/a[3]\n", -EINVAL, 1,
-		 "vde: socket '/tmp/a[3]': a VDE switch directory must be "},
-		{"group = no-such-group-x\n", -ENOENT, 1,
-		 "vde: group 'no-such-group-x' does not exist"},
+		{"socket = /tmp/a[3]\n", -EINVAL, 0,
+		 "t:2: [network.vde] socket = /tmp/a[3]: a VDE switch "
+		 "directory must be "},
+		{"group = no-such-group-x\n", -ENOENT, 0,
+		 "t:2: [network.vde] group = no-such-group-x: no such group"},
 		{"port = 5000\n", -EINVAL, 0,
 		 "t:2: port: 5000 is out of range 0..1023"},
 		{"socket = rel\n", -EINVAL, 0,

@@ -111,6 +111,13 @@ if "$BIN" --plugin-path "$PLUGINDIR" -c none check-config "$WORK/bad.conf" 2>"$W
 fi
 cat "$WORK/bad.err" >&2
 expect "$WORK/bad.err" 'bad\.conf:8: dhcp_first: 999 is out of range 4\.\.250' "an out-of-range option is refused with file and line"
+# A value only the plugin can judge: its validate verb (ABI 1.2).
+sed 's|^dhcp_first = 999$|net = 10.0.3.0/28|' "$WORK/bad.conf" >"$WORK/badnet.conf"
+if "$BIN" --plugin-path "$PLUGINDIR" -c none check-config "$WORK/badnet.conf" 2>"$WORK/badnet.err"; then
+	fail "check-config accepted net = 10.0.3.0/28 (prefix 8..24)"
+fi
+cat "$WORK/badnet.err" >&2
+expect "$WORK/badnet.err" 'badnet\.conf:8: \[network\.mynet\] net = 10\.0\.3\.0/28: not ADDRESS/PREFIX' "the plugin's own check (validate) names file, line and key in check-config"
 
 cat >"$WORK/vm.conf" <<EOT
 # written by $TEST_NAME

@@ -1,8 +1,9 @@
 # tests/kit.mk - the third-party plugin kit and the static build:
 #  - abi/: the released ABI's baseline (libabigail XML of abi/abi-types.c
-#    built against the frozen header abi/1.0/aether/plugin.h), checked by
-#    tests/abi-check.sh, which also loads and drives abi/abi10.la, a plugin
-#    built against that frozen header; tests/abi-compat-cli.sh runs the
+#    built against each frozen header abi/1.N/aether/plugin.h), checked by
+#    tests/abi-check.sh, which also loads and drives abi/abi10.la and
+#    abi/abi11.la, plugins built against the frozen 1.0 and 1.1 headers;
+#    tests/abi-compat-cli.sh runs the
 #    aether commands with abi10 as the backend;
 #  - examples/mynet: an out-of-tree plugin, installed under $(docdir) and
 #    built against a staged install by tests/example-plugin.sh;
@@ -13,7 +14,7 @@
 # ABI baseline and a plugin of the oldest supported ABI
 
 EXTRA_DIST += abi/README abi/abi-1.0.xml abi/abi-types.c \
-	abi/1.0/aether/plugin.h
+	abi/1.0/aether/plugin.h abi/abi-1.1.xml abi/1.1/aether/plugin.h
 
 # Built against the frozen header only: its own CPPFLAGS replace
 # AM_CPPFLAGS, so include/ is not on the path.  Never installed (-rpath
@@ -22,6 +23,14 @@ check_LTLIBRARIES += abi/abi10.la
 abi_abi10_la_SOURCES = abi/plugin-1.0.c
 abi_abi10_la_CPPFLAGS = -I$(srcdir)/abi/1.0
 abi_abi10_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
+	-rpath /nowhere
+
+# A plugin of ABI 1.1 (the 1.1 verbs addresses and forward, the 1.0 gc),
+# built against the frozen 1.1 header the same way.
+check_LTLIBRARIES += abi/abi11.la
+abi_abi11_la_SOURCES = abi/plugin-1.1.c
+abi_abi11_la_CPPFLAGS = -I$(srcdir)/abi/1.1
+abi_abi11_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
 	-rpath /nowhere
 
 # Runs every verb of a plugin through the core (see abi/drive.c).
@@ -39,6 +48,12 @@ dist_noinst_SCRIPTS += tests/abi-compat-cli.sh
 # No QEMU: run again under the sanitizers, where ASan's redzone after the
 # 1.0 descriptor catches any read past it.
 unit_tests += tests/abi-check.sh
+
+# The validate verb (1.2): check-config and run refuse what a plugin would
+# refuse, naming file, line and key (slirp's options; no QEMU).
+TESTS += tests/plugin-validate.sh
+dist_noinst_SCRIPTS += tests/plugin-validate.sh
+unit_tests += tests/plugin-validate.sh
 
 # ---------------------------------------------------------------------
 # The example out-of-tree plugin, shipped with the documentation.

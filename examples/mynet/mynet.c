@@ -71,8 +71,6 @@ struct mynet_att {
 	unsigned n_hostfwd;
 };
 
-#define LOG(m, level, ...) (m)->host->log((m)->host, (level), __VA_ARGS__)
-
 /* "A.B.C.D/N", 8 <= N <= 24, no host bits: the network and its mask. */
 static int parse_net(const char *s, uint32_t *net, uint32_t *mask)
 {
@@ -120,48 +118,74 @@ static int valid_id(const char *id)
 	return 1;
 }
 
+/* Every option value this plugin parses, checked in one place: by the
+ * validate verb (aether check-config, and before init in every run) and
+ * by init, which keeps what it parsed.  A bad value is reported with
+ * host->opt_error (ABI 1.2: the host names file, line and key), or logged
+ * by a 1.0/1.1 host, which has no opt_error. */
+static int mynet_check_options(const struct aether_host *host,
+			       uint32_t *net, uint32_t *mask, int64_t *first)
+{
+	const char *s = host->opt_get(host, "net", 0);
+	int rc;
+
+	if (!s || parse_net(s, net, mask) < 0) {
+		if (AETHER_HOST_HAS(host, opt_error))
+			host->opt_error(host, "net", 0,
+					"not ADDRESS/PREFIX with a prefix of "
+					"8..24 and no host bits set");
+		else
+			AETHER_ERR(host, "net: '%s' is not ADDRESS/PREFIX "
+				   "with a prefix of 8..24 and no host bits "
+				   "set", s ? s : "");
+		return -EINVAL;
+	}
+	/* bounds checked by the host against the table (4..250 is inside
+	 * any /8../24) */
+	rc = host->opt_int(host, "dhcp_first", first);
+	return rc < 0 ? rc : 0;
+}
+
+static int mynet_validate(const struct aether_host *host)
+{
+	uint32_t net, mask;
+	int64_t first;
+
+	return mynet_check_options(host, &net, &mask, &first);
+}
+
 static int mynet_init(const struct aether_host *host, void **state)
 {
 	struct mynet *m;
 	uint32_t net, mask;
 	int64_t first;
-	const char *s;
 	int rc;
 
 	/* The services table carries its size: a field appended in a later
-	 * ABI minor may only be used when the host's table reaches it.
-	 * Everything this plugin uses is in 1.0, which every 1.x host has. */
+	 * ABI minor may only be used when the host's table reaches it
+	 * (AETHER_HOST_HAS).  Everything else this plugin uses is in 1.0. */
 	if (host->struct_size < offsetof(struct aether_host, helper_start))
 		return -EPROTO;
+	rc = mynet_check_options(host, &net, &mask, &first);
+	if (rc < 0)
+		return rc;
 	m = calloc(1, sizeof *m);
 	if (!m)
 		return -ENOMEM;
 	m->host = host;
-
-	s = host->opt_get(host, "net", 0);
-	if (!s || parse_net(s, &net, &mask) < 0) {
-		LOG(m, AETHER_LOG_ERR, "net: '%s' is not ADDRESS/PREFIX with "
-		    "a prefix of 8..24 and no host bits set", s ? s : "");
-		rc = -EINVAL;
-		goto fail;
-	}
-	rc = host->opt_int(host, "dhcp_first", &first); /* bounds: checked */
-	if (rc < 0)
-		goto fail;
 	rc = host->opt_bool(host, "restrict", &m->restrict_);
-	if (rc < 0)
-		goto fail;
-	snprintf(m->net, sizeof m->net, "%s", s);
+	if (rc < 0) {
+		free(m);
+		return rc;
+	}
+	snprintf(m->net, sizeof m->net, "%s", host->opt_get(host, "net", 0));
 	format_v4(net + 2, m->gateway, sizeof m->gateway);
 	format_v4(net + 3, m->dns, sizeof m->dns);
 	format_v4(net + (uint32_t)first, m->dhcpstart, sizeof m->dhcpstart);
-	LOG(m, AETHER_LOG_DEBUG, "network %s, gateway %s, DHCP from %s",
-	    m->net, m->gateway, m->dhcpstart);
+	AETHER_DEBUG(m->host, "network %s, gateway %s, DHCP from %s",
+		     m->net, m->gateway, m->dhcpstart);
 	*state = m;
 	return 0;
-fail:
-	free(m);
-	return rc;
 }
 
 static void mynet_fini(void *state)
@@ -190,7 +214,7 @@ static int mynet_attach(void *state, const struct aether_vm *vm,
 	int fd, rc;
 
 	if (!valid_id(vm->id)) {
-		LOG(m, AETHER_LOG_ERR, "refusing VM id '%s'", vm->id);
+		AETHER_ERR(m->host, "refusing VM id '%s'", vm->id);
 		return -EINVAL;
 	}
 	a = calloc(1, sizeof *a);
@@ -227,7 +251,7 @@ static int mynet_attach(void *state, const struct aether_vm *vm,
 	fd = open(a->marker, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
-		LOG(m, AETHER_LOG_ERR, "%s: %s", a->marker, strerror(-rc));
+		AETHER_ERR(m->host, "%s: %s", a->marker, strerror(-rc));
 		att_free(a);
 		return rc;
 	}
@@ -244,8 +268,7 @@ static int mynet_attach(void *state, const struct aether_vm *vm,
 	att->user.n_hostfwd = a->n_hostfwd;
 	att->user.restrict_ = (uint32_t)m->restrict_;
 	*att_state = a;
-	LOG(m, AETHER_LOG_INFO,
-	    "attached VM %s (NIC %u, MAC %02x:%02x:%02x:%02x:%02x:%02x) to "
+	AETHER_INFO(m->host, "attached VM %s (NIC %u, MAC %02x:%02x:%02x:%02x:%02x:%02x) to "
 	    "%s, DHCP from %s, %u forward(s)", vm->name, vm->nic,
 	    vm->mac[0], vm->mac[1], vm->mac[2], vm->mac[3], vm->mac[4],
 	    vm->mac[5], m->net, m->dhcpstart, a->n_hostfwd);
@@ -262,11 +285,11 @@ static int mynet_detach(void *state, const struct aether_vm *vm,
 	/* Best effort and idempotent: the marker may already be gone. */
 	if (a && unlink(a->marker) < 0 && errno != ENOENT) {
 		rc = -errno;
-		LOG(m, AETHER_LOG_WARNING, "%s: %s", a->marker, strerror(errno));
+		AETHER_WARN(m->host, "%s: %s", a->marker, strerror(errno));
 	}
 	if (a)
 		att_free(a);
-	LOG(m, AETHER_LOG_INFO, "detached VM %s", vm->name);
+	AETHER_INFO(m->host, "detached VM %s", vm->name);
 	return rc;
 }
 
@@ -277,14 +300,16 @@ static int mynet_check(void *state, const struct aether_vm *vm,
 	struct mynet_att *a = att_state;
 
 	if (access(a->marker, F_OK) < 0) {
-		LOG(m, AETHER_LOG_ERR, "VM %s: %s vanished", vm->name, a->marker);
+		AETHER_ERR(m->host, "VM %s: %s vanished", vm->name, a->marker);
 		return -ENOENT;
 	}
 	return 0;
 }
 
-/* Remove the markers of every VM that is not live (crashed aether runs). */
-static int mynet_gc(void *state, const struct aether_vm *live, size_t n_live)
+/* Remove the markers of every VM that is not live (crashed aether runs).
+ * live[] holds pointers (ABI 1.2 gc_v2): struct aether_vm may grow. */
+static int mynet_gc(void *state, const struct aether_vm *const *live,
+		    size_t n_live)
 {
 	struct mynet *m = state;
 	const char *dir = m->host->runtime_dir;
@@ -305,7 +330,7 @@ static int mynet_gc(void *state, const struct aether_vm *live, size_t n_live)
 		memcpy(id, e->d_name, len - 9);
 		id[len - 9] = '\0';
 		for (i = 0; i < n_live; i++)
-			if (!strcmp(live[i].id, id))
+			if (!strcmp(live[i]->id, id))
 				break;
 		if (i < n_live || !valid_id(id))
 			continue;
@@ -314,7 +339,7 @@ static int mynet_gc(void *state, const struct aether_vm *live, size_t n_live)
 				rc = -errno;
 			continue;
 		}
-		LOG(m, AETHER_LOG_INFO, "gc: removed the marker of VM id %s", id);
+		AETHER_INFO(m->host, "gc: removed the marker of VM id %s", id);
 	}
 	closedir(d);
 	return rc;
@@ -332,5 +357,6 @@ AETHER_PLUGIN_DEFINE(mynet) = {
 	.attach = mynet_attach,
 	.detach = mynet_detach,
 	.check = mynet_check,
-	.gc = mynet_gc,
+	.gc_v2 = mynet_gc,
+	.validate = mynet_validate,
 };

@@ -13,6 +13,13 @@
  *     only ever extended at the end; every extensible structure starts with
  *     (or carries) a struct_size so each side can tell which fields the
  *     other one knows.  A plugin built against an older minor keeps working.
+ *   - A structure used as an array element is indexed with the sizeof of
+ *     whoever built the array: it is "frozen in 1.x" and never changes in
+ *     size or layout (struct aether_option, struct aether_addr, struct
+ *     aether_pollfd).  struct aether_vm is extensible only by pointer: it
+ *     is never handed over as an array except, packed at its 1.0 size, to
+ *     the 1.0 gc.  tests/abi-check.sh refuses any change to a frozen
+ *     structure.
  *   - Capability bits the host does not know are fatal: a plugin that needs
  *     a newer host says so with a bit instead of failing in odd ways.
  *   - Reserved fields must be zero.
@@ -29,6 +36,18 @@
  *        verbs addresses (what the plugin knows of the guest's IP
  *        addresses) and forward (port forwards changed at run time) at the
  *        end of struct aether_plugin.
+ *   1.2  Appended, so 1.0 and 1.1 plugins load and work unchanged: verb
+ *        gc_v2 at the end of struct aether_plugin (gc with an array of
+ *        pointers, so struct aether_vm can grow); the host hands the 1.0
+ *        gc a packed array of AETHER_VM_SIZE_1_0-byte elements.
+ *        Verb validate (the plugin's own option checks, run by
+ *        check-config and before init) after gc_v2; host service
+ *        opt_error (an option error with file, line and key) at the end
+ *        of struct aether_host, with AETHER_HOST_HAS.  Header only: the
+ *        log helpers AETHER_ERR, AETHER_WARN, AETHER_NOTICE, AETHER_INFO,
+ *        AETHER_DEBUG.  Stated, not new: which verbs are REQUIRED, which
+ *        structures are frozen in 1.x, and that a positive return from
+ *        any verb (addresses: above max) is taken as -EPROTO.
  */
 #ifndef AETHER_PLUGIN_H
 #define AETHER_PLUGIN_H
@@ -44,7 +63,7 @@ extern "C" {
 
 #define AETHER_PLUGIN_MAGIC 0x41455448u /* "AETH" */
 #define AETHER_ABI_MAJOR 1
-#define AETHER_ABI_MINOR 1
+#define AETHER_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define AETHER_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -78,6 +97,7 @@ enum aether_option_type {
 #define AETHER_OPTF_REQUIRED 0x1u /* must be set in the config */
 #define AETHER_OPTF_REPEAT 0x2u   /* may appear several times */
 
+/* Frozen in 1.x (an array element: the plugin's option table). */
 struct aether_option {
 	const char *key;     /* NULL ends the table */
 	uint32_t type;       /* enum aether_option_type */
@@ -90,6 +110,14 @@ struct aether_option {
 /* ------------------------------------------------------------------ */
 /* The VM a verb is about.                                            */
 
+/*
+ * Extensible only by pointer: a later minor may append members (check
+ * struct_size before reading one), so a plugin must never index an array
+ * of struct aether_vm with its own sizeof.  The verbs get one by pointer;
+ * gc_v2 (1.2) gets an array of pointers.  The 1.0 gc, which takes an
+ * array, is handed a packed copy whose elements are exactly
+ * AETHER_VM_SIZE_1_0 bytes (the 1.0 members, struct_size set to that).
+ */
 struct aether_vm {
 	uint32_t struct_size; /* sizeof(struct aether_vm) of the host */
 	uint32_t index;       /* small number unique among live VMs */
@@ -101,6 +129,11 @@ struct aether_vm {
 	gid_t gid;            /* the group QEMU runs as */
 	const char *runtime_dir; /* the VM's private dir (0700), exists */
 };
+
+/* sizeof(struct aether_vm) in ABI 1.0: the stride of the 1.0 gc's array.
+ * runtime_dir is the last 1.0 member. */
+#define AETHER_VM_SIZE_1_0                                                    \
+	(offsetof(struct aether_vm, runtime_dir) + sizeof(const char *))
 
 /* ------------------------------------------------------------------ */
 /* Attachments: what the hypervisor connects the NIC to.  Typed data,  */
@@ -166,6 +199,7 @@ struct aether_attach_vhost_user {
  * given to QEMU as -netdev dgram,local.type=fd); the plugin never sees
  * it.  Before the first fill() the host may call input() at any time
  * after attach returned; after detach() it calls nothing. */
+/* Frozen in 1.x (an array element: fill and dispatch). */
 struct aether_pollfd { /* same meaning as struct pollfd */
 	int fd;
 	short events;
@@ -201,7 +235,8 @@ struct aether_attach_frame {
 	const struct aether_frame_ops *ops;
 };
 
-/* 1.1: an address the plugin knows the guest has (DHCP lease, ARP/NDP). */
+/* 1.1: an address the plugin knows the guest has (DHCP lease, ARP/NDP).
+ * Frozen in 1.x (an array element: addresses). */
 struct aether_addr {
 	int family;        /* AF_INET or AF_INET6 */
 	uint8_t addr[16];  /* network byte order; 4 bytes used for AF_INET */
@@ -314,7 +349,44 @@ struct aether_host {
 			    const struct aether_helper *helper);
 
 	void *host_data; /* the host's own; plugins must not touch it */
+
+	/* ABI 1.2 (check with AETHER_HOST_HAS before use). */
+
+	/*
+	 * Report a bad value of option key (its idx-th value, as opt_get
+	 * numbers them) with its location: the host prints
+	 *   FILE:LINE: [network.NAME] KEY = VALUE: message
+	 * (the section's file and header line for a default).  For the
+	 * validate verb and for any verb that checks options; the verb then
+	 * returns -EINVAL.
+	 */
+	void (*opt_error)(const struct aether_host *h, const char *key,
+			  unsigned idx, const char *fmt, ...) AETHER_PRINTF(4, 5);
 };
+
+/* Does host table h (of h->struct_size bytes) have member m? */
+#define AETHER_HOST_HAS(h, m)                                                 \
+	((h)->struct_size >= offsetof(struct aether_host, m) +                \
+				     sizeof((h)->m) &&                        \
+	 (h)->m != NULL)
+
+/*
+ * Logging helpers (header only, no ABI of their own): a plugin logs
+ * through the host, never to stdout or stderr, and needs no macro of its
+ * own.  host is a const struct aether_host * and is evaluated twice.
+ *
+ *   AETHER_ERR(host, "tap %s: %s", name, strerror(-rc));
+ */
+#define AETHER_LOG_AT(host, level, ...)                                       \
+	((host)->log((host), (level), __VA_ARGS__))
+#define AETHER_ERR(host, ...) AETHER_LOG_AT(host, AETHER_LOG_ERR, __VA_ARGS__)
+#define AETHER_WARN(host, ...)                                                \
+	AETHER_LOG_AT(host, AETHER_LOG_WARNING, __VA_ARGS__)
+#define AETHER_NOTICE(host, ...)                                              \
+	AETHER_LOG_AT(host, AETHER_LOG_NOTICE, __VA_ARGS__)
+#define AETHER_INFO(host, ...) AETHER_LOG_AT(host, AETHER_LOG_INFO, __VA_ARGS__)
+#define AETHER_DEBUG(host, ...)                                               \
+	AETHER_LOG_AT(host, AETHER_LOG_DEBUG, __VA_ARGS__)
 
 /* ------------------------------------------------------------------ */
 /* The plugin descriptor.                                             */
@@ -335,33 +407,45 @@ struct aether_host {
 
 /*
  * Verb contracts (every verb returns 0 or a negative errno, and logs its
- * own error with context through host->log; plugins never print):
+ * own error with context through host->log; plugins never print).  Each
+ * verb is REQUIRED (the host refuses to load a plugin whose descriptor
+ * has it NULL) or optional (NULL, or beyond the descriptor's struct_size:
+ * the host does without it, as said below).  A positive return where the
+ * contract has none is a broken plugin: the host takes it as -EPROTO.
  *
- * init(host, &state)   Plugin-wide setup from the plugin's validated
+ * init(host, &state)                             REQUIRED
+ *                      Plugin-wide setup from the plugin's validated
  *                      options.  Called once per load before any other
  *                      verb.  host stays valid until fini returns.
- * fini(state)          Release what init made.  Never fails.
- * attach(state, vm, att, &att_state)
+ * fini(state)                                    optional
+ *                      Release what init made.  Never fails.
+ * attach(state, vm, att, &att_state)             REQUIRED
  *                      Make the network for one VM NIC and fill att.  On
  *                      failure nothing is left behind (no device, no
  *                      socket, no helper).  att_state is handed back to
  *                      detach and check.
- * detach(state, vm, att_state)
+ * detach(state, vm, att_state)                   REQUIRED
  *                      Undo attach.  Idempotent and best effort: it must
  *                      cope with things already gone (hypervisor crashed,
  *                      device deleted by hand) and must free att_state.
  *                      Returns the first error but keeps going.
- * check(state, vm, att_state)
+ * check(state, vm, att_state)                    optional
  *                      0 when the attachment is healthy, else a negative
  *                      errno and a log message saying what is wrong.
- * gc(state, live, n_live)
+ *                      Without it the attachment counts as healthy.
+ * gc(state, live, n_live)                        optional
  *                      Remove everything this plugin made (in any process,
  *                      including crashed ones) for VMs whose id is not in
- *                      live[].  Safe to run at any time.
- * addresses(state, vm, att_state, out, max)       (1.1, optional)
+ *                      live[].  Safe to run at any time.  Without gc
+ *                      and gc_v2 there is nothing to collect.  Superseded by
+ *                      gc_v2: live[] is a packed array of n_live elements
+ *                      of AETHER_VM_SIZE_1_0 bytes each (the 1.0 layout),
+ *                      whatever the host's sizeof(struct aether_vm).
+ * addresses(state, vm, att_state, out, max)      optional (1.1)
  *                      Fill up to max addresses the plugin knows the
- *                      guest uses; return how many (0 if none known).
- * forward(state, vm, att_state, fwd, add)         (1.1, optional)
+ *                      guest uses; return how many (0 if none known,
+ *                      never more than max).  Without it: -EOPNOTSUPP.
+ * forward(state, vm, att_state, fwd, add)        optional (1.1)
  *                      Add (add = 1) or remove (add = 0) a port forward
  *                      while the VM runs.  -EADDRINUSE, -ENOENT (no such
  *                      forward), -EINVAL (bad forward), -EOPNOTSUPP.
@@ -371,6 +455,25 @@ struct aether_host {
  *                      -EOPNOTSUPP (or leave the verb NULL): the host then
  *                      changes the forward in the hypervisor itself
  *                      (QEMU: hostfwd_add/hostfwd_remove over QMP).
+ * validate(host)                                 optional (1.2)
+ *                      Check the plugin's options (opt_get, opt_bool,
+ *                      opt_int) beyond the types of its table: every value
+ *                      init or attach would refuse.  Report each bad value
+ *                      with host->opt_error and return -EINVAL.  Called
+ *                      with no state, after the host checked the table and
+ *                      before init, by `aether check-config` (which never
+ *                      calls init) and before init in every run; only log,
+ *                      vlog, the opt_* services and opt_error may be used
+ *                      (runtime_dir is NULL).  init and attach should run
+ *                      the same checks (one function, not two parsers).
+ *                      Without it only the table is checked.
+ * gc_v2(state, live, n_live)                     optional (1.2)
+ *                      As gc, with live[] an array of n_live pointers (each
+ *                      struct aether_vm may be longer than the plugin
+ *                      knows: read members only as its struct_size
+ *                      allows).  When a plugin has gc_v2 the host calls it
+ *                      and never gc (a plugin may set both to be
+ *                      collected by 1.0 and 1.1 hosts too).
  *
  * Verbs are called from one thread.  A plugin must not install signal
  * handlers, fork without exec, or call exit.
@@ -388,6 +491,7 @@ struct aether_plugin {
 	const char *description; /* one line */
 	const struct aether_option *options; /* NULL-key terminated */
 
+	/* REQUIRED: init, attach, detach.  The rest is optional. */
 	int (*init)(const struct aether_host *host, void **state);
 	void (*fini)(void *state);
 	int (*attach)(void *state, const struct aether_vm *vm,
@@ -406,6 +510,11 @@ struct aether_plugin {
 	int (*forward)(void *state, const struct aether_vm *vm,
 		       void *att_state, const struct aether_forward *fwd,
 		       int add);
+
+	/* ABI 1.2: used only when struct_size covers them. */
+	int (*gc_v2)(void *state, const struct aether_vm *const *live,
+		     size_t n_live);
+	int (*validate)(const struct aether_host *host);
 };
 
 /* Does descriptor d (of d->struct_size bytes) have member m? */

@@ -3,6 +3,8 @@
  * host's event loop thread: input() feeds a guest frame to slirp_input,
  * fill()/dispatch() wrap slirp_pollfds_fill/_poll and run the timers,
  * and slirp's send_packet goes straight to the host's output(). */
+#include "config.h"
+
 #include <errno.h>
 #include <arpa/inet.h>
 #include <poll.h>
@@ -34,8 +36,6 @@ struct ls_port {
 	unsigned n, max;
 };
 
-#define LOG(p, lvl, ...) (p)->host->log((p)->host, (lvl), __VA_ARGS__)
-
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -59,7 +59,7 @@ static void cb_guest_error(const char *msg, void *opaque)
 {
 	struct ls_port *p = opaque;
 
-	LOG(p, AETHER_LOG_DEBUG, "guest error: %s", msg);
+	AETHER_DEBUG(p->host, "guest error: %s", msg);
 }
 
 static int64_t cb_clock_get_ns(void *opaque)
@@ -230,8 +230,7 @@ int ls_port_new(const struct aether_host *h, const struct ls_config *c,
 	if (att->struct_size < offsetof(struct aether_attachment, frame) +
 				       sizeof att->frame ||
 	    !att->frame.output) {
-		h->log(h, AETHER_LOG_ERR,
-		       "mode = libslirp needs a host with frame ports (ABI "
+		AETHER_ERR(h, "mode = libslirp needs a host with frame ports (ABI "
 		       "1.1); use mode = qemu");
 		return -EOPNOTSUPP;
 	}
@@ -263,7 +262,7 @@ int ls_port_new(const struct aether_host *h, const struct ls_config *c,
 	cfg.if_mru = c->mtu;
 	p->slirp = slirp_new(&cfg, &callbacks, p);
 	if (!p->slirp) {
-		h->log(h, AETHER_LOG_ERR, "libslirp: slirp_new failed");
+		AETHER_ERR(h, "libslirp: slirp_new failed");
 		free(p);
 		return -EINVAL;
 	}

@@ -6,8 +6,11 @@
  *                  through QMP (the forward verb says -EOPNOTSUPP).
  * mode = libslirp: the plugin drives libslirp itself as an ABI 1.1 frame
  *                  port (frame.c); QEMU only needs its dgram netdev. */
+#include "config.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,8 +68,6 @@ static const struct aether_option slirp_options[] = {
 	{.key = NULL},
 };
 
-#define LOG(st, lvl, ...) (st)->host->log((st)->host, (lvl), __VA_ARGS__)
-
 static int slirp_init(const struct aether_host *host, void **state)
 {
 	struct slirp_state *st = calloc(1, sizeof *st);
@@ -115,19 +116,39 @@ static int parse_net(const char *s, uint32_t *net, uint32_t *mask)
 	return (*net & ~*mask) ? -EINVAL : 0;
 }
 
-static int check_in_net(struct slirp_state *st, const char *key,
-			const char *v, uint32_t net, uint32_t mask)
+/* Report a bad value of option key through the host (1.2: with its file,
+ * line and key), else through the log. */
+static void opt_err(const struct aether_host *h, const char *key,
+		    unsigned idx, const char *fmt, ...) AETHER_PRINTF(4, 5);
+static void opt_err(const struct aether_host *h, const char *key,
+		    unsigned idx, const char *fmt, ...)
 {
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (AETHER_HOST_HAS(h, opt_error))
+		h->opt_error(h, key, idx, "%s", msg);
+	else
+		AETHER_ERR(h, "%s: %s", key, msg);
+}
+
+static int check_in_net(const struct aether_host *h, const char *key,
+			uint32_t net, uint32_t mask)
+{
+	const char *v = h->opt_get(h, key, 0);
 	uint32_t a;
 
 	if (!v)
 		return 0;
 	if (parse_v4(v, &a) < 0) {
-		LOG(st, AETHER_LOG_ERR, "%s: '%s' is not an IPv4 address", key, v);
+		opt_err(h, key, 0, "'%s' is not an IPv4 address", v);
 		return -EINVAL;
 	}
 	if ((a & mask) != net) {
-		LOG(st, AETHER_LOG_ERR, "%s: %s is not inside net", key, v);
+		opt_err(h, key, 0, "%s is not inside net", v);
 		return -EINVAL;
 	}
 	return 0;
@@ -184,6 +205,74 @@ static int check_hostfwd(const char *f)
 	if (parse_port(colon + 1, strlen(colon + 1), 0) < 0)
 		return -EINVAL;
 	return 0;
+}
+
+/* Every option value this plugin parses, checked once: by validate (from
+ * check-config and before init) and again by attach, which uses what it
+ * parsed.  Reports every bad value; -EINVAL if there was one. */
+struct slirp_cfg {
+	uint32_t net, mask;
+	int libslirp, restrict_, ipv6;
+	int64_t mtu;
+};
+
+static int slirp_check_options(const struct aether_host *h,
+			       struct slirp_cfg *c)
+{
+	const char *net = h->opt_get(h, "net", 0), *mode, *f;
+	int b, bad = 0;
+	unsigned i;
+
+	memset(c, 0, sizeof *c);
+	if (!net || parse_net(net, &c->net, &c->mask) < 0) {
+		opt_err(h, "net", 0, "not ADDRESS/PREFIX with an IPv4 address, "
+			"a prefix of 8..30 and no host bits set");
+		bad = 1;
+	} else if (check_in_net(h, "host", c->net, c->mask) < 0 ||
+		   check_in_net(h, "dhcpstart", c->net, c->mask) < 0 ||
+		   check_in_net(h, "dns", c->net, c->mask) < 0) {
+		bad = 1;
+	}
+	for (i = 0; (f = h->opt_get(h, "hostfwd", i)); i++) {
+		if (check_hostfwd(f) < 0) {
+			opt_err(h, "hostfwd", i,
+				"not tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:"
+				"GUESTPORT (IPv4 addresses, ports 1..65535)");
+			bad = 1;
+		}
+	}
+	if (h->opt_int(h, "mtu", &c->mtu) == -EINVAL) {
+		opt_err(h, "mtu", 0, "not an integer");
+		bad = 1;
+	}
+	c->restrict_ = h->opt_bool(h, "restrict", &b) == 0 && b;
+	c->ipv6 = h->opt_bool(h, "ipv6", &b) == 0 && b;
+	mode = h->opt_get(h, "mode", 0);
+	if (!mode || (strcmp(mode, "qemu") && strcmp(mode, "libslirp"))) {
+		opt_err(h, "mode", 0, "not libslirp or qemu");
+		return -EINVAL;
+	}
+	c->libslirp = !strcmp(mode, "libslirp");
+#ifndef AE_HAVE_LIBSLIRP
+	if (c->libslirp) {
+		opt_err(h, "mode", 0, "this plugin was built without libslirp; "
+			"use mode = qemu");
+		return -EOPNOTSUPP;
+	}
+#endif
+	if (!c->libslirp && c->mtu > 1500) {
+		opt_err(h, "mtu", 0, "QEMU's slirp has a 1500-byte link; use "
+			"mode = libslirp");
+		bad = 1;
+	}
+	return bad ? -EINVAL : 0;
+}
+
+static int slirp_validate(const struct aether_host *h)
+{
+	struct slirp_cfg c;
+
+	return slirp_check_options(h, &c);
 }
 
 static char *dup_opt(struct slirp_state *st, const char *key)
@@ -273,7 +362,7 @@ static int attach_libslirp(struct slirp_state *st, struct slirp_att *a,
 			inet_pton(AF_INET, ga, &g);
 		rc = ls_port_forward(a->port, udp, h, hp, g, gp, 1);
 		if (rc < 0) {
-			LOG(st, AETHER_LOG_ERR, "hostfwd %s: %s", a->hostfwd[i],
+			AETHER_ERR(st->host, "hostfwd %s: %s", a->hostfwd[i],
 			    strerror(-rc));
 			return rc;
 		}
@@ -286,93 +375,55 @@ static int slirp_attach(void *state, const struct aether_vm *vm,
 			struct aether_attachment *att, void **att_state)
 {
 	struct slirp_state *st = state;
-	struct slirp_att *a = calloc(1, sizeof *a);
-	uint32_t net, mask;
+	struct slirp_att *a;
+	struct slirp_cfg c;
 	const char *f;
-	int b, rc = -EINVAL;
+	int rc;
 	unsigned i;
 
+	rc = slirp_check_options(st->host, &c);
+	if (rc < 0)
+		return rc;
+	a = calloc(1, sizeof *a);
 	if (!a)
 		return -ENOMEM;
+	rc = -ENOMEM;
 	a->net = dup_opt(st, "net");
-	if (!a->net || parse_net(a->net, &net, &mask) < 0) {
-		LOG(st, AETHER_LOG_ERR,
-		    "net: '%s' is not ADDRESS/PREFIX with a prefix of 8..30 "
-		    "and no host bits set", a->net ? a->net : "");
-		goto fail;
-	}
 	a->hostaddr = dup_opt(st, "host");
 	a->dhcpstart = dup_opt(st, "dhcpstart");
 	a->dns = dup_opt(st, "dns");
-	if (check_in_net(st, "host", a->hostaddr, net, mask) < 0 ||
-	    check_in_net(st, "dhcpstart", a->dhcpstart, net, mask) < 0 ||
-	    check_in_net(st, "dns", a->dns, net, mask) < 0)
-		goto fail;
 	a->hostname = dup_opt(st, "hostname");
 	if (!a->hostname)
 		a->hostname = strdup(vm->name);
 	a->domain = dup_opt(st, "domain");
+	if (!a->net || !a->hostname)
+		goto fail;
 	for (i = 0; (f = st->host->opt_get(st->host, "hostfwd", i)); i++) {
-		char **n;
+		char **n = realloc(a->hostfwd, (i + 1) * sizeof *n);
 
-		if (check_hostfwd(f) < 0) {
-			LOG(st, AETHER_LOG_ERR,
-			    "hostfwd: '%s' is not "
-			    "tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT",
-			    f);
+		if (!n)
 			goto fail;
-		}
-		n = realloc(a->hostfwd, (i + 1) * sizeof *n);
-		if (!n) {
-			rc = -ENOMEM;
-			goto fail;
-		}
 		a->hostfwd = n;
 		a->hostfwd[i] = strdup(f);
 		a->n_hostfwd = i + 1;
+		if (!a->hostfwd[i])
+			goto fail;
 	}
-	{
-		const char *mode = st->host->opt_get(st->host, "mode", 0);
-		int64_t mtu = 0;
-		int rst = 0, ipv6 = 0;
-
-		if (st->host->opt_int(st->host, "mtu", &mtu) == -EINVAL)
-			goto fail;
-		rst = st->host->opt_bool(st->host, "restrict", &b) == 0 && b;
-		ipv6 = st->host->opt_bool(st->host, "ipv6", &b) == 0 && b;
-		if (!mode || (strcmp(mode, "qemu") && strcmp(mode, "libslirp"))) {
-			LOG(st, AETHER_LOG_ERR, "mode: '%s' is not libslirp or qemu",
-			    mode ? mode : "");
-			goto fail;
-		}
-		if (!strcmp(mode, "libslirp")) {
+	if (c.libslirp) {
 #ifdef AE_HAVE_LIBSLIRP
-			a->libslirp = 1;
-			rc = attach_libslirp(st, a, net, mask, (unsigned)mtu, rst,
-					     ipv6, att);
-			if (rc < 0)
-				goto fail;
-			*att_state = a;
-			LOG(st, AETHER_LOG_DEBUG,
-			    "libslirp frame port on %s with %u forward(s)",
-			    a->net, a->n_hostfwd);
-			return 0;
-#else
-			LOG(st, AETHER_LOG_ERR,
-			    "mode = libslirp: this plugin was built without "
-			    "libslirp; use mode = qemu");
-			rc = -EOPNOTSUPP;
+		a->libslirp = 1;
+		rc = attach_libslirp(st, a, c.net, c.mask, (unsigned)c.mtu,
+				     c.restrict_, c.ipv6, att);
+		if (rc < 0)
 			goto fail;
+		*att_state = a;
+		AETHER_DEBUG(st->host,
+			     "libslirp frame port on %s with %u forward(s)",
+			     a->net, a->n_hostfwd);
+		return 0;
 #endif
-		}
-		if (mtu > 1500) {
-			LOG(st, AETHER_LOG_ERR,
-			    "mtu = %lld: QEMU's slirp has a 1500-byte link; "
-			    "use mode = libslirp", (long long)mtu);
-			goto fail;
-		}
-		att->mtu = (uint32_t)mtu;
 	}
+	att->mtu = (uint32_t)c.mtu;
 	att->kind = AETHER_ATTACH_USER;
 	att->user.net = a->net;
 	att->user.host = a->hostaddr;
@@ -382,11 +433,11 @@ static int slirp_attach(void *state, const struct aether_vm *vm,
 	att->user.domain = a->domain;
 	att->user.hostfwd = (const char *const *)a->hostfwd;
 	att->user.n_hostfwd = a->n_hostfwd;
-	att->user.restrict_ = st->host->opt_bool(st->host, "restrict", &b) == 0 && b;
-	att->user.ipv6 = st->host->opt_bool(st->host, "ipv6", &b) == 0 && b;
+	att->user.restrict_ = (uint32_t)c.restrict_;
+	att->user.ipv6 = (uint32_t)c.ipv6;
 	*att_state = a;
-	LOG(st, AETHER_LOG_DEBUG, "user networking on %s with %u forward(s)",
-	    a->net, a->n_hostfwd);
+	AETHER_DEBUG(st->host, "user networking on %s with %u forward(s)",
+		     a->net, a->n_hostfwd);
 	return 0;
 fail:
 	att_free(a);
@@ -427,7 +478,7 @@ static int slirp_forward(void *state, const struct aether_vm *vm,
 		rc = ls_port_forward(a->port, f->proto == 17, h, f->host_port,
 				     g, f->guest_port, add);
 		if (rc < 0)
-			LOG(st, AETHER_LOG_DEBUG, "forward %s %s:%u: %s",
+			AETHER_DEBUG(st->host, "forward %s %s:%u: %s",
 			    add ? "add" : "remove",
 			    f->host_addr ? f->host_addr : "", f->host_port,
 			    strerror(-rc));
@@ -445,7 +496,8 @@ static int slirp_check(void *state, const struct aether_vm *vm,
 	return att_state ? 0 : -ENOENT;
 }
 
-static int slirp_gc(void *state, const struct aether_vm *live, size_t n_live)
+static int slirp_gc(void *state, const struct aether_vm *const *live,
+		    size_t n_live)
 {
 	/* Nothing outside QEMU to clean up. */
 	return 0;
@@ -459,7 +511,7 @@ AETHER_PLUGIN_DEFINE(slirp) = {
 #endif
 	,
 	.name = "slirp",
-	.version = "1.0",
+	.version = PACKAGE_VERSION,
 	.description = "user-mode NAT, libslirp in the plugin or QEMU's own (no root)",
 	.options = slirp_options,
 	.init = slirp_init,
@@ -467,6 +519,7 @@ AETHER_PLUGIN_DEFINE(slirp) = {
 	.attach = slirp_attach,
 	.detach = slirp_detach,
 	.check = slirp_check,
-	.gc = slirp_gc,
+	.gc_v2 = slirp_gc,
 	.forward = slirp_forward,
+	.validate = slirp_validate,
 };

@@ -220,7 +220,7 @@ static int create_bridge(struct tap_plugin *p)
 	if (r == -EEXIST)
 		return 0; /* made by someone else meanwhile */
 	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "cannot create bridge %s: %s%s%s",
+		AETHER_ERR(p->host, "cannot create bridge %s: %s%s%s",
 		    p->bridge, strerror(-r), r == -EPERM ? ": " : "",
 		    r == -EPERM ? TAP_NEED_CAP_MSG : "");
 		return r;
@@ -244,11 +244,11 @@ static int create_bridge(struct tap_plugin *p)
 		rtnl_link_put(made);
 	}
 	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "cannot set up new bridge %s: %s",
+		AETHER_ERR(p->host, "cannot set up new bridge %s: %s",
 		    p->bridge, strerror(-r));
 		return r;
 	}
-	LOG(p, AETHER_LOG_NOTICE, "created bridge %s", p->bridge);
+	AETHER_NOTICE(p->host, "created bridge %s", p->bridge);
 	return 0;
 }
 
@@ -282,19 +282,19 @@ int tap_find_bridge(struct tap_plugin *p, int *ifindex, unsigned *mtu)
 		r = tap_get_link(p, 0, p->bridge, &br);
 	}
 	if (r == -ENODEV) {
-		LOG(p, AETHER_LOG_ERR,
+		AETHER_ERR(p->host,
 		    "bridge %s does not exist: create it or set create_bridge = yes",
 		    p->bridge);
 		return -ENODEV;
 	}
 	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "cannot look up bridge %s: %s", p->bridge,
+		AETHER_ERR(p->host, "cannot look up bridge %s: %s", p->bridge,
 		    strerror(-r));
 		return r;
 	}
 	if (!tap_link_is_type(br, "bridge")) {
 		const char *t = rtnl_link_get_type(br);
-		LOG(p, AETHER_LOG_ERR,
+		AETHER_ERR(p->host,
 		    "%s is not a bridge (it is %s%s): set bridge = to a Linux bridge",
 		    p->bridge, t ? "a device of type " : "a plain device",
 		    t ? t : "");
@@ -337,11 +337,11 @@ void tap_maybe_remove_bridge(struct tap_plugin *p)
 	if (r == 0 && n == 0) {
 		r = tap_del_link_index(p, rtnl_link_get_ifindex(br));
 		if (r == 0)
-			LOG(p, AETHER_LOG_NOTICE,
+			AETHER_NOTICE(p->host,
 			    "removed bridge %s (made by aether, no port left)",
 			    p->bridge);
 		else if (r != -ENODEV)
-			LOG(p, AETHER_LOG_WARNING, "cannot remove bridge %s: %s",
+			AETHER_WARN(p->host, "cannot remove bridge %s: %s",
 			    p->bridge, strerror(-r));
 	}
 	rtnl_link_put(br);

@@ -36,6 +36,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -80,42 +81,35 @@
 /* Options.                                                           */
 
 static const struct aether_option tap_options[] = {
-	{ "bridge", AETHER_OPT_IFNAME, 0, "br0",
-	  "bridge the TAP devices are attached to", 0, 0 },
-	{ "network", AETHER_OPT_STRING, 0, NULL,
-	  "managed network ([net.NAME] of the host config) whose bridge the TAP devices join; not with bridge",
-	  0, 0 },
-	{ "create_bridge", AETHER_OPT_BOOL, 0, "no",
-	  "create the bridge when missing and remove it when its last port goes",
-	  0, 0 },
-	{ "prefix", AETHER_OPT_STRING, 0, "ae",
-	  "device name prefix, [A-Za-z0-9_.-], not ending in a digit; name = prefix + VM index",
-	  0, 0 },
-	{ "ifname", AETHER_OPT_IFNAME, 0, NULL,
-	  "explicit host device name instead of prefix + VM index", 0, 0 },
-	{ "queues", AETHER_OPT_INT, 0, "1",
-	  "number of queues (fds); > 1 makes a multiqueue device", 1,
-	  AETHER_MAX_QUEUES },
-	{ "vhost", AETHER_OPT_BOOL, 0, "no",
-	  "hand QEMU /dev/vhost-net fds (vhostfds=) when it can be opened", 0,
-	  0 },
-	{ "vnet_hdr", AETHER_OPT_BOOL, 0, "yes",
-	  "use IFF_VNET_HDR (offloads) when the kernel offers it", 0, 0 },
-	{ "persistent", AETHER_OPT_BOOL, 0, "no",
-	  "keep the device when its fds close (detach or gc deletes it)", 0,
-	  0 },
-	{ "owner", AETHER_OPT_STRING, 0, NULL,
-	  "user (name or uid) allowed to use the device; default the VM's uid",
-	  0, 0 },
-	{ "group", AETHER_OPT_STRING, 0, NULL,
-	  "group (name or gid) allowed to use the device; default the VM's gid",
-	  0, 0 },
-	{ "mtu", AETHER_OPT_INT, 0, "0",
-	  "device MTU; 0 copies the bridge's", 0, 65535 },
-	{ "link_group", AETHER_OPT_INT, 0, TAP_DEFAULT_GROUP,
-	  "netlink link group of aether's devices (link_group+1 is used by batched gc)",
-	  1, 4294967294LL },
-	{ NULL, 0, 0, NULL, NULL, 0, 0 },
+	{ .key = "bridge", .type = AETHER_OPT_IFNAME, .def = "br0",
+	  .help = "bridge the TAP devices are attached to" },
+	{ .key = "network", .type = AETHER_OPT_STRING,
+	  .help = "managed network ([net.NAME] of the host config) whose bridge the TAP devices join; not with bridge" },
+	{ .key = "create_bridge", .type = AETHER_OPT_BOOL, .def = "no",
+	  .help = "create the bridge when missing and remove it when its last port goes" },
+	{ .key = "prefix", .type = AETHER_OPT_STRING, .def = "ae",
+	  .help = "device name prefix, [A-Za-z0-9_.-], not ending in a digit; name = prefix + VM index" },
+	{ .key = "ifname", .type = AETHER_OPT_IFNAME,
+	  .help = "explicit host device name instead of prefix + VM index" },
+	{ .key = "queues", .type = AETHER_OPT_INT, .def = "1",
+	  .help = "number of queues (fds); > 1 makes a multiqueue device",
+	  .min = 1, .max = AETHER_MAX_QUEUES },
+	{ .key = "vhost", .type = AETHER_OPT_BOOL, .def = "no",
+	  .help = "hand QEMU /dev/vhost-net fds (vhostfds=) when it can be opened" },
+	{ .key = "vnet_hdr", .type = AETHER_OPT_BOOL, .def = "yes",
+	  .help = "use IFF_VNET_HDR (offloads) when the kernel offers it" },
+	{ .key = "persistent", .type = AETHER_OPT_BOOL, .def = "no",
+	  .help = "keep the device when its fds close (detach or gc deletes it)" },
+	{ .key = "owner", .type = AETHER_OPT_STRING,
+	  .help = "user (name or uid) allowed to use the device; default the VM's uid" },
+	{ .key = "group", .type = AETHER_OPT_STRING,
+	  .help = "group (name or gid) allowed to use the device; default the VM's gid" },
+	{ .key = "mtu", .type = AETHER_OPT_INT, .def = "0",
+	  .help = "device MTU; 0 copies the bridge's", .min = 0, .max = 65535 },
+	{ .key = "link_group", .type = AETHER_OPT_INT, .def = TAP_DEFAULT_GROUP,
+	  .help = "netlink link group of aether's devices (link_group+1 is used by batched gc)",
+	  .min = 1, .max = 4294967294LL },
+	{ .key = NULL },
 };
 
 /* ------------------------------------------------------------------ */
@@ -143,7 +137,27 @@ static bool has_net_admin(void)
 		(1u << (CAP_NET_ADMIN % 32))) != 0;
 }
 
-static int resolve_user(struct tap_plugin *p, const char *s, uid_t *out)
+/* Report a bad option value through the host (1.2: with its file, line
+ * and key), else through the log. */
+static void opt_err(const struct aether_host *h, const char *key,
+		    const char *fmt, ...) AETHER_PRINTF(3, 4);
+static void opt_err(const struct aether_host *h, const char *key,
+		    const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (AETHER_HOST_HAS(h, opt_error))
+		h->opt_error(h, key, 0, "%s", msg);
+	else
+		AETHER_ERR(h, "%s: %s", key, msg);
+}
+
+static int resolve_user(const struct aether_host *h, const char *s,
+			uid_t *out)
 {
 	char buf[4096];
 	struct passwd pw, *res = NULL;
@@ -160,11 +174,12 @@ static int resolve_user(struct tap_plugin *p, const char *s, uid_t *out)
 		*out = res->pw_uid;
 		return 0;
 	}
-	LOG(p, AETHER_LOG_ERR, "owner = %s: no such user", s);
+	opt_err(h, "owner", "no such user");
 	return -EINVAL;
 }
 
-static int resolve_group(struct tap_plugin *p, const char *s, gid_t *out)
+static int resolve_group(const struct aether_host *h, const char *s,
+			 gid_t *out)
 {
 	char buf[4096];
 	struct group gr, *res = NULL;
@@ -181,7 +196,7 @@ static int resolve_group(struct tap_plugin *p, const char *s, gid_t *out)
 		*out = res->gr_gid;
 		return 0;
 	}
-	LOG(p, AETHER_LOG_ERR, "group = %s: no such group", s);
+	opt_err(h, "group", "no such group");
 	return -EINVAL;
 }
 
@@ -211,53 +226,43 @@ static void make_root_id(const struct aether_host *host, char out[13])
 	snprintf(out, 13, "%012" PRIx64, (uint64_t)(h & 0xffffffffffffull));
 }
 
-static int tap_init(const struct aether_host *host, void **state)
+/* Every option value this plugin parses, into p: called by validate (on a
+ * scratch struct, from check-config and before init) and by init. */
+static int tap_parse_options(const struct aether_host *host,
+			     struct tap_plugin *p)
 {
-	struct tap_plugin *p;
 	const char *s;
 	int64_t v;
-	int r, fd;
-
-	p = calloc(1, sizeof *p);
-	if (!p)
-		return -ENOMEM;
-	p->host = host;
-	make_root_id(host, p->root_id);
+	int r;
 
 	s = host->opt_get(host, "bridge", 0);
 	if (!s || tap_name_check(s) < 0) {
-		LOG(p, AETHER_LOG_ERR,
-		    "bridge = %s: not a valid interface name (1-15 of [A-Za-z0-9_.-])",
-		    s ? s : "(none)");
-		r = -EINVAL;
-		goto fail;
+		opt_err(host, "bridge",
+			"not a valid interface name (1-15 of [A-Za-z0-9_.-])");
+		return -EINVAL;
 	}
 	snprintf(p->bridge, sizeof p->bridge, "%s", s);
 
 	s = host->opt_get(host, "prefix", 0);
 	if (!s || tap_prefix_check(s) < 0) {
-		LOG(p, AETHER_LOG_ERR,
-		    "prefix = %s: must be 1-%d of [A-Za-z0-9_.-] and not end in a digit",
-		    s ? s : "(none)", TAP_PREFIX_MAX);
-		r = -EINVAL;
-		goto fail;
+		opt_err(host, "prefix",
+			"must be 1-%d of [A-Za-z0-9_.-] and not end in a digit",
+			TAP_PREFIX_MAX);
+		return -EINVAL;
 	}
 	snprintf(p->prefix, sizeof p->prefix, "%s", s);
 
 	s = host->opt_get(host, "ifname", 0);
 	if (s) {
 		if (tap_name_check(s) < 0) {
-			LOG(p, AETHER_LOG_ERR,
-			    "ifname = %s: not a valid interface name (1-15 of [A-Za-z0-9_.-])",
-			    s);
-			r = -EINVAL;
-			goto fail;
+			opt_err(host, "ifname",
+				"not a valid interface name (1-15 of "
+				"[A-Za-z0-9_.-])");
+			return -EINVAL;
 		}
 		if (strcmp(s, p->bridge) == 0) {
-			LOG(p, AETHER_LOG_ERR, "ifname = %s is the bridge itself",
-			    s);
-			r = -EINVAL;
-			goto fail;
+			opt_err(host, "ifname", "is the bridge itself");
+			return -EINVAL;
 		}
 		snprintf(p->ifname, sizeof p->ifname, "%s", s);
 	}
@@ -266,29 +271,25 @@ static int tap_init(const struct aether_host *host, void **state)
 	    (r = opt_flag(host, "vhost", &p->vhost)) < 0 ||
 	    (r = opt_flag(host, "vnet_hdr", &p->vnet_hdr)) < 0 ||
 	    (r = opt_flag(host, "persistent", &p->persistent)) < 0) {
-		LOG(p, AETHER_LOG_ERR, "bad boolean option: %s", strerror(-r));
-		goto fail;
+		AETHER_ERR(host, "bad boolean option: %s", strerror(-r));
+		return r;
 	}
 
 	v = 1;
 	if ((r = host->opt_int(host, "queues", &v)) < 0 && r != -ENOENT)
-		goto fail;
+		return r;
 	if (v < 1 || v > AETHER_MAX_QUEUES) {
-		LOG(p, AETHER_LOG_ERR, "queues = %" PRId64 ": must be 1..%d", v,
-		    AETHER_MAX_QUEUES);
-		r = -EINVAL;
-		goto fail;
+		opt_err(host, "queues", "must be 1..%d", AETHER_MAX_QUEUES);
+		return -EINVAL;
 	}
 	p->queues = (unsigned)v;
 
 	v = 0;
 	if ((r = host->opt_int(host, "mtu", &v)) < 0 && r != -ENOENT)
-		goto fail;
+		return r;
 	if (v != 0 && (v < 68 || v > 65535)) {
-		LOG(p, AETHER_LOG_ERR, "mtu = %" PRId64 ": must be 0 or 68..65535",
-		    v);
-		r = -EINVAL;
-		goto fail;
+		opt_err(host, "mtu", "must be 0 or 68..65535");
+		return -EINVAL;
 	}
 	p->mtu = (uint32_t)v;
 
@@ -297,31 +298,54 @@ static int tap_init(const struct aether_host *host, void **state)
 	if (r == -ENOENT)
 		v = strtoll(TAP_DEFAULT_GROUP, NULL, 10);
 	else if (r < 0)
-		goto fail;
+		return r;
 	if (v < 1 || v > 4294967294LL) {
-		LOG(p, AETHER_LOG_ERR,
-		    "link_group = %" PRId64 ": must be 1..4294967294 (0 is every device's default group)",
-		    v);
-		r = -EINVAL;
-		goto fail;
+		opt_err(host, "link_group",
+			"must be 1..4294967294 (0 is every device's default "
+			"group)");
+		return -EINVAL;
 	}
 	p->link_group = (uint32_t)v;
 
 	s = host->opt_get(host, "owner", 0);
 	if (s) {
-		if ((r = resolve_user(p, s, &p->owner)) < 0)
-			goto fail;
+		if ((r = resolve_user(host, s, &p->owner)) < 0)
+			return r;
 		p->have_owner = true;
 	}
 	s = host->opt_get(host, "group", 0);
 	if (s) {
-		if ((r = resolve_group(p, s, &p->group)) < 0)
-			goto fail;
+		if ((r = resolve_group(host, s, &p->group)) < 0)
+			return r;
 		p->have_group = true;
 	}
+	return 0;
+}
+
+static int tap_validate(const struct aether_host *host)
+{
+	struct tap_plugin scratch = { .host = host };
+
+	return tap_parse_options(host, &scratch);
+}
+
+static int tap_init(const struct aether_host *host, void **state)
+{
+	struct tap_plugin *p;
+	int r, fd;
+
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	p->host = host;
+	make_root_id(host, p->root_id);
+
+	r = tap_parse_options(host, p);
+	if (r < 0)
+		goto fail;
 
 	if (!has_net_admin()) {
-		LOG(p, AETHER_LOG_ERR, "the tap backend %s", TAP_NEED_CAP_MSG);
+		AETHER_ERR(p->host, "the tap backend %s", TAP_NEED_CAP_MSG);
 		r = -EPERM;
 		goto fail;
 	}
@@ -329,7 +353,7 @@ static int tap_init(const struct aether_host *host, void **state)
 	fd = open(TUN_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		LOG(p, AETHER_LOG_ERR, "cannot open %s: %s%s", TUN_PATH,
+		AETHER_ERR(p->host, "cannot open %s: %s%s", TUN_PATH,
 		    strerror(-r),
 		    r == -ENOENT ? " (load the tun module: modprobe tun)" : "");
 		goto fail;
@@ -338,14 +362,14 @@ static int tap_init(const struct aether_host *host, void **state)
 		p->tun_features = IFF_TAP | IFF_NO_PI;
 	close(fd);
 	if (p->queues > 1 && !(p->tun_features & IFF_MULTI_QUEUE)) {
-		LOG(p, AETHER_LOG_ERR,
+		AETHER_ERR(p->host,
 		    "queues = %u but this kernel has no multiqueue TAP (IFF_MULTI_QUEUE)",
 		    p->queues);
 		r = -EOPNOTSUPP;
 		goto fail;
 	}
 	if (p->vnet_hdr && !(p->tun_features & IFF_VNET_HDR)) {
-		LOG(p, AETHER_LOG_INFO,
+		AETHER_INFO(p->host,
 		    "vnet_hdr off: the kernel does not offer IFF_VNET_HDR");
 		p->vnet_hdr = false;
 	}
@@ -357,7 +381,7 @@ static int tap_init(const struct aether_host *host, void **state)
 	}
 	r = tap_nlerr(nl_connect(p->sk, NETLINK_ROUTE));
 	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "cannot open an rtnetlink socket: %s",
+		AETHER_ERR(p->host, "cannot open an rtnetlink socket: %s",
 		    strerror(-r));
 		goto fail;
 	}
@@ -405,7 +429,7 @@ static int open_queue(struct tap_plugin *p, const char *name, unsigned q,
 	fd = open(TUN_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		LOG(p, AETHER_LOG_ERR, "cannot open %s: %s", TUN_PATH,
+		AETHER_ERR(p->host, "cannot open %s: %s", TUN_PATH,
 		    strerror(-r));
 		return r;
 	}
@@ -422,21 +446,21 @@ static int open_queue(struct tap_plugin *p, const char *name, unsigned q,
 		r = -errno;
 		close(fd);
 		if (r == -EBUSY && q == 0)
-			LOG(p, AETHER_LOG_ERR,
+			AETHER_ERR(p->host,
 			    "cannot create TAP device %s: a device with that name already exists (another VM, or a leftover: run aether gc)",
 			    name);
 		else if (r == -EPERM)
-			LOG(p, AETHER_LOG_ERR, "cannot create TAP device %s: %s",
+			AETHER_ERR(p->host, "cannot create TAP device %s: %s",
 			    name, TAP_NEED_CAP_MSG);
 		else
-			LOG(p, AETHER_LOG_ERR,
+			AETHER_ERR(p->host,
 			    "cannot create TAP device %s (queue %u): %s", name, q,
 			    strerror(-r));
 		return r;
 	}
 	if (strcmp(ifr.ifr_name, name) != 0) {
 		close(fd);
-		LOG(p, AETHER_LOG_ERR, "kernel named the device %s, not %s",
+		AETHER_ERR(p->host, "kernel named the device %s, not %s",
 		    ifr.ifr_name, name);
 		return -EINVAL;
 	}
@@ -452,21 +476,21 @@ static int attach_name(struct tap_plugin *p, const struct aether_vm *vm,
 		snprintf(name, IFNAMSIZ, "%s", p->ifname);
 	} else if (tap_name_make(name, IFNAMSIZ, p->prefix, vm->index,
 				 vm->nic) < 0) {
-		LOG(p, AETHER_LOG_ERR,
+		AETHER_ERR(p->host,
 		    "device name %s + %u%s does not fit in 15 characters: use a shorter prefix",
 		    p->prefix, vm->index, vm->nic ? " + nic" : "");
 		return -ENAMETOOLONG;
 	}
 	if (tap_name_check(name) < 0) {
-		LOG(p, AETHER_LOG_ERR, "invalid device name %s", name);
+		AETHER_ERR(p->host, "invalid device name %s", name);
 		return -EINVAL;
 	}
 	if (strcmp(name, p->bridge) == 0) {
-		LOG(p, AETHER_LOG_ERR, "device name %s is the bridge's", name);
+		AETHER_ERR(p->host, "device name %s is the bridge's", name);
 		return -EINVAL;
 	}
 	if (!vm->id || strlen(vm->id) > TAP_ID_MAX) {
-		LOG(p, AETHER_LOG_ERR, "VM id missing or longer than %d",
+		AETHER_ERR(p->host, "VM id missing or longer than %d",
 		    TAP_ID_MAX);
 		return -EINVAL;
 	}
@@ -500,13 +524,13 @@ static int set_owner(struct tap_plugin *p, const struct aether_vm *vm,
 
 	if (uid != (uid_t)-1 && ioctl(fd, TUNSETOWNER, (unsigned long)uid) < 0) {
 		r = -errno;
-		LOG(p, AETHER_LOG_ERR, "%s: TUNSETOWNER %u: %s", name,
+		AETHER_ERR(p->host, "%s: TUNSETOWNER %u: %s", name,
 		    (unsigned)uid, strerror(-r));
 		return r;
 	}
 	if (gid != (gid_t)-1 && ioctl(fd, TUNSETGROUP, (unsigned long)gid) < 0) {
 		r = -errno;
-		LOG(p, AETHER_LOG_ERR, "%s: TUNSETGROUP %u: %s", name,
+		AETHER_ERR(p->host, "%s: TUNSETGROUP %u: %s", name,
 		    (unsigned)gid, strerror(-r));
 		return r;
 	}
@@ -522,7 +546,7 @@ static int device_index(struct tap_plugin *p, const char *name, int *ifindex)
 	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
 	if (ioctl(nl_socket_get_fd(p->sk), SIOCGIFINDEX, &ifr) < 0) {
 		r = -errno;
-		LOG(p, AETHER_LOG_ERR, "%s: cannot get its ifindex: %s", name,
+		AETHER_ERR(p->host, "%s: cannot get its ifindex: %s", name,
 		    strerror(-r));
 		return r;
 	}
@@ -562,11 +586,11 @@ static int configure_device(struct tap_plugin *p, const struct aether_vm *vm,
 	r = tap_nlerr(rtnl_link_change(p->sk, orig, ch, 0));
 	if (r < 0) {
 		if (r == -EINVAL && mtu && mtu != br_mtu)
-			LOG(p, AETHER_LOG_ERR,
+			AETHER_ERR(p->host,
 			    "cannot configure %s (MTU %u, bridge %s): %s", name,
 			    mtu, p->bridge, strerror(-r));
 		else
-			LOG(p, AETHER_LOG_ERR,
+			AETHER_ERR(p->host,
 			    "cannot configure %s and add it to bridge %s: %s",
 			    name, p->bridge, strerror(-r));
 	}
@@ -589,7 +613,7 @@ static void open_vhost(struct tap_plugin *p, const char *name, int *vfds)
 		if (vfds[q] < 0) {
 			int e = errno;
 			close_fds(vfds, q);
-			LOG(p, AETHER_LOG_NOTICE,
+			AETHER_NOTICE(p->host,
 			    "vhost off for %s: cannot open %s: %s%s", name,
 			    VHOST_PATH, strerror(e),
 			    e == ENOENT ? " (load the vhost_net module)" : "");
@@ -648,7 +672,7 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	if (p->persistent) {
 		if (ioctl(fds[0], TUNSETPERSIST, 1UL) < 0) {
 			r = -errno;
-			LOG(p, AETHER_LOG_ERR, "%s: TUNSETPERSIST: %s", name,
+			AETHER_ERR(p->host, "%s: TUNSETPERSIST: %s", name,
 			    strerror(-r));
 			goto fail;
 		}
@@ -668,7 +692,7 @@ static int tap_attach(void *state, const struct aether_vm *vm,
 	att->tap.vnet_hdr = p->vnet_hdr ? 1 : 0;
 	snprintf(att->tap.ifname, sizeof att->tap.ifname, "%s", name);
 
-	LOG(p, AETHER_LOG_DEBUG, "%s: %s on %s, %u queue(s), mtu %u%s%s", vm->name,
+	AETHER_DEBUG(p->host, "%s: %s on %s, %u queue(s), mtu %u%s%s", vm->name,
 	    name, p->bridge, p->queues, mtu, p->vnet_hdr ? ", vnet_hdr" : "",
 	    vfds[0] >= 0 ? ", vhost" : "");
 	*att_state = st;
@@ -720,7 +744,7 @@ static int tap_detach(void *state, const struct aether_vm *vm,
 	if (st->ifindex > 0) {
 		r = delete_device(p, st);
 		if (r < 0)
-			LOG(p, AETHER_LOG_WARNING, "%s: cannot delete %s: %s",
+			AETHER_WARN(p->host, "%s: cannot delete %s: %s",
 			    vm ? vm->name : "?", st->ifname, strerror(-r));
 	}
 	tap_maybe_remove_bridge(p);
@@ -741,31 +765,31 @@ static int tap_check(void *state, const struct aether_vm *vm,
 	r = tap_get_link(p, st->ifindex, NULL, &l);
 	if (r == -ENODEV || (r == 0 && strcmp(rtnl_link_get_name(l),
 					      st->ifname) != 0)) {
-		LOG(p, AETHER_LOG_ERR, "%s: TAP device %s is gone",
+		AETHER_ERR(p->host, "%s: TAP device %s is gone",
 		    vm ? vm->name : "?", st->ifname);
 		r = -ENODEV;
 		goto out;
 	}
 	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "%s: cannot look up %s: %s",
+		AETHER_ERR(p->host, "%s: cannot look up %s: %s",
 		    vm ? vm->name : "?", st->ifname, strerror(-r));
 		goto out;
 	}
 	if (!(rtnl_link_get_flags(l) & IFF_UP)) {
-		LOG(p, AETHER_LOG_ERR, "%s: TAP device %s is down",
+		AETHER_ERR(p->host, "%s: TAP device %s is down",
 		    vm ? vm->name : "?", st->ifname);
 		r = -ENETDOWN;
 		goto out;
 	}
 	r = tap_get_link(p, 0, p->bridge, &br);
 	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "%s: bridge %s is gone",
+		AETHER_ERR(p->host, "%s: bridge %s is gone",
 		    vm ? vm->name : "?", p->bridge);
 		r = -ENODEV;
 		goto out;
 	}
 	if (rtnl_link_get_master(l) != rtnl_link_get_ifindex(br)) {
-		LOG(p, AETHER_LOG_ERR, "%s: %s is not a port of bridge %s",
+		AETHER_ERR(p->host, "%s: %s is not a port of bridge %s",
 		    vm ? vm->name : "?", st->ifname, p->bridge);
 		r = -ENOLINK;
 		goto out;
@@ -784,7 +808,7 @@ out:
 
 struct gc_ctx {
 	struct tap_plugin *p;
-	const struct aether_vm *live;
+	const struct aether_vm *const *live;
 	size_t n_live;
 	int *doomed;        /* ifindexes */
 	uint32_t *dgroup;   /* their current group */
@@ -797,7 +821,7 @@ struct gc_ctx {
 static bool live_id(const struct gc_ctx *c, const char *id)
 {
 	for (size_t i = 0; i < c->n_live; i++)
-		if (c->live[i].id && strcmp(c->live[i].id, id) == 0)
+		if (c->live[i]->id && strcmp(c->live[i]->id, id) == 0)
 			return true;
 	return false;
 }
@@ -822,7 +846,7 @@ static void gc_one(struct nl_object *obj, void *arg)
 			dead = !live_id(c, colon + 1);
 		} else if (!colon && !live_id(c, rest)) {
 			/* an older aether's: whose runtime root is unknown */
-			LOG(c->p, AETHER_LOG_INFO,
+			AETHER_INFO(c->p->host,
 			    "gc: leaving %s: its alias '%s' does not say which "
 			    "runtime root made it (an older aether); delete it "
 			    "by hand if no VM uses it", name, alias);
@@ -857,7 +881,8 @@ static void gc_one(struct nl_object *obj, void *arg)
 		c->foreign_in_tmp = true;
 }
 
-static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
+static int tap_gc(void *state, const struct aether_vm *const *live,
+		  size_t n_live)
 {
 	struct tap_plugin *p = state;
 	struct gc_ctx c = { .p = p, .live = live, .n_live = n_live };
@@ -868,7 +893,7 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 
 	r = tap_nlerr(rtnl_link_alloc_cache(p->sk, AF_UNSPEC, &cache));
 	if (r < 0) {
-		LOG(p, AETHER_LOG_ERR, "gc: cannot list links: %s", strerror(-r));
+		AETHER_ERR(p->host, "gc: cannot list links: %s", strerror(-r));
 		return r;
 	}
 	nl_cache_foreach(cache, gc_one, &c);
@@ -911,7 +936,7 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 		r = 0;
 	} else {
 		/* One by one: slow (a grace period each) but always works. */
-		LOG(p, AETHER_LOG_INFO,
+		AETHER_INFO(p->host,
 		    "gc: batched delete not possible (%s), deleting one by one",
 		    strerror(-r));
 		r = 0;
@@ -926,8 +951,8 @@ static int tap_gc(void *state, const struct aether_vm *live, size_t n_live)
 	if (!r && first)
 		r = first;
 	if (r < 0)
-		LOG(p, AETHER_LOG_ERR, "gc: %s", strerror(-r));
-	LOG(p, AETHER_LOG_INFO, "gc: removed %zu TAP device(s)", deleted);
+		AETHER_ERR(p->host, "gc: %s", strerror(-r));
+	AETHER_INFO(p->host, "gc: removed %zu TAP device(s)", deleted);
 bridge:
 	tap_maybe_remove_bridge(p);
 out:
@@ -962,7 +987,7 @@ static int tap_addresses(void *state, const struct aether_vm *vm,
 	br = ifr.ifr_ifindex;
 	r = tap_nlerr(rtnl_neigh_alloc_cache(p->sk, &cache));
 	if (r < 0) {
-		LOG(p, AETHER_LOG_WARNING, "neighbour table: %s", strerror(-r));
+		AETHER_WARN(p->host, "neighbour table: %s", strerror(-r));
 		return r;
 	}
 	for (obj = nl_cache_get_first(cache); obj && n < max;
@@ -999,7 +1024,7 @@ AETHER_PLUGIN_DEFINE(tap) = {
 	.caps = AETHER_CAP_ATTACH_TAP | AETHER_CAP_NEEDS_NET_ADMIN |
 		AETHER_CAP_MULTIQUEUE,
 	.name = "tap",
-	.version = "1.0",
+	.version = PACKAGE_VERSION,
 	.description = "per-VM TAP devices on a Linux bridge (libnl-route-3)",
 	.options = tap_options,
 	.init = tap_init,
@@ -1007,6 +1032,7 @@ AETHER_PLUGIN_DEFINE(tap) = {
 	.attach = tap_attach,
 	.detach = tap_detach,
 	.check = tap_check,
-	.gc = tap_gc,
+	.gc_v2 = tap_gc,
+	.validate = tap_validate,
 	.addresses = tap_addresses,
 };

@@ -41,6 +41,4 @@ struct tap_plugin {
 	char root_id[13];      /* whose devices: see the top of tap.c */
 };
 
-#define LOG(p, lvl, ...) (p)->host->log((p)->host, (lvl), __VA_ARGS__)
-
 #endif

@@ -1,4 +1,6 @@
 /* tapname.c - TAP device names (see tapname.h). */
+#include "config.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>

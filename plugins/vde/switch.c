@@ -354,7 +354,7 @@ int vde_lock_state(struct vde_state *st)
 	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		int e = errno;
-		LOG(st, AETHER_LOG_ERR, "cannot open lock file %s: %s", p,
+		AETHER_ERR(st->host, "cannot open lock file %s: %s", p,
 		    strerror(e));
 		return -e;
 	}
@@ -363,7 +363,7 @@ int vde_lock_state(struct vde_state *st)
 		if (e == EINTR)
 			continue;
 		close(fd);
-		LOG(st, AETHER_LOG_ERR, "cannot lock %s: %s", p, strerror(e));
+		AETHER_ERR(st->host, "cannot lock %s: %s", p, strerror(e));
 		return -e;
 	}
 	return fd;
@@ -569,17 +569,17 @@ int vde_diagnose_sock(struct vde_state *st, const char *sock, int rc,
 	if (lstat(sock, &sb) < 0) {
 		int e = errno;
 		if (st->managed)
-			LOG(st, AETHER_LOG_ERR, "no VDE switch at %s: %s", sock,
+			AETHER_ERR(st->host, "no VDE switch at %s: %s", sock,
 			    strerror(e));
 		else
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "no VDE switch at %s: %s (start one with vde_switch "
 			    "-s %s, or set managed = yes)",
 			    sock, strerror(e), sock);
 		return -e;
 	}
 	if (!S_ISDIR(sb.st_mode)) {
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "%s is not a VDE switch: a switch socket is a directory "
 		    "holding the 'ctl' socket",
 		    sock);
@@ -587,7 +587,7 @@ int vde_diagnose_sock(struct vde_state *st, const char *sock, int rc,
 	}
 	if (access(sock, R_OK | W_OK | X_OK) < 0) {
 		int e = errno;
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "cannot use the VDE switch directory %s: %s (owner uid %ld, "
 		    "mode %04o)",
 		    sock, strerror(e), (long)sb.st_uid,
@@ -596,26 +596,26 @@ int vde_diagnose_sock(struct vde_state *st, const char *sock, int rc,
 	}
 	vde_pathf(ctl, sizeof ctl, "%s/ctl", sock);
 	if (!is_socket(ctl)) {
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "%s is not a VDE switch: %s is missing or not a socket",
 		    sock, ctl);
 		return -ENOTSOCK;
 	}
 	if (rc == -ETIMEDOUT) {
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "%s did not answer the VDE handshake within %d ms (not a "
 		    "VDE switch, or the switch is hung)",
 		    ctl, timeout_ms);
 		return rc;
 	}
 	if (rc == -ECONNREFUSED) {
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "the VDE switch at %s does not answer (connection refused: "
 		    "it is not running and the socket is stale)",
 		    sock);
 		return rc;
 	}
-	LOG(st, AETHER_LOG_ERR, "the VDE switch at %s refused a port: %s",
+	AETHER_ERR(st->host, "the VDE switch at %s refused a port: %s",
 	    sock, strerror(-rc));
 	return rc;
 }
@@ -644,13 +644,13 @@ static int check_tap(struct vde_state *st)
 	if (if_nametoindex(st->tap) == 0) {
 		e = errno;
 		if (e == ENODEV || e == ENXIO || e == ENOENT) {
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "TAP device %s does not exist; create it once as "
 			    "root with: ip tuntap add dev %s mode tap user %s",
 			    st->tap, st->tap, user);
 			return -ENODEV;
 		}
-		LOG(st, AETHER_LOG_ERR, "cannot look up TAP device %s: %s",
+		AETHER_ERR(st->host, "cannot look up TAP device %s: %s",
 		    st->tap, strerror(e));
 		return -e;
 	}
@@ -659,7 +659,7 @@ static int check_tap(struct vde_state *st)
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		e = errno;
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "cannot open /dev/net/tun: %s (the switch needs it to use "
 		    "TAP device %s; it is normally mode 0666)",
 		    strerror(e), st->tap);
@@ -672,23 +672,23 @@ static int check_tap(struct vde_state *st)
 		e = errno;
 		close(fd);
 		if (e == EPERM || e == EACCES)
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "TAP device %s exists but user %s may not use it; "
 			    "recreate it as root with: ip tuntap del dev %s mode "
 			    "tap && ip tuntap add dev %s mode tap user %s",
 			    st->tap, user, st->tap, st->tap, user);
 		else if (e == EBUSY)
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "TAP device %s is in use by another program",
 			    st->tap);
 		else if (e == EINVAL)
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "%s is not a TAP device (a TUN, or another kind of "
 			    "interface); create one as root with: ip tuntap add "
 			    "dev tap-vde mode tap user %s",
 			    st->tap, user);
 		else
-			LOG(st, AETHER_LOG_ERR, "cannot attach to TAP %s: %s",
+			AETHER_ERR(st->host, "cannot attach to TAP %s: %s",
 			    st->tap, strerror(e));
 		return -e;
 	}
@@ -758,7 +758,7 @@ static int run_helper(struct vde_state *st, const char *const *argv,
 	spec.stop_timeout_ms = 1000;
 	rc = st->host->helper_start(st->host, &spec, &h);
 	if (rc < 0) {
-		LOG(st, AETHER_LOG_ERR, "cannot run %s: %s", argv[0],
+		AETHER_ERR(st->host, "cannot run %s: %s", argv[0],
 		    strerror(-rc));
 		return rc;
 	}
@@ -766,7 +766,7 @@ static int run_helper(struct vde_state *st, const char *const *argv,
 		sleep_ms(5);
 	rc = st->host->helper_alive(st->host, h) ? -ETIMEDOUT : 0;
 	if (rc)
-		LOG(st, AETHER_LOG_ERR, "%s %s did not finish within %d ms",
+		AETHER_ERR(st->host, "%s %s did not finish within %d ms",
 		    argv[0], argv[1] ? argv[1] : "", timeout_ms);
 	st->host->helper_stop(st->host, h);
 	return rc;
@@ -795,14 +795,14 @@ static int systemd_available(struct vde_state *st)
 	char p[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
 
 	if (!xdg || xdg[0] != '/') {
-		LOG(st, AETHER_LOG_WARNING,
+		AETHER_WARN(st->host,
 		    "systemd = yes but XDG_RUNTIME_DIR is not set: no systemd "
 		    "user manager; starting vde_switch directly");
 		return 0;
 	}
 	if (vde_pathf(p, sizeof p, "%s/systemd/private", xdg) < 0 ||
 	    !is_socket(p)) {
-		LOG(st, AETHER_LOG_WARNING,
+		AETHER_WARN(st->host,
 		    "systemd = yes but no systemd user manager is running (%s "
 		    "missing); starting vde_switch directly",
 		    p);
@@ -811,7 +811,7 @@ static int systemd_available(struct vde_state *st)
 	/* The unit reads %t/aether/plugins/vde/systemd.env. */
 	if (vde_pathf(p, sizeof p, "%s/aether/plugins/vde", xdg) < 0 ||
 	    !realpath(p, a) || !realpath(st->rundir, b) || strcmp(a, b)) {
-		LOG(st, AETHER_LOG_WARNING,
+		AETHER_WARN(st->host,
 		    "systemd = yes but aether's runtime dir %s is not under "
 		    "the user manager's %s; starting vde_switch directly",
 		    st->rundir, xdg);
@@ -837,7 +837,7 @@ int vde_stop_switch(struct vde_state *st, const char *sdir,
 
 		vde_state_path(st, sdir, "switch.log", logp, sizeof logp);
 		rc = run_helper(st, argv, logp, 10000);
-		LOG(st, AETHER_LOG_INFO, "stopped %s (switch %s)", SYSTEMD_UNIT,
+		AETHER_INFO(st->host, "stopped %s (switch %s)", SYSTEMD_UNIT,
 		    sock);
 	} else {
 		vde_state_path(st, sdir, "pid", p, sizeof p);
@@ -848,7 +848,7 @@ int vde_stop_switch(struct vde_state *st, const char *sdir,
 			while (!pid_gone(pid) && now_ms() < end)
 				sleep_ms(5);
 			if (!pid_gone(pid)) {
-				LOG(st, AETHER_LOG_WARNING,
+				AETHER_WARN(st->host,
 				    "vde_switch pid %ld ignored SIGTERM: "
 				    "killing it",
 				    (long)pid);
@@ -857,7 +857,7 @@ int vde_stop_switch(struct vde_state *st, const char *sdir,
 				while (!pid_gone(pid) && now_ms() < end)
 					sleep_ms(5);
 			}
-			LOG(st, AETHER_LOG_INFO,
+			AETHER_INFO(st->host,
 			    "stopped vde_switch pid %ld (switch %s)", (long)pid,
 			    sock);
 		}
@@ -900,7 +900,7 @@ static int start_paths(struct vde_state *st, struct start_paths *sp)
 		      st->statedir) < 0)
 		return -ENAMETOOLONG;
 	if (strlen(sp->mgmt) >= sizeof sun.sun_path) {
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "runtime dir %s is too deep for a unix socket path",
 		    st->rundir);
 		return -ENAMETOOLONG;
@@ -927,13 +927,13 @@ static int prepare_sock_dir(struct vde_state *st)
 		*slash = '\0';
 	if (stat(parent, &sb) < 0) {
 		rc = -errno;
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "cannot create the switch directory %s: %s: %s", st->sock,
 		    parent, strerror(-rc));
 		return rc;
 	}
 	if (!S_ISDIR(sb.st_mode)) {
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "cannot create the switch directory %s: %s is not a "
 		    "directory",
 		    st->sock, parent);
@@ -941,7 +941,7 @@ static int prepare_sock_dir(struct vde_state *st)
 	}
 	if (access(parent, W_OK | X_OK) < 0) {
 		rc = -errno;
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "cannot create the switch directory %s: no write permission "
 		    "on %s (%s)",
 		    st->sock, parent, strerror(-rc));
@@ -949,7 +949,7 @@ static int prepare_sock_dir(struct vde_state *st)
 	}
 	if (lstat(st->sock, &sb) == 0) {
 		if (!S_ISDIR(sb.st_mode)) {
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "cannot start a switch at %s: it exists and is not "
 			    "a directory",
 			    st->sock);
@@ -957,13 +957,13 @@ static int prepare_sock_dir(struct vde_state *st)
 		}
 		if (access(st->sock, R_OK | W_OK | X_OK) < 0) {
 			rc = -errno;
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "cannot start a switch at %s: %s", st->sock,
 			    strerror(-rc));
 			return rc;
 		}
 		if (!only_vde_entries(st->sock)) {
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "cannot start a switch at %s: the directory holds "
 			    "files that are not a VDE switch's",
 			    st->sock);
@@ -993,14 +993,14 @@ static int launch_systemd(struct vde_state *st, const struct start_paths *sp)
 		 SYSTEMD_UNIT, st->sock, sp->mgmt, sp->numports,
 		 st->tap ? " -t " : "", st->tap ? st->tap : "");
 	if ((rc = vde_write_text(envp, env)) < 0) {
-		LOG(st, AETHER_LOG_ERR, "cannot write %s: %s", envp,
+		AETHER_ERR(st->host, "cannot write %s: %s", envp,
 		    strerror(-rc));
 		return rc;
 	}
 	vde_state_path(st, st->statedir, "systemd", flag, sizeof flag);
 	if ((rc = vde_write_text(flag, SYSTEMD_UNIT "\n")) < 0)
 		return rc;
-	LOG(st, AETHER_LOG_INFO, "starting %s for switch %s", SYSTEMD_UNIT,
+	AETHER_INFO(st->host, "starting %s for switch %s", SYSTEMD_UNIT,
 	    st->sock);
 	rc = run_helper(st, sargv, sp->log, st->start_timeout_ms);
 	if (rc < 0)
@@ -1040,11 +1040,11 @@ static int launch_direct(struct vde_state *st, const struct start_paths *sp,
 	spec.argv = argv;
 	spec.log_path = sp->log;
 	spec.stop_timeout_ms = 2000;
-	LOG(st, AETHER_LOG_INFO, "starting vde_switch for %s%s%s", st->sock,
+	AETHER_INFO(st->host, "starting vde_switch for %s%s%s", st->sock,
 	    st->tap ? " on TAP " : "", st->tap ? st->tap : "");
 	rc = st->host->helper_start(st->host, &spec, h);
 	if (rc < 0) {
-		LOG(st, AETHER_LOG_ERR, "cannot start %s: %s", VDE_SWITCH_PROG,
+		AETHER_ERR(st->host, "cannot start %s: %s", VDE_SWITCH_PROG,
 		    strerror(-rc));
 		unlink(sp->log);
 		return rc;
@@ -1106,7 +1106,7 @@ static int start_failed(struct vde_state *st, const struct start_paths *sp,
 	char line[256];
 
 	last_log_line(sp->log, line, sizeof line);
-	LOG(st, AETHER_LOG_ERR,
+	AETHER_ERR(st->host,
 	    "vde_switch for %s did not come up within %d ms: %s%s%s",
 	    st->sock, st->start_timeout_ms,
 	    last == -ESRCH ? "it exited" : strerror(-last),
@@ -1155,7 +1155,7 @@ int vde_start_switch(struct vde_state *st)
 	last = wait_switch(st, &sp, h, use_systemd, &pid);
 	if (last == 0 && st->tap && !use_systemd && pid &&
 	    !pid_has_tap(pid, st->tap)) {
-		LOG(st, AETHER_LOG_ERR,
+		AETHER_ERR(st->host,
 		    "vde_switch started but could not attach TAP device %s",
 		    st->tap);
 		last = -ENODEV;
@@ -1163,7 +1163,7 @@ int vde_start_switch(struct vde_state *st)
 	if (last < 0)
 		return start_failed(st, &sp, last, use_systemd);
 	if (pid)
-		LOG(st, AETHER_LOG_INFO, "vde_switch pid %ld serves %s",
+		AETHER_INFO(st->host, "vde_switch pid %ld serves %s",
 		    (long)pid, st->sock);
 	return 0;
 }
@@ -1194,7 +1194,7 @@ int vde_make_statedir(struct vde_state *st)
 	return 0;
 fail:
 	rc = -errno;
-	LOG(st, AETHER_LOG_ERR, "cannot create state in %s: %s", st->statedir,
+	AETHER_ERR(st->host, "cannot create state in %s: %s", st->statedir,
 	    strerror(-rc));
 	return rc;
 }

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <grp.h>
 #include <limits.h>
 #include <net/if.h>
@@ -35,27 +36,30 @@
 #define SOCK_MAX_LEN (sizeof(((struct sockaddr_un *)0)->sun_path) - 16)
 
 static const struct aether_option vde_options[] = {
-	{"socket", AETHER_OPT_PATH, 0, NULL,
-	 "switch control directory (default: <runtime dir>/switch)", 0, 0},
-	{"managed", AETHER_OPT_BOOL, 0, "yes",
-	 "start vde_switch when it is not running, stop it after the last VM",
-	 0, 0},
-	{"keep_running", AETHER_OPT_BOOL, 0, "no",
-	 "leave a managed switch running when the last VM leaves", 0, 0},
-	{"tap", AETHER_OPT_IFNAME, 0, NULL,
-	 "TAP device the managed switch uses to reach the host network", 0, 0},
-	{"port", AETHER_OPT_INT, 0, "0",
-	 "switch port for the VM NIC (0: any free port)", 0, 1023},
-	{"group", AETHER_OPT_STRING, 0, NULL,
-	 "group owning the VM's switch port", 0, 0},
-	{"systemd", AETHER_OPT_BOOL, 0, "no",
-	 "run the managed switch as the systemd user unit aether-vde.service",
-	 0, 0},
-	{"start_timeout_ms", AETHER_OPT_INT, 0, "5000",
-	 "how long to wait for a started switch to answer", 100, 60000},
-	{"probe_timeout_ms", AETHER_OPT_INT, 0, "2000",
-	 "how long a switch may take to answer a probe", 50, 60000},
-	{NULL, 0, 0, NULL, NULL, 0, 0},
+	{.key = "socket", .type = AETHER_OPT_PATH,
+	 .help = "switch control directory (default: <runtime dir>/switch)"},
+	{.key = "managed", .type = AETHER_OPT_BOOL, .def = "yes",
+	 .help = "start vde_switch when it is not running, stop it after the "
+		 "last VM"},
+	{.key = "keep_running", .type = AETHER_OPT_BOOL, .def = "no",
+	 .help = "leave a managed switch running when the last VM leaves"},
+	{.key = "tap", .type = AETHER_OPT_IFNAME,
+	 .help = "TAP device the managed switch uses to reach the host network"},
+	{.key = "port", .type = AETHER_OPT_INT, .def = "0",
+	 .help = "switch port for the VM NIC (0: any free port)",
+	 .min = 0, .max = 1023},
+	{.key = "group", .type = AETHER_OPT_STRING,
+	 .help = "group owning the VM's switch port"},
+	{.key = "systemd", .type = AETHER_OPT_BOOL, .def = "no",
+	 .help = "run the managed switch as the systemd user unit "
+		 "aether-vde.service"},
+	{.key = "start_timeout_ms", .type = AETHER_OPT_INT, .def = "5000",
+	 .help = "how long to wait for a started switch to answer",
+	 .min = 100, .max = 60000},
+	{.key = "probe_timeout_ms", .type = AETHER_OPT_INT, .def = "2000",
+	 .help = "how long a switch may take to answer a probe",
+	 .min = 50, .max = 60000},
+	{.key = NULL},
 };
 
 /* One attached NIC (the plugin's state is in vde.h). */
@@ -79,12 +83,114 @@ static void vde_fini(void *state)
 	free(st);
 }
 
+/* Report a bad option value through the host (1.2: with its file, line
+ * and key), else through the log. */
+static void opt_err(const struct aether_host *h, const char *key,
+		    const char *fmt, ...) AETHER_PRINTF(3, 4);
+static void opt_err(const struct aether_host *h, const char *key,
+		    const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (AETHER_HOST_HAS(h, opt_error))
+		h->opt_error(h, key, 0, "%s", msg);
+	else
+		AETHER_ERR(h, "%s: %s", key, msg);
+}
+
+static int check_sock(const char *sock)
+{
+	return vde_valid_sock_path(sock) && strlen(sock) <= SOCK_MAX_LEN;
+}
+
+/* Every option value this plugin parses, into st (tap and group
+ * strdup'd): by validate (on a scratch state, from check-config and
+ * before init) and by init.  The default socket, under the runtime dir,
+ * is init's. */
+static int vde_parse_options(const struct aether_host *host,
+			     struct vde_state *st)
+{
+	const char *s;
+	int64_t v;
+	int b;
+
+	s = host->opt_get(host, "socket", 0);
+	if (s && *s) {
+		size_t l = strlen(s);
+		snprintf(st->sock, sizeof st->sock, "%s", s);
+		while (l > 1 && st->sock[l - 1] == '/')
+			st->sock[--l] = '\0';
+		if (!check_sock(st->sock)) {
+			opt_err(host, "socket",
+				"a VDE switch directory must be an absolute "
+				"path of at most %zu characters from "
+				"[A-Za-z0-9/._+@-]",
+				(size_t)SOCK_MAX_LEN);
+			return -EINVAL;
+		}
+	}
+	if (host->opt_bool(host, "managed", &b) == 0)
+		st->managed = b;
+	if (host->opt_bool(host, "keep_running", &b) == 0)
+		st->keep_running = b;
+	if (host->opt_bool(host, "systemd", &b) == 0)
+		st->systemd = b;
+	st->port = 0;
+	if (host->opt_int(host, "port", &v) == 0)
+		st->port = (int)v;
+	st->start_timeout_ms = 5000;
+	if (host->opt_int(host, "start_timeout_ms", &v) == 0)
+		st->start_timeout_ms = (int)v;
+	st->probe_timeout_ms = 2000;
+	if (host->opt_int(host, "probe_timeout_ms", &v) == 0)
+		st->probe_timeout_ms = (int)v;
+
+	s = host->opt_get(host, "tap", 0);
+	if (s && *s) {
+		if (!vde_valid_word(s, IFNAMSIZ - 1)) {
+			opt_err(host, "tap", "not a valid interface name");
+			return -EINVAL;
+		}
+		if (!(st->tap = strdup(s)))
+			return -ENOMEM;
+	}
+	s = host->opt_get(host, "group", 0);
+	if (s && *s) {
+		struct group gr, *res = NULL;
+		char buf[4096];
+
+		if (!vde_valid_word(s, 32)) {
+			opt_err(host, "group", "not a valid group name");
+			return -EINVAL;
+		}
+		if (getgrnam_r(s, &gr, buf, sizeof buf, &res) != 0 || !res) {
+			opt_err(host, "group", "no such group");
+			return -ENOENT;
+		}
+		if (!(st->group = strdup(s)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int vde_validate(const struct aether_host *host)
+{
+	struct vde_state scratch = {.host = host};
+	int rc = vde_parse_options(host, &scratch);
+
+	free(scratch.tap);
+	free(scratch.group);
+	return rc;
+}
+
 static int vde_init(const struct aether_host *host, void **state)
 {
 	struct vde_state *st;
-	const char *s;
-	int64_t v;
-	int b, rc = 0;
+	int rc;
 
 	if (!host->runtime_dir || !host->helper_start || !host->helper_alive ||
 	    !host->helper_stop)
@@ -98,74 +204,26 @@ static int vde_init(const struct aether_host *host, void **state)
 		free(st);
 		return -ENOMEM;
 	}
-
-	s = host->opt_get(host, "socket", 0);
-	if (s && *s) {
-		size_t l = strlen(s);
-		snprintf(st->sock, sizeof st->sock, "%s", s);
-		while (l > 1 && st->sock[l - 1] == '/')
-			st->sock[--l] = '\0';
-	} else if (vde_pathf(st->sock, sizeof st->sock, "%s/switch",
-			     st->rundir) < 0) {
-		rc = -ENAMETOOLONG;
-	}
-	if (!rc && (!vde_valid_sock_path(st->sock) ||
-		    strlen(st->sock) > SOCK_MAX_LEN)) {
-		LOG(st, AETHER_LOG_ERR,
-		    "socket '%s': a VDE switch directory must be an absolute "
-		    "path of at most %zu characters from [A-Za-z0-9/._+@-]",
-		    st->sock, (size_t)SOCK_MAX_LEN);
-		rc = -EINVAL;
-	}
-
-	if (!rc && host->opt_bool(host, "managed", &b) == 0)
-		st->managed = b;
-	if (!rc && host->opt_bool(host, "keep_running", &b) == 0)
-		st->keep_running = b;
-	if (!rc && host->opt_bool(host, "systemd", &b) == 0)
-		st->systemd = b;
-	st->port = 0;
-	if (!rc && host->opt_int(host, "port", &v) == 0)
-		st->port = (int)v;
-	st->start_timeout_ms = 5000;
-	if (!rc && host->opt_int(host, "start_timeout_ms", &v) == 0)
-		st->start_timeout_ms = (int)v;
-	st->probe_timeout_ms = 2000;
-	if (!rc && host->opt_int(host, "probe_timeout_ms", &v) == 0)
-		st->probe_timeout_ms = (int)v;
-
-	s = host->opt_get(host, "tap", 0);
-	if (!rc && s && *s) {
-		if (!vde_valid_word(s, IFNAMSIZ - 1)) {
-			LOG(st, AETHER_LOG_ERR, "tap '%s': not a valid interface name",
-			    s);
+	rc = vde_parse_options(host, st);
+	if (!rc && !st->sock[0]) {
+		if (vde_pathf(st->sock, sizeof st->sock, "%s/switch",
+			      st->rundir) < 0) {
+			rc = -ENAMETOOLONG;
+		} else if (!check_sock(st->sock)) {
+			AETHER_ERR(host,
+				   "socket '%s' (under the runtime dir): a VDE "
+				   "switch directory must be an absolute path "
+				   "of at most %zu characters from "
+				   "[A-Za-z0-9/._+@-]",
+				   st->sock, (size_t)SOCK_MAX_LEN);
 			rc = -EINVAL;
-		} else if (!(st->tap = strdup(s))) {
-			rc = -ENOMEM;
-		}
-	}
-	s = host->opt_get(host, "group", 0);
-	if (!rc && s && *s) {
-		struct group gr, *res = NULL;
-		char buf[4096];
-
-		if (!vde_valid_word(s, 32)) {
-			LOG(st, AETHER_LOG_ERR,
-			    "group '%s': not a valid group name", s);
-			rc = -EINVAL;
-		} else if (getgrnam_r(s, &gr, buf, sizeof buf, &res) != 0 ||
-			   !res) {
-			LOG(st, AETHER_LOG_ERR, "group '%s' does not exist", s);
-			rc = -ENOENT;
-		} else if (!(st->group = strdup(s))) {
-			rc = -ENOMEM;
 		}
 	}
 	if (!rc && st->tap && !st->managed)
-		LOG(st, AETHER_LOG_WARNING,
-		    "tap = %s is only used when aether manages the switch "
-		    "(managed = yes)",
-		    st->tap);
+		AETHER_WARN(host,
+			    "tap = %s is only used when aether manages the "
+			    "switch (managed = yes)",
+			    st->tap);
 	if (!rc && vde_pathf(st->statedir, sizeof st->statedir, "%s/sw-%016llx",
 			     st->rundir,
 			     (unsigned long long)vde_fnv1a(st->sock)) < 0)
@@ -195,12 +253,12 @@ static int vde_attach(void *state, const struct aether_vm *vm,
 	int rc = 0, lock = -1, created_state = 0, answering;
 
 	if (!vm || !vm->id || !vde_valid_word(vm->id, 128)) {
-		LOG(st, AETHER_LOG_ERR, "invalid VM id '%s'",
+		AETHER_ERR(st->host, "invalid VM id '%s'",
 		    vm && vm->id ? vm->id : "(null)");
 		return -EINVAL;
 	}
 	if (vm->uid != geteuid())
-		LOG(st, AETHER_LOG_WARNING,
+		AETHER_WARN(st->host,
 		    "QEMU runs as uid %ld, the switch as uid %ld: the switch "
 		    "directory %s must be reachable by both",
 		    (long)vm->uid, (long)geteuid(), st->sock);
@@ -224,7 +282,7 @@ static int vde_attach(void *state, const struct aether_vm *vm,
 		had_state = stat(st->statedir, &sb) == 0;
 		rc = vde_probe_switch(st->sock, 0, NULL, st->probe_timeout_ms);
 		if (rc == 0) {
-			LOG(st, AETHER_LOG_DEBUG, "reusing the switch at %s",
+			AETHER_DEBUG(st->host, "reusing the switch at %s",
 			    st->sock);
 		} else {
 			pid_t pid = 0;
@@ -232,7 +290,7 @@ static int vde_attach(void *state, const struct aether_vm *vm,
 			    vde_switch_running_owned(st, st->statedir, st->sock,
 						     &pid) &&
 			    pid) {
-				LOG(st, AETHER_LOG_ERR,
+				AETHER_ERR(st->host,
 				    "vde_switch pid %ld for %s is running but "
 				    "does not answer (%s); stop it or run "
 				    "aether gc",
@@ -260,7 +318,7 @@ static int vde_attach(void *state, const struct aether_vm *vm,
 		}
 		snprintf(text, sizeof text, "%ld\n", (long)getpid());
 		if ((rc = vde_write_text(a->marker, text)) < 0) {
-			LOG(st, AETHER_LOG_ERR, "cannot write %s: %s",
+			AETHER_ERR(st->host, "cannot write %s: %s",
 			    a->marker, strerror(-rc));
 			a->marker[0] = '\0';
 			goto out_stop;
@@ -276,7 +334,7 @@ static int vde_attach(void *state, const struct aether_vm *vm,
 			rc = vde_diagnose_sock(st, st->sock, rc,
 					       st->probe_timeout_ms);
 		else
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "the VDE switch at %s refused port %d%s%s: %s",
 			    st->sock, st->port, st->group ? " for group " : "",
 			    st->group ? st->group : "", strerror(-rc));
@@ -290,7 +348,7 @@ static int vde_attach(void *state, const struct aether_vm *vm,
 	att->vde.mode = 0;
 	*att_state = a;
 	vde_unlock_state(lock);
-	LOG(st, AETHER_LOG_INFO, "VM %s NIC %u on VDE switch %s port %d",
+	AETHER_INFO(st->host, "VM %s NIC %u on VDE switch %s port %d",
 	    vm->id, (unsigned)vm->nic, st->sock, st->port);
 	return 0;
 
@@ -326,7 +384,7 @@ static int vde_detach(void *state, const struct aether_vm *vm,
 		lock = vde_lock_state(st);
 		if (unlink(a->marker) < 0 && errno != ENOENT) {
 			rc = -errno;
-			LOG(st, AETHER_LOG_WARNING, "cannot remove %s: %s",
+			AETHER_WARN(st->host, "cannot remove %s: %s",
 			    a->marker, strerror(errno));
 		}
 		vde_release_switch(st, st->statedir, st->sock,
@@ -350,7 +408,7 @@ static int vde_check(void *state, const struct aether_vm *vm,
 		vde_state_path(st, st->statedir, "pid", p, sizeof p);
 		pid = vde_read_pid(p);
 		if (pid && !vde_switch_pid_ok(pid, st->sock)) {
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "vde_switch pid %ld serving %s has exited",
 			    (long)pid, st->sock);
 			return -ESRCH;
@@ -362,13 +420,13 @@ static int vde_check(void *state, const struct aether_vm *vm,
 			char f[PATH_MAX];
 			vde_state_path(st, st->statedir, "systemd", f,
 				       sizeof f);
-			LOG(st, AETHER_LOG_ERR,
+			AETHER_ERR(st->host,
 			    "the managed switch at %s has stopped%s", st->sock,
 			    access(f, F_OK) == 0 ? " (" SYSTEMD_UNIT ")" : "");
 			return -ESRCH;
 		}
 		if (access(a->marker, F_OK) < 0)
-			LOG(st, AETHER_LOG_WARNING,
+			AETHER_WARN(st->host,
 			    "the use marker %s was removed (by gc?)", a->marker);
 	}
 	rc = vde_probe_switch(st->sock, 0, NULL, st->probe_timeout_ms);
@@ -378,19 +436,20 @@ static int vde_check(void *state, const struct aether_vm *vm,
 	return 0;
 }
 
-static int id_live(const char *id, size_t idlen, const struct aether_vm *live,
-		   size_t n_live)
+static int id_live(const char *id, size_t idlen,
+		   const struct aether_vm *const *live, size_t n_live)
 {
 	size_t i;
 
 	for (i = 0; i < n_live; i++)
-		if (live[i].id && strlen(live[i].id) == idlen &&
-		    !strncmp(live[i].id, id, idlen))
+		if (live[i]->id && strlen(live[i]->id) == idlen &&
+		    !strncmp(live[i]->id, id, idlen))
 			return 1;
 	return 0;
 }
 
-static int vde_gc(void *state, const struct aether_vm *live, size_t n_live)
+static int vde_gc(void *state, const struct aether_vm *const *live,
+		  size_t n_live)
 {
 	struct vde_state *st = state;
 	struct dirent *e;
@@ -437,7 +496,7 @@ static int vde_gc(void *state, const struct aether_vm *live, size_t n_live)
 				if (vde_pathf(p, sizeof p, "%s/%s", udir,
 					      u->d_name) == 0 &&
 				    unlink(p) == 0)
-					LOG(st, AETHER_LOG_INFO,
+					AETHER_INFO(st->host,
 					    "gc: removed the switch use of "
 					    "dead VM %.*s",
 					    (int)(at - u->d_name), u->d_name);
@@ -450,7 +509,7 @@ static int vde_gc(void *state, const struct aether_vm *live, size_t n_live)
 	/* A default switch directory nobody accounts for and nobody serves. */
 	if (!default_known && access(defsock, F_OK) == 0 &&
 	    vde_probe_switch(defsock, 0, NULL, st->probe_timeout_ms) != 0) {
-		LOG(st, AETHER_LOG_INFO, "gc: removing stale switch directory %s",
+		AETHER_INFO(st->host, "gc: removing stale switch directory %s",
 		    defsock);
 		vde_remove_sock_dir(defsock);
 	}
@@ -470,5 +529,6 @@ AETHER_PLUGIN_DEFINE(vde) = {
 	.attach = vde_attach,
 	.detach = vde_detach,
 	.check = vde_check,
-	.gc = vde_gc,
+	.gc_v2 = vde_gc,
+	.validate = vde_validate,
 };

@@ -20,6 +20,4 @@ struct vde_state {
 	int start_timeout_ms, probe_timeout_ms;
 };
 
-#define LOG(st, lvl, ...) (st)->host->log((st)->host, (lvl), __VA_ARGS__)
-
 #endif
