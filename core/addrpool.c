@@ -113,7 +113,7 @@ static int pool_write(const char *dir, const struct ae_resv *v, size_t n,
 		len += (size_t)snprintf(buf + len, cap - len, "%s %s %s\n",
 					v[i].vm, mac, a);
 	}
-	rc = ae_write_file(path, buf, len, 0600);
+	rc = ae_write_file_swap(path, buf, len, 0600);
 	if (rc < 0)
 		ae_seterr(err, errlen, -rc, "%s: %s", path, strerror(-rc));
 	free(buf);

@@ -97,12 +97,23 @@ char *ae_dnsmasq_conf_text(const struct ae_net *n, const char *dir,
 int ae_dnsmasq_write_conf(const struct ae_net *n, const char *dir,
 			  char *err, size_t errlen)
 {
-	char *path = ae_xasprintf("%s/" CONF, dir);
+	char *path = ae_xasprintf("%s/" CONF, dir), *old = NULL;
 	char *text = ae_dnsmasq_conf_text(n, dir, drop_user());
-	int rc = ae_write_file(path, text, strlen(text), 0644);
+	size_t len;
+	int rc;
 
+	if (ae_read_file(path, &old, &len, 1 << 20) == 0 &&
+	    !strcmp(old, text)) {
+		rc = 0;
+		goto out;
+	}
+	rc = ae_write_file(path, text, strlen(text), 0644);
 	if (rc < 0)
 		ae_seterr(err, errlen, -rc, "%s: %s", path, strerror(-rc));
+	else if (old)
+		rc = 1; /* changed: a running dnsmasq must start again */
+out:
+	free(old);
 	free(text);
 	free(path);
 	return rc;

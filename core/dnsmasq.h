@@ -13,7 +13,8 @@
 #include "addrpool.h"
 #include "net.h"
 
-/* Write DIR/dnsmasq.conf for network n. */
+/* Write DIR/dnsmasq.conf for network n: 0 when it is new or the same,
+ * 1 when it changed (the network's config did). */
 int ae_dnsmasq_write_conf(const struct ae_net *n, const char *dir,
 			  char *err, size_t errlen);
 /* Write DIR/hosts ("ADDR VM.DOMAIN VM") and DIR/dhcp-hosts

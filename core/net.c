@@ -223,8 +223,17 @@ int ae_net_up_locked(const struct ae_net *n, const char *rtroot, char *err,
 		}
 		made_bridge = 1;
 	}
-	if ((rc = ae_dnsmasq_write_conf(n, dir, why, sizeof why)) < 0 ||
-	    (rc = write_hosts(n, dir, why, sizeof why)) < 0) {
+	if ((rc = ae_dnsmasq_write_conf(n, dir, why, sizeof why)) < 0) {
+		ae_seterr(err, errlen, -rc, "network %s: %s", n->name, why);
+		goto fail;
+	}
+	if (rc == 1 && ae_dnsmasq_running(dir)) {
+		/* the network's config changed: SIGHUP does not re-read it */
+		ae_info("network %s: its config changed: restarting dnsmasq",
+			n->name);
+		ae_dnsmasq_stop(dir);
+	}
+	if ((rc = write_hosts(n, dir, why, sizeof why)) < 0) {
 		ae_seterr(err, errlen, -rc, "network %s: %s", n->name, why);
 		goto fail;
 	}

@@ -612,6 +612,15 @@ START_TEST(net_up_down)
 	p = ae_xasprintf("%s/dnsmasq.conf", dir);
 	ck_assert_int_eq(ae_dnsmasq_cmdline_is(pid, p), 1);
 	free(p);
+	/* a changed config (another domain) starts dnsmasq again */
+	snprintf(nc.v[0].domain, sizeof nc.v[0].domain, "other.test");
+	ck_assert_msg(ae_net_up_locked(&nc.v[0], root, err, sizeof err) == 0,
+		      "%s", err);
+	ae_net_state(&nc.v[0], root, &st);
+	ck_assert_int_eq(st.up, 1);
+	ck_assert_int_ne(st.dnsmasq_pid, pid);
+	ck_assert(!ae_pid_alive(pid));
+	pid = (pid_t)st.dnsmasq_pid;
 	/* down: no bridge, no dnsmasq, no runtime files */
 	ck_assert_msg(ae_net_down_locked("t1", &nc.v[0], root, err,
 					 sizeof err) == 0, "%s", err);
