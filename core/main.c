@@ -129,6 +129,10 @@ static int cmd_check_config(int argc, char **argv)
 			if (ae_netconf_load(h, &nc, err, sizeof err) < 0) {
 				ae_err("%s", err);
 				bad = 1;
+			} else if (ae_net_check_default(h, &nc, err,
+							sizeof err) < 0) {
+				ae_err("%s", err);
+				bad = 1;
 			}
 			ae_netconf_free(&nc);
 		}

@@ -63,6 +63,12 @@ void ae_netconf_free(struct ae_netconf *nc);
 const struct ae_net *ae_netconf_find(const struct ae_netconf *nc,
 				     const char *name);
 
+/* The host config's own [network.tap] network = NAME (a default for its
+ * VMs): a configured network, and not with bridge there. */
+int ae_net_check_default(const struct ae_ini *host,
+			 const struct ae_netconf *nc, char *err,
+			 size_t errlen);
+
 /* 1 when the IPv4 prefixes a/pa and b/pb share an address; the same for
  * two IPv6 prefixes. */
 int ae_net_overlap4(uint32_t a, unsigned pa, uint32_t b, unsigned pb);

@@ -361,3 +361,25 @@ const struct ae_net *ae_netconf_find(const struct ae_netconf *nc,
 			return &nc->v[i];
 	return NULL;
 }
+
+int ae_net_check_default(const struct ae_ini *host,
+			 const struct ae_netconf *nc, char *err,
+			 size_t errlen)
+{
+	const struct ae_ini_section *s = ae_ini_find(host, "network.tap");
+	const struct ae_ini_entry *e = ae_ini_get(s, "network");
+	const struct ae_ini_entry *b = ae_ini_get(s, "bridge");
+
+	if (!e)
+		return 0;
+	if (b)
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: bridge: not with network = %s (line "
+				 "%d): VMs join that network's bridge",
+				 b->file, b->line, e->value, e->line);
+	if (!ae_netconf_find(nc, e->value))
+		return ae_seterr(err, errlen, ENOENT,
+				 "%s:%d: network: no [net.%s] in this file",
+				 e->file, e->line, e->value);
+	return 0;
+}

@@ -671,11 +671,26 @@ static int load_managed_network(struct ae_vmconf *c, char *err,
 				 "tap backend, not %s", e->file, e->line,
 				 c->backend);
 	b = ae_ini_get(&c->backend_section, "bridge");
-	if (b)
+	if (b && b->file != e->file) {
+		/* one from the VM file, the other a host default: the VM
+		 * file's wins, the host's is dropped from the section */
+		const char *drop = b->file == c->vm_ini->file ? "network"
+							      : "bridge";
+		struct ae_ini_section *m = &c->backend_section;
+		size_t i, k = 0;
+
+		for (i = 0; i < m->n_entries; i++)
+			if (strcmp(m->entries[i].key, drop))
+				m->entries[k++] = m->entries[i];
+		m->n_entries = k;
+		if (!strcmp(drop, "network"))
+			return 0;
+	} else if (b) {
 		return ae_seterr(err, errlen, EINVAL,
 				 "%s:%d: bridge: not with network = %s (%s:%d): "
 				 "the VM joins that network's bridge",
 				 b->file, b->line, e->value, e->file, e->line);
+	}
 	if (!ae_net_valid_name(e->value))
 		return ae_seterr(err, errlen, EINVAL,
 				 "%s:%d: network: '%s' is not a network name",

@@ -173,6 +173,34 @@ START_TEST(conf_none)
 }
 END_TEST
 
+START_TEST(host_default)
+{
+	struct ae_netconf nc;
+	struct ae_ini *ini;
+	char err[512] = "";
+	static const char *const texts[] = {
+		"[network.tap]\nnetwork = lab\n[net.lab]\nsubnet = 10.0.0.0/24\n",
+		"[network.tap]\nnetwork = lab\nbridge = br0\n"
+		"[net.lab]\nsubnet = 10.0.0.0/24\n",
+		"[network.tap]\nnetwork = lab\n[net.lan]\nsubnet = 10.0.0.0/24\n",
+	};
+	static const int want[] = {0, -EINVAL, -ENOENT};
+	size_t i;
+
+	for (i = 0; i < AE_ARRAY_SIZE(texts); i++) {
+		ck_assert_int_eq(ae_ini_parse_text(texts[i], strlen(texts[i]),
+						   "host.conf", &ini, err,
+						   sizeof err), 0);
+		ck_assert_int_eq(ae_netconf_load(ini, &nc, err, sizeof err), 0);
+		ck_assert_int_eq(ae_net_check_default(ini, &nc, err, sizeof err),
+				 want[i]);
+		ae_netconf_free(&nc);
+		ae_ini_free(ini);
+	}
+	ck_assert_err_has(err, "host.conf:2: network: no [net.lab]");
+}
+END_TEST
+
 START_TEST(names_and_overlap)
 {
 	struct in6_addr a, b;
@@ -238,6 +266,31 @@ START_TEST(vm_network)
 				 "network = lab\nbridge = br0\n",
 				 err, sizeof err, &c), 0);
 	ck_assert_err_has(err, "vm.conf:8: bridge: not with network = lab");
+	/* one in the VM file, the other a host default: the VM file wins */
+	ck_write("host2.conf", "[network.tap]\nnetwork = lab\n"
+			       "[net.lab]\nsubnet = 10.5.0.0/24\n");
+	ck_writef("vm2.conf", "[vm]\nname = v2\nkernel = %s\n[network]\n"
+			      "backend = tap\n[network.tap]\nbridge = br7\n",
+		  ck_path("kernel"));
+	ck_assert_msg(ae_vmconf_load(ck_path("vm2.conf"), ck_path("host2.conf"),
+				     &c, err, sizeof err) == 0, "%s", err);
+	ck_assert_ptr_null(c->network);
+	ck_assert_ptr_null(ae_ini_get(&c->backend_section, "network"));
+	ck_assert_str_eq(ae_ini_get(&c->backend_section, "bridge")->value,
+			 "br7");
+	ae_vmconf_free(c);
+	c = NULL;
+	ck_write("host3.conf", "[network.tap]\nbridge = br8\n"
+			       "[net.lab]\nsubnet = 10.5.0.0/24\n");
+	ck_writef("vm3.conf", "[vm]\nname = v3\nkernel = %s\n[network]\n"
+			      "backend = tap\n[network.tap]\nnetwork = lab\n",
+		  ck_path("kernel"));
+	ck_assert_msg(ae_vmconf_load(ck_path("vm3.conf"), ck_path("host3.conf"),
+				     &c, err, sizeof err) == 0, "%s", err);
+	ck_assert_str_eq(c->network, "lab");
+	ck_assert_ptr_null(ae_ini_get(&c->backend_section, "bridge"));
+	ae_vmconf_free(c);
+	c = NULL;
 	/* a network the host config does not have */
 	ck_assert_int_lt(vm_load("[network]\nbackend = tap\n[network.tap]\n"
 				 "network = nope\n", err, sizeof err, &c), 0);
@@ -718,6 +771,7 @@ static Suite *net_suite(void)
 	tcase_add_loop_test(tc, conf_errors, 0, (int)AE_ARRAY_SIZE(bad_confs));
 	tcase_add_test(tc, conf_none);
 	tcase_add_test(tc, names_and_overlap);
+	tcase_add_test(tc, host_default);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pool");
 	tcase_add_checked_fixture(tc, ck_tmp_setup, ck_tmp_teardown);
