@@ -210,6 +210,59 @@ fail:
 	return r;
 }
 
+int ae_bridge_ensure(const char *name, const char *alias, const char *gw4,
+		     unsigned prefix4, const char *gw6, char *err,
+		     size_t errlen)
+{
+	struct rtnl_link *l = NULL, *ch = NULL;
+	struct nl_sock *sk;
+	int r, ifindex;
+
+	if ((r = sock_open(&sk)) < 0)
+		return ae_seterr(err, errlen, -r, "rtnetlink: %s", why(r));
+	r = get_link(sk, name, &l);
+	if (r < 0) {
+		ae_seterr(err, errlen, -r, "bridge %s: %s", name, why(r));
+		goto out;
+	}
+	if (!is_ours(l, alias)) {
+		r = ae_seterr(err, errlen, EEXIST,
+			      "%s is not aether's bridge (no alias %s)", name,
+			      alias);
+		goto out;
+	}
+	ifindex = rtnl_link_get_ifindex(l);
+	if ((r = add_addr(sk, ifindex, AF_INET, gw4, prefix4)) < 0) {
+		ae_seterr(err, errlen, -r, "bridge %s: cannot add %s/%u: %s",
+			  name, gw4, prefix4, why(r));
+		goto out;
+	}
+	if (gw6 && (r = add_addr(sk, ifindex, AF_INET6, gw6, 64)) < 0) {
+		ae_seterr(err, errlen, -r, "bridge %s: cannot add %s/64: %s",
+			  name, gw6, why(r));
+		goto out;
+	}
+	if (!(rtnl_link_get_flags(l) & IFF_UP)) {
+		ch = rtnl_link_alloc();
+		if (!ch) {
+			r = ae_seterr(err, errlen, ENOMEM, "out of memory");
+			goto out;
+		}
+		rtnl_link_set_flags(ch, IFF_UP);
+		if ((r = nlerr(rtnl_link_change(sk, l, ch, 0))) < 0)
+			ae_seterr(err, errlen, -r,
+				  "bridge %s: cannot bring it up: %s", name,
+				  why(r));
+	}
+out:
+	if (ch)
+		rtnl_link_put(ch);
+	if (l)
+		rtnl_link_put(l);
+	nl_socket_free(sk);
+	return r < 0 ? r : 0;
+}
+
 int ae_bridge_delete(const char *name, const char *alias, char *err,
 		     size_t errlen)
 {

@@ -20,6 +20,12 @@ int ae_bridge_create(const char *name, const char *alias, const char *gw4,
 		     unsigned prefix4, const char *gw6, char *err,
 		     size_t errlen);
 
+/* Bridge `name`, ours, has its gateway addresses and is up (after a
+ * restart of the network, someone may have taken them away). */
+int ae_bridge_ensure(const char *name, const char *alias, const char *gw4,
+		     unsigned prefix4, const char *gw6, char *err,
+		     size_t errlen);
+
 /* Delete `name` when it carries `alias`; 0 also when it is gone. */
 int ae_bridge_delete(const char *name, const char *alias, char *err,
 		     size_t errlen);

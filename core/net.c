@@ -222,6 +222,14 @@ int ae_net_up_locked(const struct ae_net *n, const char *rtroot, char *err,
 			goto fail;
 		}
 		made_bridge = 1;
+	} else {
+		rc = ae_bridge_ensure(n->bridge, alias, n->gw4, n->prefix4,
+				      n->has6 ? n->gw6 : NULL, why, sizeof why);
+		if (rc < 0) {
+			ae_seterr(err, errlen, -rc, "network %s: %s", n->name,
+				  why);
+			goto fail;
+		}
 	}
 	if ((rc = ae_dnsmasq_write_conf(n, dir, why, sizeof why)) < 0) {
 		ae_seterr(err, errlen, -rc, "network %s: %s", n->name, why);

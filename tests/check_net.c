@@ -573,6 +573,20 @@ START_TEST(bridge_ops)
 	ck_assert_int_eq(ae_bridge_delete("aentest", "aether-net:y:test", err,
 					  sizeof err), -EEXIST);
 	ck_assert_int_eq(ae_bridge_probe("aentest", "aether-net:x:test"), 1);
+	/* ensure: puts a missing gateway address back, refuses others' */
+	ck_assert_int_eq(ae_route_conflict(0x0a4f0000, 24, NULL, NULL, err,
+					   sizeof err), 0);
+	ck_assert_msg(ae_bridge_ensure("aentest", "aether-net:x:test",
+				       "10.79.0.1", 24, "fd77::1", err,
+				       sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(ae_route_conflict(0x0a4f0000, 24, NULL, NULL, err,
+					   sizeof err), -EADDRINUSE);
+	ck_assert_msg(ae_bridge_ensure("aentest", "aether-net:x:test",
+				       "10.79.0.1", 24, NULL, err,
+				       sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(ae_bridge_ensure("aentest", "aether-net:y:test",
+					  "10.79.0.1", 24, NULL, err,
+					  sizeof err), -EEXIST);
 	ck_assert_int_eq(ae_bridge_delete("aentest", "aether-net:x:test", err,
 					  sizeof err), 0);
 	ck_assert_int_eq(ae_bridge_probe("aentest", "aether-net:x:test"), 0);
