@@ -197,6 +197,10 @@ grep -q '^state: *up' "$WORK/out" || { cat "$WORK/out" >&2; fail "net show lab: 
 dpid=$(sed -n 's/^dnsmasq: *\([0-9][0-9]*\).*/\1/p' "$WORK/out")
 [ -n "$dpid" ] && alive "$dpid" || { cat "$WORK/out" >&2; fail "net show lab: no live dnsmasq pid"; }
 ip -d link show "$BR" | grep -q bridge || fail "no bridge $BR"
+ae_expect 0 '' net list
+awk -v br="$BR" -v s="$SUB4" -v s6="$SUB6" '$1 == "lab" && $2 == "up" && $3 == br &&
+	$4 == s && $5 == s6 && $6 == 2 { ok = 1 } END { exit !ok }' "$WORK/out" ||
+	{ cat "$WORK/out" >&2; fail "net list: no line 'lab up $BR $SUB4 $SUB6 2'"; }
 for g in g1 g2; do
 	con=$WORK/store/vms/$g/console.log
 	wait_for "$con" 'AETHER-GUEST: (holding forever|lease-fail|done)' 180 ||
