@@ -86,7 +86,11 @@ pr=$(awk -v a="$res" -v b="$bl" 'BEGIN { if (b > 0) printf "%.1f\n", a / b }')
 echo "net-bench: address pool, $VMS VMs (ms): reserve $res, release $rel ($per us a change);"
 echo "  $VMS reserve/release cycles on a /24 holding 200: $cyc ms, -ENOSPC $exhausted times;"
 echo "  floor (one atomic rewrite of the same file per change): $bl ms; reserve/floor $pr"
-verdict "reserve + release for $VMS VMs" "$both" "<" 5000 ms
+# Against the floor measured here, so that a slow or busy machine does not
+# decide: the pool's lock, read and parse on top of the rewrite.
+fr=$(awk -v a="$both" -v b="$bl" 'BEGIN { if (b > 0) printf "%.1f\n", a / (2 * b) }')
+echo "  (reserve + release) / (2 x floor): $fr"
+verdict "reserve + release for $VMS VMs against the floor" "$fr" "<" 10 x
 verdict "$VMS cycles on a /24 without exhaustion (-ENOSPC)" "$exhausted" "<=" 0
 verdict "addresses not distinct or not the lowest free" "$wrong" "<=" 0
 exit $bench_status
