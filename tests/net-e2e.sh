@@ -141,16 +141,20 @@ assert_no_dnsmasq "routed subnet"
 ip route show 10.124.0.0/24 | grep -q "dev $NET_UPLINK" ||
 	fail "routed subnet: the existing route 10.124.0.0/24 is gone"
 
-# A bridge name taken by a device that is not aether's.
-ip link add aentaken type dummy || fail "cannot create the dummy aentaken"
+# A bridge name taken by a device that is not aether's: a bridge someone
+# else made (no aether-net alias), with an address of its own.
+ip link add aentaken type bridge || fail "cannot create the bridge aentaken"
+ip addr add 10.126.0.1/24 dev aentaken
 "$AETHER" -c "$WORK/bad.conf" net start taken >"$WORK/out" 2>"$WORK/err"
 rc=$?
 [ $rc = 1 ] || { cat "$WORK/out" "$WORK/err" >&2; fail "taken bridge name: net start exited $rc, expected 1"; }
 grep -q 'aentaken' "$WORK/err" ||
 	{ cat "$WORK/err" >&2; fail "taken bridge name: the error does not name aentaken"; }
 log "taken bridge name refused: $(head -n 1 "$WORK/err")"
-ip -d link show aentaken 2>/dev/null | grep -q 'dummy' ||
-	fail "taken bridge name: the foreign dummy aentaken was removed or changed"
+ip -d link show aentaken >"$WORK/taken" 2>&1 || fail "taken bridge name: the foreign aentaken was removed"
+grep -q 'alias' "$WORK/taken" && { cat "$WORK/taken" >&2; fail "taken bridge name: aentaken was given an alias"; }
+ip -4 addr show dev aentaken | grep -q 'inet 10.126.0.1/24' && ! ip -4 addr show dev aentaken | grep -q 10.125 ||
+	{ ip addr show dev aentaken >&2; fail "taken bridge name: the addresses of aentaken changed"; }
 t=$(net_nft_traces taken aentaken 10.125.0.0/24)
 [ -z "$t" ] || fail "taken bridge name: nft rules left: $t"
 [ -z "$(ls -A "$RUN/net/taken" 2>/dev/null)" ] ||
