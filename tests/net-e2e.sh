@@ -200,6 +200,13 @@ ae_expect 0 '' net show lab
 grep -q '^state: *up' "$WORK/out" || { cat "$WORK/out" >&2; fail "net show lab: not up after starting g1"; }
 dpid=$(sed -n 's/^dnsmasq: *\([0-9][0-9]*\).*/\1/p' "$WORK/out")
 [ -n "$dpid" ] && alive "$dpid" || { cat "$WORK/out" >&2; fail "net show lab: no live dnsmasq pid"; }
+# The detectors the cleanup checks rely on see what runs now.
+case " $(dnsmasqs) " in
+*" $dpid "*) ;;
+*) fail "the dnsmasq finder does not see dnsmasq $dpid: '$(dnsmasqs)'" ;;
+esac
+[ -n "$(net_nft_traces lab "$BR" "$SUB4")" ] ||
+	{ cat "$WORK/nft.now" >&2; fail "no nft rules of lab found while it is up"; }
 ip -d link show "$BR" | grep -q bridge || fail "no bridge $BR"
 ae_expect 0 '' net list
 awk -v br="$BR" -v s="$SUB4" -v s6="$SUB6" '$1 == "lab" && $2 == "up" && $3 == br &&
