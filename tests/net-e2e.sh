@@ -20,7 +20,7 @@
 #   - deleting a VM frees its address for the next one created;
 #   - kill -9 of the supervisor, dnsmasq and QEMU, then aether gc and
 #     aether net stop: no bridge, no rules, no dnsmasq, no runtime files.
-# Needs root, unshare, nsenter, ip, ss, socat, dnsmasq, qemu, qemu-img,
+# Needs root, unshare, nsenter, ip, busybox (nc), dnsmasq, qemu, qemu-img,
 # cc + pkg-config + libnftables-dev + libjansson-dev (the nft reader).
 # KEEP_WORK=1 keeps the scratch directory.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
@@ -29,7 +29,7 @@
 LC_PREFIX=nte    # the TAP devices lc_assert_clean looks for
 
 if ! in_namespaces; then
-	need dnsmasq socat nsenter ss cc pkg-config
+	need dnsmasq busybox nsenter cc pkg-config
 	pkg-config --exists libnftables jansson ||
 		skip "libnftables or jansson development files missing (apt-get install libnftables-dev libjansson-dev)"
 	# built outside the namespace: the first build downloads a kernel

@@ -4,8 +4,9 @@
 # namespace it makes itself: never in the host's.
 #
 #   upstream ns (a holder process, no file under /run/netns)
-#     upl1 172.31.99.2/24, a TCP server on 172.31.99.2:$NET_UP_PORT that
-#     answers "upstream-saw PEER" and logs "PEER LINE" to $WORK/upstream.log
+#     upl1 172.31.99.2/24, a TCP server (tests/net-upstream) on
+#     172.31.99.2:$NET_UP_PORT that answers "upstream-saw PEER" and logs
+#     "PEER LINE" to $WORK/upstream.log
 #   test ns
 #     upl0 172.31.99.1/24, default route via 172.31.99.2
 # The upstream has no route back to any managed subnet: a guest reaches it
@@ -42,25 +43,18 @@ net_upstream_setup() {
 	in_upstream ip link set upl1 up
 	ip route add default via "$NET_UP_ADDR" dev "$NET_UPLINK" ||
 		fail "cannot route the default route via the upstream"
-	# The server, in the upstream namespace.  socat's SYSTEM: sees the
-	# peer in SOCAT_PEERADDR.
+	# The server (tests/net-upstream), in the upstream namespace.
 	: >"$WORK/upstream.log"
-	in_upstream socat -T 10 \
-		"TCP-LISTEN:$NET_UP_PORT,bind=$NET_UP_ADDR,reuseaddr,fork" \
-		"SYSTEM:read -r l; echo \"\$SOCAT_PEERADDR \$l\" >>$WORK/upstream.log; echo \"upstream-saw \$SOCAT_PEERADDR\"" \
-		2>"$WORK/upstream.err" &
+	rm -f "$WORK/upstream.ready"
+	in_upstream "$top_builddir/tests/net-upstream" -a "$NET_UP_ADDR" -P "$NET_UP_PORT" \
+		-l "$WORK/upstream.log" -r "$WORK/upstream.ready" 2>"$WORK/upstream.err" &
 	_sp=$!
 	at_exit "kill $_sp 2>/dev/null"
-	_i=0
-	until in_upstream ss -Hltn "sport = :$NET_UP_PORT" 2>/dev/null | grep -q LISTEN; do
-		_i=$((_i + 1))
-		alive "$_sp" && [ $_i -lt 100 ] ||
-			fail "the upstream server did not start: $(cat "$WORK/upstream.err")"
-		sleep 0.05
-	done
+	wait_for_or_exit "$WORK/upstream.ready" ready 10 "$_sp" ||
+		fail "the upstream server did not start: $(cat "$WORK/upstream.err")"
 	# The route works from here, without NAT: the upstream answers this
 	# namespace's own address.
-	_r=$(echo probe | timeout 5 socat -T 5 - "TCP:$NET_UP_ADDR:$NET_UP_PORT" 2>&1)
+	_r=$(echo probe | timeout 10 busybox nc -w 5 "$NET_UP_ADDR" "$NET_UP_PORT" 2>&1)
 	[ "$_r" = "upstream-saw $NET_UPLINK_ADDR" ] ||
 		fail "the upstream server answered '$_r' to this namespace (want 'upstream-saw $NET_UPLINK_ADDR')"
 	: >"$WORK/upstream.log"

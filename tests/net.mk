@@ -3,6 +3,9 @@
 # behind NAT) and the benchmark.  tests/net-nftcheck.c reads aether's
 # nftables table back through libnftables; the test builds it itself
 # (cc, pkg-config libnftables jansson) inside its scratch directory.
+# tests/net-upstream is the TCP server of the test's upstream namespace.
+check_PROGRAMS += tests/net-upstream
+tests_net_upstream_SOURCES = tests/net-upstream.c
 TESTS += tests/net-e2e.sh
 dist_noinst_SCRIPTS += tests/net-e2e.sh tests/net-lib.sh
 EXTRA_DIST += tests/net-nftcheck.c
