@@ -317,6 +317,11 @@ for p in $sup $dpid $qpid; do
 	done
 done
 ae_expect 0 '' gc
+# gc takes down a network whose dnsmasq died; net stop then finds nothing.
+ae_expect 0 '' net show lab
+grep -q '^state: *down' "$WORK/out" || { cat "$WORK/out" >&2; fail "net show lab after gc: not down (its dnsmasq was killed)"; }
+ip link show "$BR" >/dev/null 2>&1 && fail "aether gc left the bridge $BR of a network whose dnsmasq died"
+pass "aether gc took down lab, whose dnsmasq had died"
 ae_expect 0 '' net stop lab
 assert_no_net "after kill -9, gc and net stop" lab "$BR" "$SUB4"
 assert_no_dnsmasq "after kill -9, gc and net stop"
