@@ -193,7 +193,10 @@ grep -q "$ip1(reserved)" "$WORK/out" ||
 	{ cat "$WORK/out" >&2; fail "aether list does not show $ip1(reserved)"; }
 
 # ---------------------------------------------------------------------
-# Both guests on the network (started on first use).
+# Both guests on the network, which their first start brings up.
+ae_expect 0 '' net show lab
+grep -q '^state: *down' "$WORK/out" || { cat "$WORK/out" >&2; fail "net show lab: up before any VM started"; }
+ip link show "$BR" >/dev/null 2>&1 && fail "$BR exists before any VM started"
 ae_expect 0 running start g1
 ae_expect 0 running start g2
 ae_expect 0 '' net show lab
