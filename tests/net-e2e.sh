@@ -107,13 +107,15 @@ assert_no_dnsmasq() {
 subnet = 10.123.0.128/25
 EOC
 } >"$WORK/overlap.conf"
-ovl_line=$(grep -n '^\[net.ovl\]' "$WORK/overlap.conf" | cut -d: -f1)
+# The lines of the two subnet keys: the error must name one of them.
+ovl_line=$(grep -n '^subnet = 10.123.0.128/25' "$WORK/overlap.conf" | cut -d: -f1)
+lab_line=$(grep -n "^subnet = $SUB4" "$WORK/overlap.conf" | cut -d: -f1)
 "$AETHER" -c "$WORK/overlap.conf" net start ovl >"$WORK/out" 2>"$WORK/err"
 rc=$?
 [ $rc = 1 ] || { cat "$WORK/out" "$WORK/err" >&2; fail "overlapping subnets: net start exited $rc, expected 1"; }
-grep -q 'overlap.conf:[0-9][0-9]*' "$WORK/err" && grep -q 'subnet' "$WORK/err" ||
-	{ cat "$WORK/err" >&2; fail "overlapping subnets: the error names no file:line and key 'subnet'"; }
-log "overlap refused: $(head -n 1 "$WORK/err") ([net.ovl] is line $ovl_line)"
+grep -Eq "overlap\.conf:($ovl_line|$lab_line)\b.*subnet" "$WORK/err" ||
+	{ cat "$WORK/err" >&2; fail "overlapping subnets: the error does not name overlap.conf, line $ovl_line or $lab_line, and the key subnet"; }
+log "overlap refused: $(head -n 1 "$WORK/err")"
 "$AETHER" -c "$WORK/overlap.conf" net start lab >"$WORK/out" 2>"$WORK/err" &&
 	fail "overlapping subnets: net start lab succeeded with a config whose networks overlap"
 assert_no_net "overlapping subnets" ovl aenovl 10.123.0.128/25
