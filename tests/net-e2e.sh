@@ -34,6 +34,8 @@ if ! in_namespaces; then
 		skip "libnftables or jansson development files missing (apt-get install libnftables-dev libjansson-dev)"
 	# built outside the namespace: the first build downloads a kernel
 	make_work
+	"$AETHER" -c none net list >"$WORK/net-list" 2>&1 ||
+		fail "this aether has no working 'aether net': $(cat "$WORK/net-list")"
 	guest
 	export GUEST_KERNEL GUEST_INITRD
 fi
