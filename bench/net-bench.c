@@ -23,13 +23,6 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__has_include)
-#if __has_include("addrpool.h")
-#define HAVE_ADDRPOOL 1
-#endif
-#endif
-
-#ifdef HAVE_ADDRPOOL
 #include "addrpool.h"
 #include "util.h"
 
@@ -175,11 +168,3 @@ int main(int argc, char **argv)
 	free(got);
 	return fflush(stdout) ? 1 : 0;
 }
-#else
-int main(void)
-{
-	fprintf(stderr, "net-bench: this build has no address pool "
-			"(core/addrpool.h)\n");
-	return 77;
-}
-#endif
