@@ -33,9 +33,9 @@
 #include "agentconf.h"
 #include "broker.h"
 #include "conffile.h"
+#include "exitcodes.h"
 #include "journal.h"
 #include "store.h"
-#include "supervisor.h"
 #include "util.h"
 #include "vmconf.h"
 

@@ -14,7 +14,7 @@ libaether_core_la_SOURCES = \
 	core/qmp.c core/qmp.h \
 	core/qga.c core/qga.h \
 	core/ready.c core/ready.h \
-	core/supervisor.c core/supervisor.h \
+	core/supervisor.c core/supervisor.h core/exitcodes.h \
 	core/store.c core/store.h \
 	core/lifecycle.h \
 	core/vmref.c core/vmref.h \

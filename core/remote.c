@@ -23,8 +23,8 @@
 #include "agentconf.h"
 #include "broker.h"
 #include "conffile.h"
+#include "exitcodes.h"
 #include "store.h"
-#include "supervisor.h"
 #include "util.h"
 #include "vmconf.h"
 
