@@ -1,5 +1,5 @@
 /* fuzz-agent.c - libFuzzer target for what the host agent does with a
- * message before any child runs (core/agent-req.c).
+ * message before any child runs (agent/agent-req.c).
  *
  * An input is up to four parts separated by NUL bytes:
  *   BODY \0 HOPS \0 DECLINED \0 OUTPUT
