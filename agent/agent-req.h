@@ -2,8 +2,9 @@
  * and validating a message body, the host's policy for what a valid
  * request may ask, the digest that tells a redelivery from a reused id,
  * the agent's own headers, and the argv of each step's child `aether`.
- * Used by agent.c, the unit suite tests/check_agent.c and the fuzzer
- * tests/fuzz/fuzz-agent.c; see aether-remote(7) for the protocol. */
+ * Used by `aether serve` (serve-*.c), the unit suite tests/check_agent.c
+ * and the fuzzer tests/fuzz/fuzz-agent.c; see aether-remote(7) for the
+ * protocol. */
 #ifndef AE_AGENT_REQ_H
 #define AE_AGENT_REQ_H
 

@@ -14,7 +14,10 @@ libaether_agentcore_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 if BUILD_AGENT
 noinst_LTLIBRARIES += libaether-agent.la
 libaether_agent_la_SOURCES = agent/broker.c agent/broker.h \
-	agent/agent.c agent/agent.h agent/remote.c \
+	agent/agent.c agent/agent.h agent/serve.h \
+	agent/serve-conn.c agent/serve-dispatch.c agent/serve-create.c \
+	agent/serve-jobs.c agent/serve-reply.c agent/serve-fleet.c \
+	agent/remote.c \
 	agent/agent-req.c agent/agent-req.h
 libaether_agent_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(AMQP_CFLAGS)
 libaether_agent_la_LIBADD = libaether-core.la $(AMQP_LIBS)
