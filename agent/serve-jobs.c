@@ -174,7 +174,7 @@ static void step_done(struct agent *a, struct job *j)
 		j->out = clean;
 		j->out_len = strlen(clean);
 	}
-	if (j->cur_step == AE_REQ_ROLLBACK) {
+	if (j->cur_step == AE_REQ_STEP_ROLLBACK) {
 		if (code) {
 			char *why = child_reason(j);
 			ae_warn("create %s: rollback failed: %s", j->name, why);
@@ -208,7 +208,7 @@ static void step_done(struct agent *a, struct job *j)
 		free(j->reason);
 		j->reason = child_reason(j);
 	} else {
-		if (j->cmd == C_CREATE && j->step == 0)
+		if (j->cmd == C_CREATE && j->step == AE_REQ_STEP_RUN)
 			j->made = 1;
 		json_decref(j->response);
 		j->response = json_pack("{s:s?, s:s}", "name", j->name, "output",

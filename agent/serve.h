@@ -52,7 +52,7 @@ struct job {
 	struct tagref tags[8];/* deliveries to ack (redeliveries join) */
 	int n_tags;
 	json_t *opts;
-	int step;             /* per command, see ae_req_next_argv() */
+	int step;             /* enum ae_req_step, see ae_req_next_argv() */
 	int failed;           /* a step failed: the error is in reason */
 	char *reason;
 	json_t *response;

@@ -124,7 +124,7 @@ static void exercise(int cmd, json_t *opts)
 			if (!n)
 				break;
 			check_argv(&v, n, name);
-			if (step > AE_REQ_ROLLBACK)
+			if (step > AE_REQ_STEP_ROLLBACK)
 				abort();
 		}
 		if (k == 12)
