@@ -86,6 +86,7 @@ struct agent {
 	struct done done[DONE_KEEP];
 	unsigned done_next;
 	volatile int stopping;
+	long long stop_deadline; /* mono_ms: when stopping, the jobs' end */
 	long long next_try, backoff;
 	int sfd;
 	long served;
