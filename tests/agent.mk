@@ -7,7 +7,7 @@ TESTS += $(AGENT_TESTS)
 dist_noinst_SCRIPTS += $(AGENT_TESTS) tests/agent-lib.sh \
 	tests/rabbitmq-lib.sh
 
-# The agent's requests without a broker (core/agent-req.c): a unit suite,
+# The agent's requests without a broker (agent/agent-req.c): a unit suite,
 # run again under the sanitizers (unit_tests), and a fuzzer of message
 # bodies and header values with a standalone driver that replays its
 # corpus under any compiler.
@@ -35,8 +35,8 @@ unit_tests += tests/fuzz/fuzz-agent-run
 
 if FUZZER
 noinst_PROGRAMS += tests/fuzz/fuzz-agent
-tests_fuzz_fuzz_agent_SOURCES = tests/fuzz/fuzz-agent.c core/agent-req.c \
-	core/agentconf.c core/util.c core/conffile.c core/qemu-argv.c \
+tests_fuzz_fuzz_agent_SOURCES = tests/fuzz/fuzz-agent.c agent/agent-req.c \
+	agent/agentconf.c core/util.c core/conffile.c core/qemu-argv.c \
 	core/vmconf.c core/options.c core/mac.c core/relay.c
 tests_fuzz_fuzz_agent_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(AMQP_CFLAGS) \
 	$(FUZZ_FLAGS)

@@ -121,13 +121,13 @@ START_TEST(create_full_argv)
 			 "/srv/img/vmlinuz|--initrd|/srv/img/initrd.img|"
 			 "--append|console=ttyS0");
 	free(s);
-	/* start=false: step 1 goes straight to status. */
-	step = 1;
+	/* start=false: the start step goes straight to status. */
+	step = AE_REQ_STEP_START;
 	s = step_argv(body, AE_REQ_CREATE, &step, 0, 1, NULL);
-	ck_assert_int_eq(step, 2);
+	ck_assert_int_eq(step, AE_REQ_STEP_STATUS);
 	ck_assert_str_eq(s, PRE "status|full1|--json");
 	free(s);
-	step = 3;
+	step = AE_REQ_STEP_DONE;
 	ck_assert_ptr_null(step_argv(body, AE_REQ_CREATE, &step, 0, 1, NULL));
 }
 END_TEST
@@ -161,20 +161,23 @@ START_TEST(create_steps)
 	int step;
 	char *s;
 
-	expect_step(body, AE_REQ_CREATE, 0,
+	expect_step(body, AE_REQ_CREATE, AE_REQ_STEP_RUN,
 		    PRE "create|w|--image|/srv/img/b.qcow2");
-	expect_step(body, AE_REQ_CREATE, 1, PRE "start|w");
-	expect_step(body, AE_REQ_CREATE, 2, PRE "status|w|--json");
-	expect_step(body, AE_REQ_CREATE, 3, NULL);
+	expect_step(body, AE_REQ_CREATE, AE_REQ_STEP_START, PRE "start|w");
+	expect_step(body, AE_REQ_CREATE, AE_REQ_STEP_STATUS,
+		    PRE "status|w|--json");
+	expect_step(body, AE_REQ_CREATE, AE_REQ_STEP_DONE, NULL);
 	/* A failure after the VM was made: roll back, then stop. */
-	step = 1;
+	step = AE_REQ_STEP_START;
 	s = step_argv(body, AE_REQ_CREATE, &step, 1, 1, NULL);
-	ck_assert_int_eq(step, AE_REQ_ROLLBACK);
+	ck_assert_int_eq(step, AE_REQ_STEP_ROLLBACK);
 	ck_assert_str_eq(s, PRE "delete|--force|w");
 	free(s);
 	ck_assert_ptr_null(step_argv(body, AE_REQ_CREATE, &step, 1, 1, NULL));
+	step++;
+	ck_assert_ptr_null(step_argv(body, AE_REQ_CREATE, &step, 1, 1, NULL));
 	/* A failure before: nothing to roll back. */
-	step = 0;
+	step = AE_REQ_STEP_RUN;
 	ck_assert_ptr_null(step_argv(body, AE_REQ_CREATE, &step, 1, 0, NULL));
 }
 END_TEST
@@ -182,41 +185,49 @@ END_TEST
 START_TEST(every_command_argv)
 {
 	expect_step("{\"command\": \"start-vm\", \"options\": {\"name\": \"v\"}}",
-		    AE_REQ_START, 0, PRE "start|v");
+		    AE_REQ_START, AE_REQ_STEP_RUN, PRE "start|v");
+	/* start-vm has no start step of its own: on to status. */
 	expect_step("{\"command\": \"start-vm\", \"options\": {\"name\": \"v\"}}",
-		    AE_REQ_START, 1, PRE "status|v|--json");
+		    AE_REQ_START, AE_REQ_STEP_START, PRE "status|v|--json");
 	expect_step("{\"command\": \"start-vm\", \"options\": {\"name\": \"v\"}}",
-		    AE_REQ_START, 2, NULL);
+		    AE_REQ_START, AE_REQ_STEP_STATUS, PRE "status|v|--json");
+	expect_step("{\"command\": \"start-vm\", \"options\": {\"name\": \"v\"}}",
+		    AE_REQ_START, AE_REQ_STEP_DONE, NULL);
 	expect_step("{\"command\": \"stop-vm\", \"options\": {\"name\": \"v\", "
 		    "\"timeout\": 20, \"force\": true}}",
-		    AE_REQ_STOP, 0, PRE "stop|v|--timeout|20|--force");
+		    AE_REQ_STOP, AE_REQ_STEP_RUN,
+		    PRE "stop|v|--timeout|20|--force");
 	expect_step("{\"command\": \"stop-vm\", \"options\": {\"name\": \"v\"}}",
-		    AE_REQ_STOP, 0, PRE "stop|v");
+		    AE_REQ_STOP, AE_REQ_STEP_RUN, PRE "stop|v");
 	expect_step("{\"command\": \"stop-vm\", \"options\": {\"name\": \"v\"}}",
-		    AE_REQ_STOP, 1, PRE "status|v|--json");
+		    AE_REQ_STOP, AE_REQ_STEP_START, PRE "status|v|--json");
 	expect_step("{\"command\": \"delete-vm\", \"options\": {\"name\": \"v\", "
-		    "\"force\": true}}", AE_REQ_DELETE, 0,
+		    "\"force\": true}}", AE_REQ_DELETE, AE_REQ_STEP_RUN,
 		    PRE "delete|v|--force");
 	expect_step("{\"command\": \"delete-vm\", \"options\": {\"name\": \"v\"}}",
-		    AE_REQ_DELETE, 1, NULL);
+		    AE_REQ_DELETE, AE_REQ_STEP_START, NULL);
+	expect_step("{\"command\": \"delete-vm\", \"options\": {\"name\": \"v\"}}",
+		    AE_REQ_DELETE, AE_REQ_STEP_STATUS, NULL);
 	expect_step("{\"command\": \"status-vm\", \"options\": {\"name\": \"v\"}}",
-		    AE_REQ_STATUS, 0, PRE "status|v|--json");
-	expect_step("{\"command\": \"list-vms\"}", AE_REQ_LIST, 0,
+		    AE_REQ_STATUS, AE_REQ_STEP_RUN, PRE "status|v|--json");
+	expect_step("{\"command\": \"list-vms\"}", AE_REQ_LIST, AE_REQ_STEP_RUN,
 		    PRE "list|--json");
 	expect_step("{\"command\": \"list-vms\", \"options\": {}}", AE_REQ_LIST,
-		    1, NULL);
+		    AE_REQ_STEP_START, NULL);
 	expect_step("{\"command\": \"console-vm\", \"options\": {\"name\": "
-		    "\"v\"}}", AE_REQ_CONSOLE, 0, PRE "console|v|--no-follow");
+		    "\"v\"}}", AE_REQ_CONSOLE, AE_REQ_STEP_RUN,
+		    PRE "console|v|--no-follow");
 	expect_step("{\"command\": \"forward\", \"options\": {\"name\": \"v\", "
 		    "\"action\": \"add\", \"proto\": \"tcp\", \"host\": "
-		    "\"127.0.0.1:8080\", \"guest\": 80}}", AE_REQ_FORWARD, 0,
+		    "\"127.0.0.1:8080\", \"guest\": 80}}", AE_REQ_FORWARD,
+		    AE_REQ_STEP_RUN,
 		    PRE "forward|add|v|tcp|127.0.0.1:8080|80");
 	expect_step("{\"command\": \"forward\", \"options\": {\"name\": \"v\", "
 		    "\"action\": \"remove\", \"proto\": \"udp\", \"host\": "
-		    "\":53\"}}", AE_REQ_FORWARD, 0,
+		    "\":53\"}}", AE_REQ_FORWARD, AE_REQ_STEP_RUN,
 		    PRE "forward|remove|v|udp|:53");
 	expect_step("{\"command\": \"forward\", \"options\": {\"name\": \"v\", "
-		    "\"action\": \"list\"}}", AE_REQ_FORWARD, 0,
+		    "\"action\": \"list\"}}", AE_REQ_FORWARD, AE_REQ_STEP_RUN,
 		    PRE "forward|list|v");
 }
 END_TEST

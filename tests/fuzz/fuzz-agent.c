@@ -1,5 +1,5 @@
 /* fuzz-agent.c - libFuzzer target for what the host agent does with a
- * message before any child runs (core/agent-req.c).
+ * message before any child runs (agent/agent-req.c).
  *
  * An input is up to four parts separated by NUL bytes:
  *   BODY \0 HOPS \0 DECLINED \0 OUTPUT
@@ -124,7 +124,7 @@ static void exercise(int cmd, json_t *opts)
 			if (!n)
 				break;
 			check_argv(&v, n, name);
-			if (step > AE_REQ_ROLLBACK)
+			if (step > AE_REQ_STEP_ROLLBACK)
 				abort();
 		}
 		if (k == 12)

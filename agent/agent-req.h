@@ -2,8 +2,9 @@
  * and validating a message body, the host's policy for what a valid
  * request may ask, the digest that tells a redelivery from a reused id,
  * the agent's own headers, and the argv of each step's child `aether`.
- * Used by agent.c, the unit suite tests/check_agent.c and the fuzzer
- * tests/fuzz/fuzz-agent.c; see aether-remote(7) for the protocol. */
+ * Used by `aether serve` (serve-*.c), the unit suite tests/check_agent.c
+ * and the fuzzer tests/fuzz/fuzz-agent.c; see aether-remote(7) for the
+ * protocol. */
 #ifndef AE_AGENT_REQ_H
 #define AE_AGENT_REQ_H
 
@@ -74,13 +75,30 @@ struct ae_req_ctx {
 	const char *image_dir; /* create: where image/kernel/initrd are */
 };
 
-/* The argv of step *step (which may advance: a create whose start is
- * not wanted goes to status; a failed create that made its VM goes to
- * the rollback step AE_REQ_ROLLBACK) in out, which is emptied first.
- * Returns the number of arguments, or 0 when the job has no more steps.
- * Steps: create 0 create, 1 start (unless start=false), 2 status;
- * start/stop 0 the command, 1 status; the others 0 the command. */
-#define AE_REQ_ROLLBACK 9
+/* The steps of a job, in order; each runs one child `aether`.  A request
+ * has only some of them (ae_req_next_argv skips the others):
+ *   RUN       the command asked for (create, start-vm, list-vms, ...)
+ *   START     create: start the new VM (unless start=false)
+ *   STATUS    create, start-vm, stop-vm: the VM's status, for the reply
+ *   DONE      no more steps
+ *   ROLLBACK  a create that failed after making its VM: delete it (once;
+ *             after it, no more steps) */
+enum ae_req_step {
+	AE_REQ_STEP_RUN,
+	AE_REQ_STEP_START,
+	AE_REQ_STEP_STATUS,
+	AE_REQ_STEP_DONE,
+	AE_REQ_STEP_ROLLBACK,
+};
+
+/* The argv of step *step (an ae_req_step; the caller starts at
+ * AE_REQ_STEP_RUN and adds one after each step) in out, which is emptied
+ * first.  *step advances to the step that runs: past the ones this
+ * request does not have, to AE_REQ_STEP_ROLLBACK for a failed create
+ * that made its VM.  Returns the number of arguments, or 0 when the job
+ * has no more steps. */
+int ae_req_next_argv(const struct ae_req_ctx *c, int *step,
+		     struct ae_argv *out);
 
 /* A child's output: append data[0..n) to *buf (NUL-terminated, *len
  * bytes, malloc'd), keeping at most 2 * max bytes, the newest. */
@@ -89,7 +107,5 @@ void ae_output_append(char **buf, size_t *len, const char *data, size_t n,
 /* Keep the newest max bytes of *buf, starting on a UTF-8 character
  * boundary (continuation bytes cut from their lead byte are dropped). */
 void ae_output_trim(char **buf, size_t *len, size_t max);
-int ae_req_next_argv(const struct ae_req_ctx *c, int *step,
-		     struct ae_argv *out);
 
 #endif

@@ -23,8 +23,8 @@
 #include "agentconf.h"
 #include "broker.h"
 #include "conffile.h"
+#include "exitcodes.h"
 #include "store.h"
-#include "supervisor.h"
 #include "util.h"
 #include "vmconf.h"
 
@@ -35,6 +35,18 @@ struct remote {
 	char *queue;
 	int json;
 	long long deadline;
+	long timeout_s;
+	/* the request */
+	const char *cmd;            /* as given: create, list, raw, ... */
+	const char *body, *msgid;   /* msgid: raw's id, else NULL (r->id) */
+	char *route;                /* routing key on exchange aether */
+	int want_all;               /* to every host (exchange aether.all) */
+	amqp_table_entry_t hent[8]; /* raw's headers */
+	amqp_table_t htab;
+	int n_hdr;
+	/* its answers */
+	int sent, expect, got;      /* hosts expected, answered */
+	json_t *seen, *all;         /* want_all: hosts answered, responses */
 };
 
 static long long mono_ms(void)
@@ -363,6 +375,216 @@ bad:
 	return NULL;
 }
 
+/* The message body (and for raw, its id and headers) of req. */
+static void message_of(struct remote *r, json_t *req, char **text)
+{
+	const char *k;
+	json_t *x;
+
+	if (!json_object_get(req, "raw")) {
+		*text = json_dumps(req, JSON_COMPACT);
+		r->body = *text;
+		return;
+	}
+	r->body = json_string_value(json_object_get(req, "raw"));
+	r->msgid = json_string_value(json_object_get(req, "id"));
+	json_object_foreach(json_object_get(req, "headers"), k, x) {
+		if (r->n_hdr == (int)AE_ARRAY_SIZE(r->hent))
+			break;
+		r->hent[r->n_hdr].key = amqp_cstring_bytes(k);
+		r->hent[r->n_hdr].value.kind = AMQP_FIELD_KIND_UTF8;
+		r->hent[r->n_hdr++].value.value.bytes =
+			amqp_cstring_bytes(json_string_value(x));
+	}
+	r->htab.num_entries = r->n_hdr;
+	r->htab.entries = r->hent;
+}
+
+/* Publish the request (to every host: as many answers expected as hosts
+ * serve).  0 sent; -1 connection trouble, in err; 1 nobody to take it
+ * (said). */
+static int send_request(struct remote *r, char *err, size_t errlen)
+{
+	int rc;
+
+	if (r->want_all) {
+		int n = ae_amqp_consumers(&r->amqp, AE_Q_HOSTS, err, errlen);
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			ae_err("remote: no host is serving on %s", r->amqp.where);
+			return 1;
+		}
+		r->expect = n;
+	}
+	rc = ae_amqp_publish(&r->amqp, r->want_all ? AE_X_ALL : AE_X_MAIN,
+			     r->want_all ? "" : r->route, 1, r->body,
+			     strlen(r->body), r->id, r->queue,
+			     r->msgid ? r->msgid : r->id,
+			     r->n_hdr ? &r->htab : NULL, 10000, err, errlen);
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		if (r->route && !strncmp(r->route, "vm.", 3))
+			ae_err("remote: no host owns VM %s (on %s)",
+			       r->route + 3, r->amqp.where);
+		else if (r->route && !strncmp(r->route, "host.", 5))
+			ae_err("remote: no host %s is serving on %s",
+			       r->route + 5, r->amqp.where);
+		else
+			ae_err("remote: no host is serving on %s",
+			       r->amqp.where);
+		return 1;
+	}
+	r->sent = 1;
+	return 0;
+}
+
+/* Out of time: 0 when some hosts answered a request to all (said which),
+ * else -1 (said). */
+static int out_of_time(struct remote *r)
+{
+	if (r->want_all && r->got) {
+		const char *k;
+		json_t *x;
+		char names[512] = "";
+		json_object_foreach(r->seen, k, x)
+			snprintf(names + strlen(names),
+				 sizeof names - strlen(names), "%s%s",
+				 *names ? ", " : "", k);
+		ae_warn("remote: only %d of %d hosts answered in %ld s (%s)",
+			r->got, r->expect, r->timeout_s, names);
+		return 0;
+	}
+	ae_err("remote: no reply in %ld s (request %s)", r->timeout_s, r->id);
+	return -1;
+}
+
+/* One reply to our request (taken over: freed here).  1 with *ret when
+ * it is the final answer of a request to one host, else 0. */
+static int on_reply(struct remote *r, json_t *rep, int *ret)
+{
+	if (r->json) {
+		char *s = json_dumps(rep, JSON_COMPACT);
+		if (!json_is_true(json_object_get(rep, "progress")) ||
+		    ae_log_level > 6)
+			printf("%s\n", s);
+		free(s);
+	}
+	if (json_is_true(json_object_get(rep, "progress"))) {
+		json_t *resp = json_object_get(rep, "response");
+		ae_info("%s: %s by host %s", str(resp, "name"),
+			str(resp, "state"), str(rep, "host"));
+		json_decref(rep);
+		return 0;
+	}
+	if (r->want_all) {
+		/* a host answers a re-sent list again */
+		if (json_object_get(r->seen, str(rep, "host"))) {
+			json_decref(rep);
+			return 0;
+		}
+		json_object_set_new(r->seen, str(rep, "host"), json_true());
+	}
+	r->got++;
+	if (r->want_all) {
+		if (strcmp(str(rep, "status"), "success"))
+			ae_err("remote: host %s: %s", str(rep, "host"),
+			       str(rep, "reason"));
+		else
+			json_array_append_new(r->all,
+				json_incref(json_object_get(rep, "response")));
+		json_decref(rep);
+		return 0;
+	}
+	*ret = r->json ? (strcmp(str(rep, "status"), "success") ? AE_EXIT_ERROR
+								: 0)
+		       : show(r, r->cmd, rep);
+	json_decref(rep);
+	return 1;
+}
+
+/* The replies received: those to our request (by correlation id) that
+ * are JSON objects go to on_reply.  1 with *ret at the final one. */
+static int take_replies(struct remote *r, int *ret)
+{
+	struct ae_msg *m;
+
+	while ((m = ae_amqp_take(&r->amqp))) {
+		json_error_t je;
+		json_t *rep;
+
+		if (!m->correlation_id || strcmp(m->correlation_id, r->id)) {
+			ae_msg_free(m);
+			continue;
+		}
+		rep = json_loadb(m->body, m->len, 0, &je);
+		ae_msg_free(m);
+		if (!json_is_object(rep)) {
+			json_decref(rep);
+			continue;
+		}
+		if (on_reply(r, rep, ret))
+			return 1;
+	}
+	return 0;
+}
+
+/* The answers to a request to every host, as many as came. */
+static int show_all(struct remote *r)
+{
+	if (!r->json && strcmp(r->cmd, "raw"))
+		print_vms(r->all);
+	return 0;
+}
+
+/* Send the request and wait for its answers, through reconnects, until
+ * the deadline; returns the exit status. */
+static int exchange(struct remote *r)
+{
+	char err[1024];
+	int ret = AE_EXIT_ERROR;
+
+	for (;;) {
+		long long left = r->deadline - mono_ms();
+		int rc;
+
+		if (!r->sent && (rc = send_request(r, err, sizeof err))) {
+			if (rc > 0)
+				return AE_EXIT_ERROR;
+			goto broken;
+		}
+		if (left <= 0)
+			return out_of_time(r) == 0 ? show_all(r) : AE_EXIT_ERROR;
+		/* A reply may already wait in the inbox (read while the
+		 * publish waited for its confirm). */
+		if (!r->amqp.inbox &&
+		    ae_amqp_pump(&r->amqp, (int)(left < 500 ? left : 500), err,
+				 sizeof err) < 0)
+			goto broken;
+		if (take_replies(r, &ret))
+			return ret;
+		if (r->want_all && r->got >= r->expect)
+			return show_all(r);
+		continue;
+broken:
+		/* The broker went away: reconnect and re-send with the same
+		 * id (the agents answer a repeat from their record).  A create
+		 * the broker confirmed is not sent again: it is persistent in
+		 * a durable queue, so it survives (and is redelivered), and a
+		 * second copy could be taken by a second host while the first
+		 * still makes the VM: made twice, the record of each host
+		 * knowing only its own. */
+		ae_warn("remote: %s; reconnecting", err);
+		if (reconnect(r, err, sizeof err) < 0) {
+			ae_err("remote: %s", err);
+			return AE_EXIT_ERROR;
+		}
+		if (!(r->sent && r->route && !strcmp(r->route, "create")))
+			r->sent = 0;
+	}
+}
+
 int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 {
 	static const struct option lo[] = {
@@ -375,18 +597,15 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 		{NULL, 0, NULL, 0},
 	};
 	struct remote R = {0}, *r = &R;
-	const char *url = NULL, *cred = NULL, *host = NULL, *hc, *body;
+	const char *url = NULL, *cred = NULL, *host = NULL, *hc;
 	struct ae_ini *ini = NULL;
-	char err[1024], *route = NULL, *text = NULL;
-	json_t *req = NULL, *all = NULL, *seen = json_object();
-	int ch, want_all = 0, expect = 1, got = 0, sent = 0, ret = AE_EXIT_ERROR;
-	const char *msgid = NULL;
-	amqp_table_entry_t hent[8];
-	amqp_table_t htab = {0, NULL};
-	int n_hdr = 0;
-	long timeout_s = -1;
+	char err[1024], *text = NULL;
+	json_t *req = NULL;
+	int ch, ret = AE_EXIT_ERROR;
 	int64_t v;
 
+	r->timeout_s = -1;
+	r->expect = 1;
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
 		switch (ch) {
@@ -400,7 +619,7 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 				       "seconds", optarg);
 				return AE_EXIT_USAGE;
 			}
-			timeout_s = (long)v;
+			r->timeout_s = (long)v;
 			break;
 		case 'h': remote_usage(stdout); return 0;
 		default: remote_usage(stderr); return AE_EXIT_USAGE;
@@ -416,31 +635,15 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 		ae_err("remote: --host '%s' is not a host name", host);
 		return AE_EXIT_USAGE;
 	}
-	req = request(argc, argv, &route, &want_all, host, err, sizeof err);
+	r->cmd = argv[0];
+	req = request(argc, argv, &r->route, &r->want_all, host, err,
+		      sizeof err);
 	if (!req) {
 		ae_err("remote: %s", err);
 		remote_usage(stderr);
 		return AE_EXIT_USAGE;
 	}
-	if (json_object_get(req, "raw")) {
-		const char *k;
-		json_t *x;
-		body = json_string_value(json_object_get(req, "raw"));
-		msgid = json_string_value(json_object_get(req, "id"));
-		json_object_foreach(json_object_get(req, "headers"), k, x) {
-			if (n_hdr == (int)AE_ARRAY_SIZE(hent))
-				break;
-			hent[n_hdr].key = amqp_cstring_bytes(k);
-			hent[n_hdr].value.kind = AMQP_FIELD_KIND_UTF8;
-			hent[n_hdr++].value.value.bytes =
-				amqp_cstring_bytes(json_string_value(x));
-		}
-		htab.num_entries = n_hdr;
-		htab.entries = hent;
-	} else {
-		text = json_dumps(req, JSON_COMPACT);
-		body = text;
-	}
+	message_of(r, req, &text);
 	hc = ae_host_config_path(hostconf);
 	if (hc && ae_ini_parse_file(hc, &ini, err, sizeof err) < 0) {
 		ae_err("%s", err);
@@ -450,173 +653,29 @@ int ae_cmd_remote(int argc, char **argv, const char *hostconf)
 		ae_err("%s", err);
 		goto out;
 	}
-	if (timeout_s < 0)
-		timeout_s = want_all ? 15 : 300;
-	r->deadline = mono_ms() + timeout_s * 1000;
+	if (r->timeout_s < 0)
+		r->timeout_s = r->want_all ? 15 : 300;
+	r->deadline = mono_ms() + r->timeout_s * 1000;
 	ae_uuid_random(r->id);
 	r->queue = ae_xasprintf("aether.reply.%s", r->id);
 	if (remote_connect(r, err, sizeof err) < 0) {
 		ae_err("remote: %s", err);
 		goto out;
 	}
-	all = json_array();
-	for (;;) {
-		struct ae_msg *m;
-		long long left = r->deadline - mono_ms();
-
-		if (!sent) {
-			int rc;
-			if (want_all) {
-				int n = ae_amqp_consumers(&r->amqp, AE_Q_HOSTS, err,
-							  sizeof err);
-				if (n < 0)
-					goto broken;
-				if (n == 0) {
-					ae_err("remote: no host is serving on %s",
-					       r->amqp.where);
-					goto out;
-				}
-				expect = n;
-			}
-			rc = ae_amqp_publish(&r->amqp, want_all ? AE_X_ALL
-								: AE_X_MAIN,
-					     want_all ? "" : route, 1, body,
-					     strlen(body), r->id, r->queue,
-					     msgid ? msgid : r->id,
-					     n_hdr ? &htab : NULL, 10000, err,
-					     sizeof err);
-			if (rc < 0)
-				goto broken;
-			if (rc == 1) {
-				if (route && !strncmp(route, "vm.", 3))
-					ae_err("remote: no host owns VM %s (on %s)",
-					       route + 3, r->amqp.where);
-				else if (route && !strncmp(route, "host.", 5))
-					ae_err("remote: no host %s is serving on %s",
-					       route + 5, r->amqp.where);
-				else
-					ae_err("remote: no host is serving on %s",
-					       r->amqp.where);
-				goto out;
-			}
-			sent = 1;
-		}
-		if (left <= 0) {
-			if (want_all && got) {
-				const char *k;
-				json_t *x;
-				char names[512] = "";
-				json_object_foreach(seen, k, x)
-					snprintf(names + strlen(names),
-						 sizeof names - strlen(names),
-						 "%s%s", *names ? ", " : "", k);
-				ae_warn("remote: only %d of %d hosts answered in "
-					"%ld s (%s)", got, expect, timeout_s, names);
-				break;
-			}
-			ae_err("remote: no reply in %ld s (request %s)",
-			       timeout_s, r->id);
-			goto out;
-		}
-		/* A reply may already wait in the inbox (read while the
-		 * publish waited for its confirm). */
-		if (!r->amqp.inbox &&
-		    ae_amqp_pump(&r->amqp, (int)(left < 500 ? left : 500), err,
-				 sizeof err) < 0)
-			goto broken;
-		while ((m = ae_amqp_take(&r->amqp))) {
-			json_error_t je;
-			json_t *rep;
-
-			if (!m->correlation_id || strcmp(m->correlation_id, r->id)) {
-				ae_msg_free(m);
-				continue;
-			}
-			rep = json_loadb(m->body, m->len, 0, &je);
-			ae_msg_free(m);
-			if (!json_is_object(rep)) {
-				json_decref(rep);
-				continue;
-			}
-			if (r->json) {
-				char *s = json_dumps(rep, JSON_COMPACT);
-				if (!json_is_true(json_object_get(rep, "progress")) ||
-				    ae_log_level > 6)
-					printf("%s\n", s);
-				free(s);
-			}
-			if (json_is_true(json_object_get(rep, "progress"))) {
-				json_t *resp = json_object_get(rep, "response");
-				ae_info("%s: %s by host %s", str(resp, "name"),
-					str(resp, "state"), str(rep, "host"));
-				json_decref(rep);
-				continue;
-			}
-			if (want_all) {
-				/* a host answers a re-sent list again */
-				if (json_object_get(seen, str(rep, "host"))) {
-					json_decref(rep);
-					continue;
-				}
-				json_object_set_new(seen, str(rep, "host"),
-						    json_true());
-			}
-			got++;
-			if (want_all) {
-				if (strcmp(str(rep, "status"), "success")) {
-					ae_err("remote: host %s: %s",
-					       str(rep, "host"), str(rep, "reason"));
-					json_decref(rep);
-				} else {
-					json_array_append_new(all,
-						json_incref(json_object_get(
-							rep, "response")));
-					json_decref(rep);
-				}
-				continue;
-			}
-			ret = r->json ? (strcmp(str(rep, "status"), "success")
-						 ? AE_EXIT_ERROR
-						 : 0)
-				      : show(r, argv[0], rep);
-			json_decref(rep);
-			goto out;
-		}
-		if (want_all && got >= expect)
-			break;
-		continue;
-broken:
-		/* The broker went away: reconnect and re-send with the same
-		 * id (the agents answer a repeat from their record).  A create
-		 * the broker confirmed is not sent again: it is persistent in
-		 * a durable queue, so it survives (and is redelivered), and a
-		 * second copy could be taken by a second host while the first
-		 * still makes the VM: made twice, the record of each host
-		 * knowing only its own. */
-		ae_warn("remote: %s; reconnecting", err);
-		if (reconnect(r, err, sizeof err) < 0) {
-			ae_err("remote: %s", err);
-			goto out;
-		}
-		if (!(sent && route && !strcmp(route, "create")))
-			sent = 0;
-	}
-	if (want_all) {
-		if (!r->json && strcmp(argv[0], "raw"))
-			print_vms(all);
-		ret = 0;
-	}
+	r->seen = json_object();
+	r->all = json_array();
+	ret = exchange(r);
 out:
 	if (r->amqp.conn) {
 		amqp_queue_delete(r->amqp.conn, 1, amqp_cstring_bytes(r->queue), 0,
 				  0);
 		ae_amqp_close(&r->amqp);
 	}
-	json_decref(all);
-	json_decref(seen);
+	json_decref(r->all);
+	json_decref(r->seen);
 	json_decref(req);
 	free(text);
-	free(route);
+	free(r->route);
 	free(r->queue);
 	ae_amqp_conf_free(&r->conf);
 	ae_ini_free(ini);

@@ -507,130 +507,95 @@ static int opt_bool(json_t *o, const char *k, int def)
 	return v ? json_is_true(v) : def;
 }
 
-int ae_req_next_argv(const struct ae_req_ctx *c, int *step,
-		     struct ae_argv *v)
+/* The create command: `aether create NAME --image ...` with the options
+ * given (image, kernel and initrd under the image directory). */
+static void create_argv(const struct ae_req_ctx *c, struct ae_argv *v)
 {
 	json_t *o = c->opts, *x;
 	const char *s;
 
-	ae_argv_free(v);
-	ae_argv_add(v, "aether");
-	ae_argv_add(v, "-q");
-	if (c->hostconf) {
-		ae_argv_add(v, "-c");
-		ae_argv_add(v, c->hostconf);
+	ae_argv_add(v, "create");
+	ae_argv_add(v, c->name);
+	ae_argv_add(v, "--image");
+	ae_argv_addf(v, "%s/%s", c->image_dir, ostr(o, "image"));
+	if ((s = ostr(o, "backend"))) {
+		ae_argv_add(v, "--backend");
+		ae_argv_add(v, s);
 	}
-	if (c->failed && c->cmd == AE_REQ_CREATE && c->made &&
-	    *step < AE_REQ_ROLLBACK) {
-		*step = AE_REQ_ROLLBACK;
-		ae_argv_add(v, "delete");
-		ae_argv_add(v, "--force");
-		ae_argv_add(v, c->name);
-		return (int)v->n;
+	if ((s = ostr(o, "mac"))) {
+		ae_argv_add(v, "--mac");
+		ae_argv_add(v, s);
 	}
-	if (c->failed || *step >= AE_REQ_ROLLBACK)
-		goto none;
+	if ((x = json_object_get(o, "memory"))) {
+		ae_argv_add(v, "--memory");
+		ae_argv_addf(v, "%lld", (long long)json_integer_value(x));
+	}
+	if ((x = json_object_get(o, "cpus"))) {
+		ae_argv_add(v, "--cpus");
+		ae_argv_addf(v, "%lld", (long long)json_integer_value(x));
+	}
+	if (c->script) {
+		ae_argv_add(v, "--init-script");
+		ae_argv_add(v, c->script);
+	}
+	if ((s = ostr(o, "kernel"))) {
+		ae_argv_add(v, "--kernel");
+		ae_argv_addf(v, "%s/%s", c->image_dir, s);
+	}
+	if ((s = ostr(o, "initrd"))) {
+		ae_argv_add(v, "--initrd");
+		ae_argv_addf(v, "%s/%s", c->image_dir, s);
+	}
+	if ((s = ostr(o, "append"))) {
+		ae_argv_add(v, "--append");
+		ae_argv_add(v, s);
+	}
+}
+
+/* Step AE_REQ_STEP_RUN: the aether command the request asks for.  0 for
+ * an unknown command. */
+static int run_argv(const struct ae_req_ctx *c, struct ae_argv *v)
+{
+	json_t *o = c->opts, *x;
+	const char *s;
+
 	switch (c->cmd) {
 	case AE_REQ_CREATE:
-		if (*step == 0) {
-			ae_argv_add(v, "create");
-			ae_argv_add(v, c->name);
-			ae_argv_add(v, "--image");
-			ae_argv_addf(v, "%s/%s", c->image_dir, ostr(o, "image"));
-			if ((s = ostr(o, "backend"))) {
-				ae_argv_add(v, "--backend");
-				ae_argv_add(v, s);
-			}
-			if ((s = ostr(o, "mac"))) {
-				ae_argv_add(v, "--mac");
-				ae_argv_add(v, s);
-			}
-			if ((x = json_object_get(o, "memory"))) {
-				ae_argv_add(v, "--memory");
-				ae_argv_addf(v, "%lld",
-					     (long long)json_integer_value(x));
-			}
-			if ((x = json_object_get(o, "cpus"))) {
-				ae_argv_add(v, "--cpus");
-				ae_argv_addf(v, "%lld",
-					     (long long)json_integer_value(x));
-			}
-			if (c->script) {
-				ae_argv_add(v, "--init-script");
-				ae_argv_add(v, c->script);
-			}
-			if ((s = ostr(o, "kernel"))) {
-				ae_argv_add(v, "--kernel");
-				ae_argv_addf(v, "%s/%s", c->image_dir, s);
-			}
-			if ((s = ostr(o, "initrd"))) {
-				ae_argv_add(v, "--initrd");
-				ae_argv_addf(v, "%s/%s", c->image_dir, s);
-			}
-			if ((s = ostr(o, "append"))) {
-				ae_argv_add(v, "--append");
-				ae_argv_add(v, s);
-			}
-		} else if (*step == 1 && opt_bool(o, "start", 1)) {
-			ae_argv_add(v, "start");
-			ae_argv_add(v, c->name);
-		} else if (*step <= 2) {
-			*step = 2;
-			push_status(v, c->name);
-		} else {
-			goto none;
-		}
-		break;
+		create_argv(c, v);
+		return 1;
 	case AE_REQ_START:
+		ae_argv_add(v, "start");
+		ae_argv_add(v, c->name);
+		return 1;
 	case AE_REQ_STOP:
-		if (*step == 1) {
-			push_status(v, c->name);
-		} else if (*step) {
-			goto none;
-		} else if (c->cmd == AE_REQ_START) {
-			ae_argv_add(v, "start");
-			ae_argv_add(v, c->name);
-		} else {
-			ae_argv_add(v, "stop");
-			ae_argv_add(v, c->name);
-			if ((x = json_object_get(o, "timeout"))) {
-				ae_argv_add(v, "--timeout");
-				ae_argv_addf(v, "%lld",
-					     (long long)json_integer_value(x));
-			}
-			if (opt_bool(o, "force", 0))
-				ae_argv_add(v, "--force");
+		ae_argv_add(v, "stop");
+		ae_argv_add(v, c->name);
+		if ((x = json_object_get(o, "timeout"))) {
+			ae_argv_add(v, "--timeout");
+			ae_argv_addf(v, "%lld", (long long)json_integer_value(x));
 		}
-		break;
+		if (opt_bool(o, "force", 0))
+			ae_argv_add(v, "--force");
+		return 1;
 	case AE_REQ_DELETE:
-		if (*step)
-			goto none;
 		ae_argv_add(v, "delete");
 		ae_argv_add(v, c->name);
 		if (opt_bool(o, "force", 0))
 			ae_argv_add(v, "--force");
-		break;
+		return 1;
 	case AE_REQ_STATUS:
-		if (*step)
-			goto none;
 		push_status(v, c->name);
-		break;
+		return 1;
 	case AE_REQ_LIST:
-		if (*step)
-			goto none;
 		ae_argv_add(v, "list");
 		ae_argv_add(v, "--json");
-		break;
+		return 1;
 	case AE_REQ_CONSOLE:
-		if (*step)
-			goto none;
 		ae_argv_add(v, "console");
 		ae_argv_add(v, c->name);
 		ae_argv_add(v, "--no-follow");
-		break;
+		return 1;
 	case AE_REQ_FORWARD:
-		if (*step)
-			goto none;
 		s = ostr(o, "action");
 		ae_argv_add(v, "forward");
 		ae_argv_add(v, s);
@@ -642,10 +607,66 @@ int ae_req_next_argv(const struct ae_req_ctx *c, int *step,
 				ae_argv_addf(v, "%lld",
 					     (long long)json_integer_value(x));
 		}
-		break;
+		return 1;
 	default:
+		return 0;
+	}
+}
+
+/* Step `step`, or the first one after it that this request has: only a
+ * create starts its VM (unless start=false); only create, start and stop
+ * end with the VM's status. */
+static int next_step(const struct ae_req_ctx *c, int step)
+{
+	if (step == AE_REQ_STEP_START &&
+	    !(c->cmd == AE_REQ_CREATE && opt_bool(c->opts, "start", 1)))
+		step = AE_REQ_STEP_STATUS;
+	if (step == AE_REQ_STEP_STATUS && c->cmd != AE_REQ_CREATE &&
+	    c->cmd != AE_REQ_START && c->cmd != AE_REQ_STOP)
+		step = AE_REQ_STEP_DONE;
+	return step;
+}
+
+int ae_req_next_argv(const struct ae_req_ctx *c, int *step,
+		     struct ae_argv *v)
+{
+	int s;
+
+	ae_argv_free(v);
+	ae_argv_add(v, "aether");
+	ae_argv_add(v, "-q");
+	if (c->hostconf) {
+		ae_argv_add(v, "-c");
+		ae_argv_add(v, c->hostconf);
+	}
+	if (c->failed) {
+		/* A create that failed after making its VM deletes it, once;
+		 * any other failed job has no more steps. */
+		if (c->cmd != AE_REQ_CREATE || !c->made ||
+		    *step >= AE_REQ_STEP_ROLLBACK)
+			goto none;
+		*step = AE_REQ_STEP_ROLLBACK;
+		ae_argv_add(v, "delete");
+		ae_argv_add(v, "--force");
+		ae_argv_add(v, c->name);
+		return (int)v->n;
+	}
+	switch ((s = next_step(c, *step))) {
+	case AE_REQ_STEP_RUN:
+		if (!run_argv(c, v))
+			goto none;
+		break;
+	case AE_REQ_STEP_START:
+		ae_argv_add(v, "start");
+		ae_argv_add(v, c->name);
+		break;
+	case AE_REQ_STEP_STATUS:
+		push_status(v, c->name);
+		break;
+	default: /* done, rolled back, or past either */
 		goto none;
 	}
+	*step = s;
 	return (int)v->n;
 none:
 	ae_argv_free(v);

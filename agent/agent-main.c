@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "agent.h"
-#include "supervisor.h"
+#include "exitcodes.h"
 #include "util.h"
 
 int main(int argc, char **argv)
