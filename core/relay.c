@@ -6,8 +6,13 @@
  * to guest: output() copies the frame once into a bounded queue (the
  * plugin's buffer is only valid during the call), flushed with sendmmsg()
  * after every round or whenever a batch is full.  When the hypervisor's
- * socket is full the queue waits for POLLOUT; frames are dropped (and
- * counted) only when the queue itself is full or QEMU is gone.
+ * socket is full the queue waits for POLLOUT (no send is tried before);
+ * frames are dropped (and counted) only when the queue itself is full, a
+ * frame cannot be sent at all, or QEMU is gone (then output() says
+ * -EPIPE).
+ *
+ * The socket buffers, not net.unix.max_dgram_qlen, bound what QEMU can
+ * queue: that limit does not apply between the two ends of a socketpair.
  */
 #include "config.h"
 
@@ -49,11 +54,33 @@ struct ae_relay {
 	struct iovec rxv[BATCH];
 	struct txslot tx[TXQ];
 	unsigned tx_head, tx_n;
+	int tx_blocked; /* the socket was full: no sends until POLLOUT */
 	struct mmsghdr txm[BATCH];
 	struct iovec txv[BATCH];
 	int tx_error_logged;
 };
 
+/* A send error saying that the hypervisor's end is closed.  A datagram
+ * socketpair reports no POLLHUP when its peer closes: the first send
+ * after it fails with ECONNREFUSED, later ones with ENOTCONN. */
+static int peer_gone(int e)
+{
+	return e == ECONNREFUSED || e == ENOTCONN || e == EPIPE ||
+	       e == ECONNRESET;
+}
+
+/* Drop the n oldest queued frames, counting them. */
+static void tx_drop(struct ae_relay *r, unsigned n)
+{
+	r->st.drops[AE_RELAY_TO_GUEST] += n;
+	r->tx_head = (r->tx_head + n) % TXQ;
+	r->tx_n -= n;
+}
+
+/* Send the queue in order, BATCH frames per sendmmsg, until it is empty
+ * or the socket is full (then tx_blocked: wait for POLLOUT).  Frames
+ * leave the queue only once sent (counted in frames/bytes) or dropped
+ * (counted in drops). */
 static void flush(struct ae_relay *r)
 {
 	while (r->tx_n) {
@@ -70,15 +97,25 @@ static void flush(struct ae_relay *r)
 		}
 		sent = sendmmsg(r->fd, r->txm, k, MSG_DONTWAIT);
 		if (sent < 0) {
-			if (errno == EAGAIN || errno == EINTR || errno == ENOBUFS)
-				return; /* wait for POLLOUT */
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == ENOBUFS) {
+				r->tx_blocked = 1; /* wait for POLLOUT */
+				return;
+			}
 			if (!r->tx_error_logged++)
 				ae_debug("relay: send to the hypervisor: %s",
 					 strerror(errno));
-			r->st.drops[AE_RELAY_TO_GUEST] += r->tx_n;
-			r->tx_head = (r->tx_head + r->tx_n) % TXQ;
-			r->tx_n = 0;
-			return;
+			if (peer_gone(errno)) {
+				if (!r->dead)
+					ae_debug("relay: the hypervisor side "
+						 "is gone");
+				r->dead = 1;
+				tx_drop(r, r->tx_n);
+				return;
+			}
+			tx_drop(r, 1); /* this frame only: send the rest */
+			continue;
 		}
 		for (i = 0; i < (unsigned)sent; i++) {
 			r->st.frames[AE_RELAY_TO_GUEST]++;
@@ -87,9 +124,14 @@ static void flush(struct ae_relay *r)
 		}
 		r->tx_head = (r->tx_head + (unsigned)sent) % TXQ;
 		r->tx_n -= (unsigned)sent;
-		if ((unsigned)sent < k)
+		if ((unsigned)sent < k) {
+			/* The socket is full (or the next frame fails: the
+			 * send after POLLOUT says so). */
+			r->tx_blocked = 1;
 			return;
+		}
 	}
+	r->tx_blocked = 0;
 }
 
 static int relay_output(void *sink, const void *frame, size_t len)
@@ -123,7 +165,7 @@ static int relay_output(void *sink, const void *frame, size_t len)
 	}
 	memcpy(s->buf, frame, len);
 	s->len = len;
-	if (++r->tx_n >= BATCH)
+	if (++r->tx_n >= BATCH && !r->tx_blocked)
 		flush(r);
 	return 0;
 }
@@ -217,7 +259,7 @@ unsigned ae_relay_fill(struct ae_relay *r, struct pollfd *fds, unsigned max,
 				 timeout_ms);
 		if (k > 0)
 			n += (unsigned)k > m ? m : (unsigned)k;
-		if (r->tx_n)
+		if (r->tx_n && !r->tx_blocked)
 			flush(r); /* the port may have sent from fill */
 	}
 	return n;
@@ -254,8 +296,10 @@ void ae_relay_dispatch(struct ae_relay *r, struct pollfd *fds, unsigned n)
 {
 	if (n < 1)
 		return;
-	if (fds[0].revents & POLLOUT)
+	if (fds[0].revents & POLLOUT) {
+		r->tx_blocked = 0;
 		flush(r);
+	}
 	if (fds[0].revents & POLLIN)
 		receive(r);
 	if ((fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) &&
@@ -267,7 +311,8 @@ void ae_relay_dispatch(struct ae_relay *r, struct pollfd *fds, unsigned n)
 	if (r->ops)
 		r->ops->dispatch(r->port, (struct aether_pollfd *)(fds + 1),
 				 n - 1);
-	flush(r);
+	if (!r->tx_blocked)
+		flush(r);
 }
 
 int ae_relay_run_once(struct ae_relay *r, int timeout_ms)
