@@ -27,9 +27,9 @@
 #include "relay.h"
 #include "util.h"
 
-#define BATCH 32            /* frames per recvmmsg/sendmmsg */
+#define BATCH AE_RELAY_BATCH /* frames per recvmmsg/sendmmsg */
 #define RX_BUF 65536        /* the largest frame QEMU sends */
-#define TXQ 512             /* frames queued towards the guest */
+#define TXQ AE_RELAY_TXQ    /* frames queued towards the guest */
 #define RX_ROUNDS 16        /* recvmmsg calls per wake-up (fairness) */
 #define MAX_PORT_FDS 1024
 
