@@ -286,9 +286,12 @@ static void receive(struct ae_relay *r)
 			r->st.bytes[AE_RELAY_TO_NET] += len;
 			r->ops->input(r->port, r->rxv[i].iov_base, len);
 		}
-		/* QEMU refills the socket while we work (its queue holds
-		 * only net.unix.max_dgram_qlen frames): read on until it is
-		 * empty or the round limit keeps the loop fair. */
+		/* A full batch: QEMU likely queued more while we worked,
+		 * read on (up to RX_ROUNDS, for fairness).  A short one
+		 * drained the socket: the next poll says when more came,
+		 * without a recvmmsg that finds nothing. */
+		if (got < BATCH)
+			return;
 	}
 }
 
