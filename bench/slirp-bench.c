@@ -13,9 +13,10 @@
  *           (4-byte length + frame, one sendmsg per frame, as QEMU's
  *           stream netdev does)
  * usage: slirp-bench relay|direct|inproc|passt PAYLOAD SECONDS
- * prints: "MODE PAYLOAD frames/s sent/s CPU-ns/frame" (the CPU time of the
- * thread running the relay and libslirp, or libslirp alone, per frame it
- * handled; 0 for passt, which runs in its own process)
+ * prints: "MODE PAYLOAD frames/s sent/s CPU-ns/frame sleeps/frame": the CPU
+ * time and the voluntary context switches (waits in poll or recvmmsg) of
+ * the thread running the relay and libslirp, or libslirp alone, per frame
+ * it handled; 0 for passt, which runs in its own process.
  */
 #include "config.h"
 
@@ -174,17 +175,20 @@ static double now_s(void)
 
 /* CPU seconds (user + system) of the calling thread: the one that runs
  * the relay and libslirp, or libslirp alone. */
+static long nvcsw; /* the thread's voluntary context switches (sleeps) */
+
 static double cpu_s(void)
 {
 	struct rusage ru;
 
 	getrusage(RUSAGE_THREAD, &ru);
+	nvcsw = ru.ru_nvcsw;
 	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-/* CPU nanoseconds per frame handled in the measured interval. */
-static double cpu_ns;
+/* CPU nanoseconds and sleeps per frame handled in the measured interval. */
+static double cpu_ns, sleeps;
 
 static void run_relay(size_t payload, double secs, unsigned long long *rx,
 		      unsigned long long *tx)
@@ -228,9 +232,13 @@ static void run_relay(size_t payload, double secs, unsigned long long *rx,
 		}
 	}
 	ae_relay_get_stats(relay, &rs);
-	if (rs.frames[AE_RELAY_TO_NET] > f0)
-		cpu_ns = (cpu_s() - c1) * 1e9 /
-			 (double)(rs.frames[AE_RELAY_TO_NET] - f0);
+	if (rs.frames[AE_RELAY_TO_NET] > f0) {
+		double f = (double)(rs.frames[AE_RELAY_TO_NET] - f0);
+		long w0 = nvcsw;
+
+		cpu_ns = (cpu_s() - c1) * 1e9 / f;
+		sleeps = (double)(nvcsw - w0) / f;
+	}
 	*rx = atomic_load(&received) - r0;
 	*tx = atomic_load(&sent) - s0;
 	secs = now_s() - t1;
@@ -363,8 +371,12 @@ static void run_direct(size_t payload, double secs, unsigned long long *rx,
 		if (t1 && now_s() - t1 >= secs)
 			break;
 	}
-	if (n > n0)
+	if (n > n0) {
+		long w0 = nvcsw;
+
 		cpu_ns = (cpu_s() - c1) * 1e9 / (double)(n - n0);
+		sleeps = (double)(nvcsw - w0) / (double)(n - n0);
+	}
 	secs = now_s() - t1;
 	*rx = (unsigned long long)((atomic_load(&received) - r0) / secs);
 	*tx = (unsigned long long)((n - n0) / secs);
@@ -463,6 +475,7 @@ int main(int argc, char **argv)
 		return 2;
 	atomic_store(&stop, 1);
 	pthread_join(sink, NULL);
-	printf("%s %zu %llu %llu %.0f\n", argv[1], payload, rx, tx, cpu_ns);
+	printf("%s %zu %llu %llu %.0f %.3f\n", argv[1], payload, rx, tx, cpu_ns,
+	       sleeps);
 	return 0;
 }
