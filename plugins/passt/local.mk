@@ -11,4 +11,6 @@ aether_LDADD += -dlpreopen plugins/passt/passt.la
 endif
 endif
 
+dist_man_MANS += man/aether-passt.7
+
 include $(top_srcdir)/tests/passt.mk
