@@ -105,9 +105,18 @@ EOT
 
 FP=$(free_port) || exit 1
 vm_conf p6 "aether.ipv6 aether.listen=8080 aether.tcp=2001:db8::1:$PORT6 aether.hold=forever" "tcp = $FP:8080"
-vm_conf p4 "aether.tcp=192.0.2.1:$PORT aether.hold=forever" "ipv6 = no
-mtu = 1500"
-for v in p6 p4; do
+# p4: a store VM (aether create, start, status, stop)
+need qemu-img
+export AETHER_STORE_DIR=$WORK/store
+qemu-img create -q -f qcow2 "$WORK/base.qcow2" 16M || fail "qemu-img"
+"$AETHER" -c none create p4 --image "$WORK/base.qcow2" --backend passt \
+	--kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
+	--append "console=ttyS0 quiet panic=-1 aether.tcp=192.0.2.1:$PORT aether.hold=forever" \
+	>"$WORK/out" 2>&1 || { cat "$WORK/out" >&2; fail "create p4"; }
+P4DIR=$WORK/store/vms/p4
+sed -i "s/^\[vm\]$/[vm]\naccel = tcg\nmemory = 256\ncheck_interval = 1\nstop_timeout = 10/" "$P4DIR/vm.conf"
+printf '\n[network.passt]\ndns = 192.0.2.53\nipv6 = no\nmtu = 1500\n' >>"$P4DIR/vm.conf"
+for v in p6; do
 	"$AETHER" -c none check-config "$WORK/$v.conf" >"$WORK/out" 2>&1 ||
 		{ cat "$WORK/out" >&2; fail "check-config rejected $v.conf"; }
 done
@@ -116,9 +125,9 @@ pass "check-config accepts both VM files"
 "$AETHER" -c none -v run "$WORK/p6.conf" 2>"$WORK/p6.err" &
 APID6=$!
 at_exit "kill -9 $APID6 2>/dev/null"
-"$AETHER" -c none -v run "$WORK/p4.conf" 2>"$WORK/p4.err" &
-APID4=$!
-at_exit "kill -9 $APID4 2>/dev/null"
+"$AETHER" -c none start p4 >"$WORK/p4.start" 2>&1 ||
+	{ cat "$WORK/p4.start" "$P4DIR/supervisor.log" >&2; fail "aether start p4 failed"; }
+at_exit "'$AETHER' -c none stop p4 --force >/dev/null 2>&1"
 
 # --- p6: lease, IPv6, the host's ::1, forwards --------------------------------
 wait_for_or_exit "$WORK/p6.log" 'AETHER-GUEST: (tcp-reply|tcp-fail)' 240 $APID6 ||
@@ -163,27 +172,32 @@ grep -q 'set tcp = in \[network.passt\]' "$WORK/p6.err" ||
 	{ cat "$WORK/p6.err" >&2; fail "the refusal does not name the option to set"; }
 pass "p6: a run-time forward is refused (EOPNOTSUPP), naming tcp = in [network.passt]"
 
-# --- p4: the host's 127.0.0.1 over IPv4; passt dies -------------------------
-wait_for_or_exit "$WORK/p4.log" 'AETHER-GUEST: (tcp-reply|tcp-fail)' 240 $APID4 ||
-	{ cat "$WORK/p4.log" "$WORK/p4.err" >&2; fail "p4: the guest did not come up"; }
-QPID4=$(cat "$RUN/vms/p4/qemu.pid")
-at_exit "kill -9 $QPID4 2>/dev/null"
-expect "$WORK/p4.log" 'AETHER-GUEST: tcp-reply host-says hello-from-guest 192\.0\.2\.2' \
+# --- p4: the host's 127.0.0.1 over IPv4; addresses; passt dies ------------
+wait_for "$P4DIR/console.log" 'AETHER-GUEST: (tcp-reply|tcp-fail)' 240 ||
+	{ cat "$P4DIR/console.log" "$P4DIR/supervisor.log" >&2; fail "p4: the guest did not come up"; }
+expect "$P4DIR/console.log" 'AETHER-GUEST: lease ip=192\.0\.2\.2 router=192\.0\.2\.1' "p4: the guest's lease mirrors the host"
+expect "$P4DIR/console.log" 'AETHER-GUEST: tcp-reply host-says hello-from-guest 192\.0\.2\.2' \
 	"p4: the guest reached the server on the host's 127.0.0.1 through the gateway"
 expect "$WORK/server.log" '^hello-from-guest 192\.0\.2\.2$' "p4: the 127.0.0.1 server saw the guest's line"
+"$AETHER" -c none status p4 >"$WORK/status.out" 2>&1 ||
+	{ cat "$WORK/status.out" >&2; fail "aether status p4 failed"; }
+cat "$WORK/status.out" >&2
+expect "$WORK/status.out" '^address.*192\.0\.2\.2' "p4: aether status shows the address passt assigns (the host's)"
+! grep '^address' "$WORK/status.out" | grep -q ':.*:' || fail "p4: an IPv6 address shown with ipv6 = no"
 PPID4=$(awk '{print $1}' "$RUN/plugins/passt/p4@0.pid")
 tr '\0' ' ' <"/proc/$PPID4/cmdline" | grep -q -- ' -4 ' || fail "p4: ipv6 = no did not give passt -4"
 kill -9 "$PPID4"
-wait_for "$WORK/p4.err" "passt pid $PPID4 of VM p4 NIC 0 has exited" 20 ||
-	{ cat "$WORK/p4.err" >&2; fail "p4: the supervisor did not log that passt died"; }
-expect "$WORK/p4.err" "p4: network check failed" "p4: passt killed: the check says so and the supervisor logs it"
-kill -TERM $APID4
-wait $APID4
+wait_for "$P4DIR/supervisor.log" "passt pid $PPID4 of VM p4 NIC 0 has exited" 20 ||
+	{ cat "$P4DIR/supervisor.log" >&2; fail "p4: the supervisor did not log that passt died"; }
+expect "$P4DIR/supervisor.log" "p4: network check failed" "p4: passt killed: the check says so and the supervisor logs it"
+"$AETHER" -c none stop p4 >"$WORK/out" 2>&1 || { cat "$WORK/out" >&2; fail "stop p4"; }
 [ ! -e "$RUN/plugins/passt/p4@0.pid" ] || fail "p4: state left after stop"
 [ ! -e "$RUN/vms/p4" ] || fail "p4: runtime dir left after stop"
 pass "p4: stopped, nothing left"
 
 # --- kill -9 of p6's supervisor, then gc ------------------------------------
+# (the plugin's own gc: a passt left running, stopped so that it cannot exit
+# on its own when gc kills QEMU)
 # a passt gc did not start, under a state file of a dead VM: left alone
 passt -f -s "$WORK/decoy.sock" -l "$WORK/decoy.log" >/dev/null 2>&1 &
 DECOY=$!
@@ -196,20 +210,44 @@ printf 'passt\0-f\0--fd\0003\0' >"$RUN/plugins/passt/ghost@0.argv"
 kill -9 $APID6
 wait $APID6 2>/dev/null
 alive "$PPID6" || fail "passt died with its supervisor (nothing for gc to do)"
+# passt (--fd) exits by itself once QEMU, which gc kills first, is gone: a
+# stopped passt cannot, so it is the plugin's gc that must end it
+kill -STOP "$PPID6"
 "$AETHER" -c none gc >"$WORK/gc.out" 2>&1 || { cat "$WORK/gc.out" >&2; fail "aether gc failed"; }
 cat "$WORK/gc.out" >&2
 i=0
 while alive "$PPID6" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 alive "$PPID6" && fail "passt pid $PPID6 survived aether gc"
-grep -q "gc: stopping passt pid $PPID6" "$WORK/gc.out" || fail "gc did not say it stopped passt"
+grep -q "gc: stopping passt pid $PPID6 of VM p6 NIC 0" "$WORK/gc.out" || fail "gc did not say it stopped passt"
 alive $DECOY || fail "gc killed a passt it did not start"
 [ -z "$(ls -A "$RUN/plugins/passt" 2>/dev/null)" ] ||
 	fail "state left after gc: $(ls -A "$RUN/plugins/passt")"
 [ ! -e "$RUN/vms/p6" ] || fail "p6's runtime dir (passt's log) left after gc"
 for p in $(pgrep -x passt; pgrep -x passt.avx2); do
-	[ "$p" = "$DECOY" ] || fail "a passt is left after gc: pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline")"
+	[ "$p" = "$DECOY" ] || ! alive "$p" || fail "a passt is left after gc: pid $p: $(tr '\0' ' ' <"/proc/$p/cmdline")"
 done
 pass "kill -9 of the supervisor, then aether gc: its passt stopped, no state or log left, another passt untouched"
+
+# --- passt that does not come up: a clear error, nothing left --------------
+mkdir "$WORK/fake"
+printf '#!/bin/sh\necho "fake passt: cannot start: $*" >&2\nexit 1\n' >"$WORK/fake/passt"
+chmod 0755 "$WORK/fake/passt"
+vm_conf pf "" ""
+rc=0; PATH=$WORK/fake:$PATH "$AETHER" -c none run "$WORK/pf.conf" >"$WORK/pf.err" 2>&1 || rc=$?
+[ $rc -eq 3 ] || { cat "$WORK/pf.err" >&2; fail "a passt that exits: aether run exited $rc, want 3"; }
+grep -q 'passt for VM pf NIC 0 exited before it answered; its output: fake passt: cannot start: -f --fd' "$WORK/pf.err" ||
+	{ cat "$WORK/pf.err" >&2; fail "a passt that exits: no clear error with its last line"; }
+pass "a passt that exits at start: aether run fails (3) with passt's last line"
+printf '#!/bin/sh\necho "fake passt: waiting" >&2\nexec sleep 537\n' >"$WORK/fake/passt"
+vm_conf pf "" "start_timeout_ms = 500"
+rc=0; PATH=$WORK/fake:$PATH "$AETHER" -c none run "$WORK/pf.conf" >"$WORK/pf.err" 2>&1 || rc=$?
+[ $rc -eq 3 ] || { cat "$WORK/pf.err" >&2; fail "a passt that does not answer: aether run exited $rc, want 3"; }
+grep -q 'passt for VM pf NIC 0 did not answer within 500 ms: Connection timed out; its output: fake passt: waiting' "$WORK/pf.err" ||
+	{ cat "$WORK/pf.err" >&2; fail "a passt that does not answer: no clear error"; }
+pgrep -f 'sleep 537' >/dev/null && fail "a passt that does not answer was left running"
+[ -z "$(ls -A "$RUN/plugins/passt" 2>/dev/null)" ] || fail "state left after a failed start: $(ls -A "$RUN/plugins/passt")"
+[ ! -e "$RUN/vms/pf" ] || fail "runtime dir left after a failed start"
+pass "a passt that does not answer: stopped after start_timeout_ms, a clear error, nothing left"
 
 # --- bad options: check-config names file, line and key ---------------------
 bad() { # KEY-LINE WHAT

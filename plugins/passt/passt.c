@@ -632,7 +632,8 @@ static int wait_arp_reply(struct passt_state *st, struct passt_att *a,
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
-			return -errno;
+			/* its end is closed: it exited */
+			return errno == ECONNRESET ? -ESRCH : -errno;
 		}
 		have += (size_t)r;
 		while (have >= 4) {
@@ -659,15 +660,15 @@ static int wait_arp_reply(struct passt_state *st, struct passt_att *a,
 /* What passt assigns, from the configuration it logs at start:       */
 /*   DHCP:\n  assign: A\n  mask: M ... NDP/DHCPv6:\n  assign: B         */
 
-static void parse_assigned(struct passt_att *a)
+static int parse_assigned(const char *log, struct aether_addr addrs[2])
 {
 	static char buf[16384];
 	char *line, *save = NULL;
 	int section = 0; /* 4: DHCP, 6: NDP/DHCPv6 */
+	int n = 0;
 
-	a->n_addrs = 0;
-	if (read_file(a->log, buf, sizeof buf) <= 0)
-		return;
+	if (read_file(log, buf, sizeof buf) <= 0)
+		return 0;
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char *p;
@@ -682,8 +683,8 @@ static void parse_assigned(struct passt_att *a)
 			 strstr(line, "socket"))
 			section = 0;
 		p = strstr(line, "assign: ");
-		if (p && section && a->n_addrs < 2) {
-			struct aether_addr *ad = &a->addrs[a->n_addrs];
+		if (p && section && n < 2) {
+			struct aether_addr *ad = &addrs[n];
 			char txt[INET6_ADDRSTRLEN];
 
 			p += 8;
@@ -694,12 +695,12 @@ static void parse_assigned(struct passt_att *a)
 			if (inet_pton(ad->family, txt, ad->addr) == 1) {
 				ad->source = section == 4 ? "dhcp" : "dhcpv6";
 				ad->prefix = section == 4 ? 0 : 64;
-				a->n_addrs++;
+				n++;
 			}
 		}
 		p = strstr(line, "mask: ");
-		if (p && section == 4 && a->n_addrs > 0 &&
-		    a->addrs[a->n_addrs - 1].family == AF_INET) {
+		if (p && section == 4 && n > 0 &&
+		    addrs[n - 1].family == AF_INET) {
 			struct in_addr m;
 			char txt[INET_ADDRSTRLEN];
 
@@ -707,10 +708,11 @@ static void parse_assigned(struct passt_att *a)
 			snprintf(txt, sizeof txt, "%.*s",
 				 (int)strcspn(p, " \r"), p);
 			if (inet_pton(AF_INET, txt, &m) == 1)
-				a->addrs[a->n_addrs - 1].prefix =
+				addrs[n - 1].prefix =
 					(uint8_t)__builtin_popcount(m.s_addr);
 		}
 	}
+	return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -824,6 +826,8 @@ static int valid_id(const char *s)
 	return n <= 128;
 }
 
+static void collect(struct passt_state *st, const char *name);
+
 static void att_cleanup(struct passt_state *st, struct passt_att *a)
 {
 	if (a->helper) {
@@ -875,6 +879,10 @@ static int passt_attach(void *state, const struct aether_vm *vm,
 		return -ENAMETOOLONG;
 	}
 
+	/* A record of this NIC: a passt a crashed run of this VM left. */
+	if (access(a->pidf, F_OK) == 0)
+		collect(st, strrchr(a->pidf, '/') + 1);
+
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = -errno;
 		AETHER_ERR(st->host, "socketpair: %s", strerror(-rc));
@@ -892,7 +900,8 @@ static int passt_attach(void *state, const struct aether_vm *vm,
 	}
 	build_argv(st, vm, a, child, &b);
 	cl = join_argv(&b, cmd, sizeof cmd);
-	unlink(a->log);
+	if (a->own_log)
+		unlink(a->log);
 	memset(&spec, 0, sizeof spec);
 	spec.struct_size = sizeof spec;
 	spec.argv = b.v;
@@ -918,21 +927,30 @@ static int passt_attach(void *state, const struct aether_vm *vm,
 	}
 	if ((rc = send_arp_probe(sv[0], vm->mac)) == 0)
 		rc = wait_arp_reply(st, a, sv[0], vm->mac);
+	else if (rc == -EPIPE || rc == -ECONNRESET)
+		rc = -ESRCH; /* its end is closed: it exited */
 	if (rc < 0) {
 		last_line(a->log, line, sizeof line);
 		last_line(a->err, eline, sizeof eline);
-		AETHER_ERR(st->host,
-			   "passt for VM %s NIC %u did not answer within "
-			   "%lld ms: %s%s%s%s%s",
-			   vm->id, (unsigned)vm->nic,
-			   (long long)st->cfg.start_timeout_ms,
-			   rc == -ESRCH ? "it exited" : strerror(-rc),
-			   line[0] ? "; its log: " : "", line,
-			   eline[0] ? "; its output: " : "", eline);
-		rc = rc == -ESRCH ? -ECHILD : rc;
+		if (rc == -ESRCH)
+			AETHER_ERR(st->host,
+				   "passt for VM %s NIC %u exited before it "
+				   "answered%s%s%s%s",
+				   vm->id, (unsigned)vm->nic,
+				   line[0] ? "; its log: " : "", line,
+				   eline[0] ? "; its output: " : "", eline);
+		else
+			AETHER_ERR(st->host,
+				   "passt for VM %s NIC %u did not answer "
+				   "within %lld ms: %s%s%s%s%s",
+				   vm->id, (unsigned)vm->nic,
+				   (long long)st->cfg.start_timeout_ms,
+				   strerror(-rc), line[0] ? "; its log: " : "",
+				   line, eline[0] ? "; its output: " : "",
+				   eline);
 		goto fail;
 	}
-	parse_assigned(a);
+	a->n_addrs = parse_assigned(a->log, a->addrs);
 	att->kind = AETHER_ATTACH_STREAM;
 	att->stream.fd = sv[0];
 	att->stream.path = NULL;
@@ -988,15 +1006,28 @@ static int passt_addresses(void *state, const struct aether_vm *vm,
 			   void *att_state, struct aether_addr *out,
 			   size_t max)
 {
+	struct passt_state *st = state;
 	struct passt_att *a = att_state;
-	int i;
+	struct aether_addr found[2];
+	char log[PATH_MAX];
+	int i, n;
 
-	(void)state;
-	(void)vm;
-	if (!a)
-		return 0;
-	for (i = 0; i < a->n_addrs && (size_t)i < max; i++)
-		out[i] = a->addrs[i];
+	if (a) {
+		memcpy(found, a->addrs, sizeof found);
+		n = a->n_addrs;
+	} else {
+		/* another process (aether status): the log names them */
+		if (!vm || !vm->runtime_dir)
+			return 0;
+		if (st->cfg.log)
+			snprintf(log, sizeof log, "%s", st->cfg.log);
+		else if (pathf(log, sizeof log, "%s/passt-%u.log",
+			       vm->runtime_dir, (unsigned)vm->nic) < 0)
+			return 0;
+		n = parse_assigned(log, found);
+	}
+	for (i = 0; i < n && (size_t)i < max; i++)
+		out[i] = found[i];
 	return i;
 }
 
@@ -1090,8 +1121,11 @@ static int is_our_passt(int dfd, const char *want, size_t wlen,
 	return !memcmp(got, alt, wlen);
 }
 
-static void gc_kill(struct passt_state *st, const char *what, pid_t pid,
-		    const char *argv, size_t alen, unsigned long uid)
+/* Stop the passt of VM id (idlen chars) NIC nic ("N.pid") if pid is still
+ * exactly the process gc_v2's records describe. */
+static void gc_kill(struct passt_state *st, int idlen, const char *id,
+		    const char *nic, pid_t pid, const char *argv, size_t alen,
+		    unsigned long uid)
 {
 	char path[64];
 	int pfd, dfd, i;
@@ -1107,8 +1141,9 @@ static void gc_kill(struct passt_state *st, const char *what, pid_t pid,
 		return; /* gone, or not the passt we started */
 	}
 	close(dfd);
-	AETHER_INFO(st->host, "gc: stopping passt pid %ld of %s (its VM is "
-		    "gone)", (long)pid, what);
+	AETHER_INFO(st->host, "gc: stopping passt pid %ld of VM %.*s NIC "
+		    "%.*s (its supervisor is gone)", (long)pid, idlen, id,
+		    (int)strcspn(nic, "."), nic);
 	if (pfd >= 0 ? sys_pidfd_signal(pfd, SIGTERM) : kill(pid, SIGTERM))
 		AETHER_WARN(st->host, "gc: cannot signal pid %ld: %s",
 			    (long)pid, strerror(errno));
@@ -1123,10 +1158,13 @@ static void gc_kill(struct passt_state *st, const char *what, pid_t pid,
 	if (i == 200) {
 		AETHER_WARN(st->host, "gc: passt pid %ld ignored SIGTERM: "
 			    "killing it", (long)pid);
-		if (pfd >= 0)
+		if (pfd >= 0) {
+			struct pollfd p = {.fd = pfd, .events = POLLIN};
 			sys_pidfd_signal(pfd, SIGKILL);
-		else
+			poll(&p, 1, 2000);
+		} else {
 			kill(pid, SIGKILL);
+		}
 	}
 	if (pfd >= 0)
 		close(pfd);
@@ -1144,42 +1182,49 @@ static int id_live(const char *id, size_t idlen,
 	return 0;
 }
 
+/* Stop the passt of record name ("<vm id>@<nic>.pid" in the plugin's
+ * runtime dir) if it still runs as recorded, and remove the record. */
+static void collect(struct passt_state *st, const char *name)
+{
+	static char argv[16384];
+	char pidf[PATH_MAX], argvf[PATH_MAX], text[64];
+	const char *at = strrchr(name, '@');
+	size_t l = strlen(name);
+	unsigned long uid = 0;
+	ssize_t alen;
+	long pid = 0;
+
+	if (!at || l < 5 || strcmp(name + l - 4, ".pid") ||
+	    pathf(pidf, sizeof pidf, "%s/%s", st->rundir, name) < 0 ||
+	    pathf(argvf, sizeof argvf, "%s/%.*s.argv", st->rundir,
+		  (int)(l - 4), name) < 0)
+		return;
+	alen = read_file(argvf, argv, sizeof argv);
+	if (read_file(pidf, text, sizeof text) > 0 &&
+	    sscanf(text, "%ld %lu", &pid, &uid) == 2 && pid > 1 && alen > 0)
+		gc_kill(st, (int)(at - name), name, at + 1, (pid_t)pid, argv,
+			(size_t)alen, uid);
+	unlink(pidf);
+	unlink(argvf);
+}
+
 static int passt_gc(void *state, const struct aether_vm *const *live,
 		    size_t n_live)
 {
 	struct passt_state *st = state;
-	static char argv[16384];
 	struct dirent *e;
 	DIR *d = opendir(st->rundir);
 
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d))) {
-		char pidf[PATH_MAX], argvf[PATH_MAX], text[64], *at, *dot;
-		long pid = 0;
-		unsigned long uid = 0;
-		ssize_t alen;
+		const char *at = strrchr(e->d_name, '@');
 		size_t l = strlen(e->d_name);
 
-		if (l < 5 || strcmp(e->d_name + l - 4, ".pid") ||
-		    !(at = strrchr(e->d_name, '@')))
+		if (!at || l < 5 || strcmp(e->d_name + l - 4, ".pid") ||
+		    id_live(e->d_name, (size_t)(at - e->d_name), live, n_live))
 			continue;
-		if (id_live(e->d_name, (size_t)(at - e->d_name), live, n_live))
-			continue;
-		dot = e->d_name + l - 4;
-		if (pathf(pidf, sizeof pidf, "%s/%s", st->rundir,
-			  e->d_name) < 0 ||
-		    pathf(argvf, sizeof argvf, "%s/%.*s.argv", st->rundir,
-			  (int)(dot - e->d_name), e->d_name) < 0)
-			continue;
-		alen = read_file(argvf, argv, sizeof argv);
-		if (read_file(pidf, text, sizeof text) > 0 &&
-		    sscanf(text, "%ld %lu", &pid, &uid) == 2 && pid > 1 &&
-		    alen > 0)
-			gc_kill(st, e->d_name, (pid_t)pid, argv, (size_t)alen,
-				uid);
-		unlink(pidf);
-		unlink(argvf);
+		collect(st, e->d_name);
 	}
 	closedir(d);
 	return 0;
