@@ -256,7 +256,10 @@ bad() { # KEY-LINE WHAT
 	"$AETHER" -c none check-config "$WORK/bad.conf" >"$WORK/out" 2>&1 || rc=$?
 	key=${1%% =*}
 	line=$(grep -nxF "$1" "$WORK/bad.conf" | cut -d: -f1)
-	[ $rc -ne 0 ] && grep -qF "$WORK/bad.conf:$line: [network.passt] $key = " "$WORK/out" ||
+	# the plugin's own checks: "FILE:LINE: [network.passt] KEY = VALUE: ...";
+	# the option table's (type, range): "FILE:LINE: KEY: ..."
+	[ $rc -ne 0 ] && { grep -qF "$WORK/bad.conf:$line: [network.passt] $key = " "$WORK/out" ||
+		grep -qF "$WORK/bad.conf:$line: $key: " "$WORK/out"; } ||
 		{ cat "$WORK/out" >&2; fail "check-config did not refuse '$1' with file:$line and key (rc $rc)"; }
 	pass "refused at check-config: $1 ($2)"
 }
