@@ -889,7 +889,10 @@ static int passt_attach(void *state, const struct aether_vm *vm,
 		free(a);
 		return rc;
 	}
-	/* passt's end, without close-on-exec: the helper inherits it. */
+	/* passt's end, without close-on-exec: the helper service execs the
+	 * program with the host's descriptors that are not close-on-exec
+	 * (aether's does; the ABI has no descriptor list for helpers), and
+	 * it is closed here right after the start. */
 	child = fcntl(sv[1], F_DUPFD, 3);
 	close(sv[1]);
 	if (child < 0) {
