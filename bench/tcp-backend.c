@@ -15,6 +15,10 @@
  *       core's relay, whose hypervisor end goes to the converter (dgram
  *       framing, as QEMU's -netdev dgram gets it); a stream attachment
  *       (passt) is handed to the converter as QEMU's -netdev stream gets it.
+ *   tcp-backend loop NETNS TAP NETNS2 TAP2 CONV [CONV-ARGS...]
+ *       no backend: two converters back to back on a SOCK_STREAM
+ *       socketpair, joining TAP in NETNS to TAP2 in NETNS2 (the
+ *       converter's own ceiling).
  * Prints "ready" on stdout once the converter runs. */
 #include "config.h"
 
@@ -37,7 +41,7 @@
 #include "util.h"
 
 static volatile sig_atomic_t done;
-static pid_t conv_pid = -1;
+static pid_t conv_pid = -1, conv2_pid = -1;
 
 static void on_signal(int s)
 {
@@ -342,6 +346,32 @@ out:
 	return rc;
 }
 
+/* ---- two converters back to back ---- */
+
+static int run_loop(char **conv, int nconv, const char *ns1, const char *tap1,
+		    const char *ns2, const char *tap2)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		perror("socketpair");
+		return 1;
+	}
+	start_conv(conv, nconv, ns2, tap2, "--stream", sv[1], NULL);
+	conv2_pid = conv_pid;
+	start_conv(conv, nconv, ns1, tap1, "--stream", sv[0], NULL);
+	close(sv[0]);
+	close(sv[1]);
+	while (!done && conv_alive() &&
+	       waitpid(conv2_pid, NULL, WNOHANG) == 0)
+		usleep(200000);
+	if (waitpid(conv2_pid, NULL, WNOHANG) == 0) {
+		kill(conv2_pid, SIGTERM);
+		waitpid(conv2_pid, NULL, 0);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -355,6 +385,9 @@ int main(int argc, char **argv)
 	if (argc >= 6 && !strcmp(argv[1], "direct"))
 		rc = run_direct(atoi(argv[2]), argv + 5, argc - 5, argv[3],
 				argv[4]);
+	else if (argc >= 7 && !strcmp(argv[1], "loop"))
+		rc = run_loop(argv + 6, argc - 6, argv[2], argv[3], argv[4],
+			      argv[5]);
 	else if (argc >= 7 && !strcmp(argv[1], "aether"))
 		rc = run_aether(argv[2], argv[3], argv + 6, argc - 6, argv[4],
 				argv[5]);
@@ -362,7 +395,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: tcp-backend direct MTU NETNS TAP CONV "
 				"[ARGS...]\n"
 				"       tcp-backend aether BACKEND OPTIONS NETNS "
-				"TAP CONV [ARGS...]\n");
+				"TAP CONV [ARGS...]\n"
+				"       tcp-backend loop NETNS TAP NETNS2 TAP2 "
+				"CONV [ARGS...]\n");
 		return 2;
 	}
 	if (conv_pid > 0) {
