@@ -15,10 +15,10 @@
  *       core's relay, whose hypervisor end goes to the converter (dgram
  *       framing, as QEMU's -netdev dgram gets it); a stream attachment
  *       (passt) is handed to the converter as QEMU's -netdev stream gets it.
- *   tcp-backend loop NETNS TAP NETNS2 TAP2 CONV [CONV-ARGS...]
- *       no backend: two converters back to back on a SOCK_STREAM
- *       socketpair, joining TAP in NETNS to TAP2 in NETNS2 (the
- *       converter's own ceiling).
+ *   tcp-backend loop --stream|--dgram NETNS TAP NETNS2 TAP2 CONV [ARGS...]
+ *       no backend: two converters back to back on a socketpair of that
+ *       framing, joining TAP in NETNS to TAP2 in NETNS2 (the converter's
+ *       own ceiling).
  * Prints "ready" on stdout once the converter runs. */
 #include "config.h"
 
@@ -348,18 +348,23 @@ out:
 
 /* ---- two converters back to back ---- */
 
-static int run_loop(char **conv, int nconv, const char *ns1, const char *tap1,
-		    const char *ns2, const char *tap2)
+static int run_loop(const char *framing, char **conv, int nconv,
+		    const char *ns1, const char *tap1, const char *ns2,
+		    const char *tap2)
 {
-	int sv[2];
+	int sv[2], dgram = !strcmp(framing, "--dgram");
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		perror("socketpair");
+	if ((!dgram && strcmp(framing, "--stream")) ||
+	    socketpair(AF_UNIX, (dgram ? SOCK_DGRAM : SOCK_STREAM) |
+			       SOCK_CLOEXEC, 0, sv) < 0) {
+		fprintf(stderr, "tcp-backend: loop %s: %s\n", framing,
+			dgram || !strcmp(framing, "--stream") ? strerror(errno)
+							       : "not a framing");
 		return 1;
 	}
-	start_conv(conv, nconv, ns2, tap2, "--stream", sv[1], NULL);
+	start_conv(conv, nconv, ns2, tap2, framing, sv[1], NULL);
 	conv2_pid = conv_pid;
-	start_conv(conv, nconv, ns1, tap1, "--stream", sv[0], NULL);
+	start_conv(conv, nconv, ns1, tap1, framing, sv[0], NULL);
 	close(sv[0]);
 	close(sv[1]);
 	while (!done && conv_alive() &&
@@ -385,9 +390,9 @@ int main(int argc, char **argv)
 	if (argc >= 6 && !strcmp(argv[1], "direct"))
 		rc = run_direct(atoi(argv[2]), argv + 5, argc - 5, argv[3],
 				argv[4]);
-	else if (argc >= 7 && !strcmp(argv[1], "loop"))
-		rc = run_loop(argv + 6, argc - 6, argv[2], argv[3], argv[4],
-			      argv[5]);
+	else if (argc >= 8 && !strcmp(argv[1], "loop"))
+		rc = run_loop(argv[2], argv + 7, argc - 7, argv[3], argv[4],
+			      argv[5], argv[6]);
 	else if (argc >= 7 && !strcmp(argv[1], "aether"))
 		rc = run_aether(argv[2], argv[3], argv + 6, argc - 6, argv[4],
 				argv[5]);
@@ -396,8 +401,8 @@ int main(int argc, char **argv)
 				"[ARGS...]\n"
 				"       tcp-backend aether BACKEND OPTIONS NETNS "
 				"TAP CONV [ARGS...]\n"
-				"       tcp-backend loop NETNS TAP NETNS2 TAP2 "
-				"CONV [ARGS...]\n");
+				"       tcp-backend loop --stream|--dgram NETNS "
+				"TAP NETNS2 TAP2 CONV [ARGS...]\n");
 		return 2;
 	}
 	if (conv_pid > 0) {

@@ -21,8 +21,9 @@
 #   aether-passt  aether's passt plugin through the core (tcp-backend
 #                 aether passt), when it is built: "not built" otherwise,
 #                 and its targets are then MISSED;
-# and, for reference, the converter's own ceiling: two converters back to
-# back on a socketpair between two namespaces (conv-ceiling).
+# and, for reference, the converter's own ceiling in each framing: two
+# converters back to back on a socketpair between two namespaces
+# (ceiling-stream, ceiling-dgram).
 # Targets: aether-passt >= 0.95 x passt (mean of up and down, each MTU);
 # aether's fastest rootless path >= 4 x aether-slirp at MTU 65520.
 # BENCH_SECONDS (3) per iperf3 run; BENCH_TCP_PATHS picks paths; BENCH_CONV_ARGS (e.g. --vnet) go to
@@ -178,7 +179,7 @@ mtu = $2
 		pids=$!
 		wait_ready "$log" $pids || { why="$(grep -v '^ready' "$log" | tail -n 1)"; return 1; }
 		;;
-	conv-ceiling)
+	ceiling-stream|ceiling-dgram)
 		[ -x "$BACK" ] || { why="bench/tcp-backend is not built"; return 1; }
 		ip netns del "$NS2" 2>/dev/null
 		{ ip netns add "$NS2" && ip -n "$NS2" link set lo up &&
@@ -187,7 +188,7 @@ mtu = $2
 			ip -n "$NS2" addr add 10.9.0.2/24 dev $TAP &&
 			guest 10.9.0.1/24 10.9.0.2 "$2"; } || { why="second namespace setup"; return 1; }
 		GW=10.9.0.2
-		"$BACK" loop "/run/netns/$NS2" $TAP "/run/netns/$NS" $TAP "$CONV" $CONV_ARGS >"$log" 2>&1 &
+		"$BACK" loop --${1#ceiling-} "/run/netns/$NS2" $TAP "/run/netns/$NS" $TAP "$CONV" $CONV_ARGS >"$log" 2>&1 &
 		pids=$!
 		ip netns exec "$NS2" iperf3 -s -B 10.9.0.2 -p $PORT >>"$log" 2>&1 &
 		pids="$pids $!"
@@ -206,7 +207,7 @@ measure() {
 		     END { print v }'
 }
 
-PATHS=${BENCH_TCP_PATHS:-qemu-slirp aether-slirp libslirp passt aether-passt conv-ceiling}
+PATHS=${BENCH_TCP_PATHS:-qemu-slirp aether-slirp libslirp passt aether-passt ceiling-stream ceiling-dgram}
 # r_PATH_MTU_DIR: Gbit/s, empty when not measured.
 for m in 1500 65520; do
 	for p in $PATHS; do
@@ -219,7 +220,7 @@ for m in 1500 65520; do
 				why="no iperf3 result: $(grep -iE 'error|tcp-' "$log" | tail -n 1)"
 		fi
 		stop_path
-		[ "$p" = conv-ceiling ] && ip netns del "$NS2" 2>/dev/null
+		case $p in ceiling-*) ip netns del "$NS2" 2>/dev/null; esac
 		[ -z "$why" ] || eval "why_${v}=\"\$why\""
 	done
 done
