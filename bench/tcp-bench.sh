@@ -44,7 +44,11 @@ BACK=$B/bench/tcp-backend
 SECS=${BENCH_SECONDS:-3}
 REPS=${BENCH_REPS:-1}
 CONV_ARGS=${BENCH_CONV_ARGS---tso}
-AETHER_PLUGIN_PATH=${AETHER_PLUGIN_PATH:-$B/plugins/slirp:$B/plugins/passt}
+AETHER_PLUGIN_PATH=${AETHER_PLUGIN_PATH:-$B/plugins/slirp}
+case ":$AETHER_PLUGIN_PATH:" in
+*":$B/plugins/passt:"*) ;;
+*) AETHER_PLUGIN_PATH=$AETHER_PLUGIN_PATH:$B/plugins/passt ;;
+esac
 export AETHER_PLUGIN_PATH
 
 skip() { echo "tcp-bench: $*: skipped"; exit 77; }

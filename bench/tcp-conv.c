@@ -437,14 +437,16 @@ static void to_tap(const uint8_t *f, size_t len)
 		return;
 	}
 	gro_flush();
+	if ((fl & 0x08) || tot + plen > 65535) { /* nothing could follow */
+		tap_write(NULL, f, tot + 14);
+		return;
+	}
 	memcpy(gro, f, tot + 14);
 	gro_len = tot + 14;
 	gro_hl = hl;
 	gro_mss = plen;
 	gro_segs = 1;
 	gro_next = be32(f + 38) + (uint32_t)plen;
-	if (fl & 0x08)
-		gro_flush();
 	return;
 plain:
 	gro_flush();
