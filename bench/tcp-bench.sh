@@ -79,11 +79,16 @@ ip netns add "$NS" && ip -n "$NS" link set lo up &&
 	skip "cannot make a network namespace with a TAP device"
 
 # The host's iperf3 server, on loopback only.
-PORT=$((20000 + $$ % 20000))
-iperf3 -s -B 127.0.0.1 -p $PORT >"$DIR/iperf3-server.log" 2>&1 &
-srv=$!
-sleep 0.3
-kill -0 $srv 2>/dev/null || { cat "$DIR/iperf3-server.log"; echo "tcp-bench: iperf3 server did not start"; exit 1; }
+for try in 0 1 2 3 4; do
+	PORT=$((20000 + ($$ + try * 997) % 20000))
+	iperf3 -s -B 127.0.0.1 -p $PORT >"$DIR/iperf3-server.log" 2>&1 &
+	srv=$!
+	sleep 0.3
+	kill -0 $srv 2>/dev/null && break
+	wait $srv 2>/dev/null
+	srv=
+done
+[ -n "$srv" ] || { cat "$DIR/iperf3-server.log"; echo "tcp-bench: iperf3 server did not start"; exit 1; }
 
 # passt maps its gateway to the host's loopback and gives the guest the
 # host's address: both come from the host's default route.
