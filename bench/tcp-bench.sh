@@ -72,7 +72,7 @@ cleanup() {
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+trap 'exit 1' INT TERM HUP PIPE
 
 ip netns add "$NS" && ip -n "$NS" link set lo up &&
 	ip -n "$NS" tuntap add dev $TAP mode tap ||
