@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #ifdef AE_HAVE_VDEPLUG
 #include <libvdeplug.h>
@@ -921,6 +922,111 @@ START_TEST(vde_port_both_ways)
 END_TEST
 #endif
 
+
+/* A STREAM port (passt's socket): 4-byte big-endian lengths, frames
+ * split across reads and several in one read. */
+static void be_frame(uint8_t *out, const uint8_t *f, size_t len)
+{
+	out[0] = (uint8_t)(len >> 24);
+	out[1] = (uint8_t)(len >> 16);
+	out[2] = (uint8_t)(len >> 8);
+	out[3] = (uint8_t)len;
+	memcpy(out + 4, f, len);
+}
+
+static void stream_exchange(int peer)
+{
+	static const size_t lens[3] = {64, 1400, 200};
+	uint8_t f[2048], wire[3 * 2048], got[4096];
+	size_t off = 0, i, want = 0;
+	uint64_t end = ae_now_ns() + 5000000000ull;
+
+	/* guest -> stream */
+	for (i = 0; i < 3; i++) {
+		vm_send(f, seq_frame(f, (uint32_t)i, lens[i]));
+		be_frame(wire + want, f, lens[i]);
+		want += 4 + lens[i];
+	}
+	while (off < want && ae_now_ns() < end) {
+		ssize_t n;
+		ck_assert_int_ge(ae_relay_run_once(relay, 20), 0);
+		while ((n = recv(peer, got + off, sizeof got - off,
+				 MSG_DONTWAIT)) > 0)
+			off += (size_t)n;
+	}
+	ck_assert_uint_eq(off, want);
+	ck_assert(!memcmp(got, wire, want));
+	/* stream -> guest: two frames and half of a third in one write,
+	 * the rest later */
+	want = 0;
+	for (i = 0; i < 3; i++) {
+		seq_frame(f, 20 + (uint32_t)i, lens[i]);
+		be_frame(wire + want, f, lens[i]);
+		want += 4 + lens[i];
+	}
+	off = want - 100;
+	ck_assert_int_eq(send(peer, wire, off, 0), (ssize_t)off);
+	expect_seq(vmfd, 20, 1, 64);
+	expect_seq(vmfd, 21, 1, 1400);
+	ck_assert_int_eq(send(peer, wire + off, want - off, 0),
+			 (ssize_t)(want - off));
+	expect_seq(vmfd, 22, 1, 200);
+}
+
+START_TEST(stream_port_fd_and_path)
+{
+	struct aether_attachment att;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char err[256];
+	int sv[2], l, c;
+
+	memset(&att, 0, sizeof att);
+	att.kind = AETHER_ATTACH_STREAM;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	att.stream.fd = sv[0];
+	ck_assert_msg(ae_relay_port_open(relay, &att, &ports[0], err,
+					 sizeof err) == 0,
+		      "stream port: %s", err);
+	ck_assert_int_eq(att.stream.fd, -1);
+	ck_assert_str_eq(ae_relay_port_describe(ports[0]), "stream fd");
+	ae_relay_port_use(relay, ports[0]);
+	stream_exchange(sv[1]);
+	close(sv[1]);
+	/* by path: the port connects */
+	ck_tmp_setup();
+	ck_assert_int_lt(snprintf(sa.sun_path, sizeof sa.sun_path, "%s/s.sock",
+				  ck_tmpdir),
+			 (int)sizeof sa.sun_path);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	memset(&att, 0, sizeof att);
+	att.kind = AETHER_ATTACH_STREAM;
+	att.stream.fd = -1;
+	att.stream.path = sa.sun_path;
+	ck_assert_msg(ae_relay_port_open(relay, &att, &ports[1], err,
+					 sizeof err) == 0,
+		      "stream port: %s", err);
+	c = accept(l, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	ae_relay_port_use(relay, ports[1]);
+	stream_exchange(c);
+	close(c);
+	close(l);
+	att.stream.path = "/nonexistent/s.sock";
+	{
+		struct ae_relay_port *none = NULL;
+		ck_assert_int_eq(ae_relay_port_open(relay, &att, &none, err,
+						    sizeof err),
+				 -ENOENT);
+		ck_assert_ptr_null(none);
+	}
+	ck_assert_err_has(err, "/nonexistent/s.sock");
+	ck_tmp_teardown();
+}
+END_TEST
+
 static void setup_plain_relay(void)
 {
 	char err[256];
@@ -1257,6 +1363,11 @@ static Suite *relay_suite(void)
 	tcase_add_test(tc, vde_port_both_ways);
 	suite_add_tcase(s, tc);
 #endif
+	tc = tcase_create("stream-port");
+	tcase_add_checked_fixture(tc, setup_plain_relay, teardown_ports);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, stream_port_fd_and_path);
+	suite_add_tcase(s, tc);
 	tc = tcase_create("batching");
 	tcase_add_checked_fixture(tc, setup_fake, teardown_fake);
 	tcase_set_timeout(tc, 30);
