@@ -42,6 +42,7 @@
 
 #include <aether/plugin.h>
 
+#define PASST_SOCK_BUF (4 << 20) /* each end of the socketpair */
 #define PASST_PROG "passt"
 #define MAX_FWD 32   /* tcp / udp values each */
 #define MAX_DNS 4
@@ -214,25 +215,6 @@ static void last_line(const char *path, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)(len - 1), p);
 }
 
-/* Report a bad value of option key through the host (1.2: with its file,
- * line and key), else through the log. */
-static void opt_err(const struct aether_host *h, const char *key,
-		    unsigned idx, const char *fmt, ...) AETHER_PRINTF(4, 5);
-static void opt_err(const struct aether_host *h, const char *key,
-		    unsigned idx, const char *fmt, ...)
-{
-	char msg[320];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (AETHER_HOST_HAS(h, opt_error))
-		h->opt_error(h, key, idx, "%s", msg);
-	else
-		AETHER_ERR(h, "%s: %s", key, msg);
-}
-
 /* ------------------------------------------------------------------ */
 /* Forward specs, as passt(1) documents -t and -u:                     */
 /*   none | all | [ADDR[%IFNAME]/]ITEM[,ITEM...]                       */
@@ -392,7 +374,7 @@ static int addr_opt(const struct aether_host *h, const char *key, int af,
 	if (!v || !*v)
 		return 0;
 	if (inet_pton(af, v, bin) != 1) {
-		opt_err(h, key, 0, "'%s' is not an %s address", v,
+		aether_opt_report(h, key, 0, "'%s' is not an %s address", v,
 			af == AF_INET ? "IPv4" : "IPv6");
 		return -EINVAL;
 	}
@@ -401,7 +383,7 @@ static int addr_opt(const struct aether_host *h, const char *key, int af,
 	    (af == AF_INET6 && (IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)bin) ||
 				IN6_IS_ADDR_LOOPBACK((struct in6_addr *)bin) ||
 				IN6_IS_ADDR_MULTICAST((struct in6_addr *)bin)))) {
-		opt_err(h, key, 0, "%s is not a unicast address a guest can "
+		aether_opt_report(h, key, 0, "%s is not a unicast address a guest can "
 			"use", v);
 		return -EINVAL;
 	}
@@ -420,12 +402,12 @@ static int fwd_opts(const struct aether_host *h, const char *key,
 		char why[160];
 
 		if (i >= MAX_FWD) {
-			opt_err(h, key, i, "at most %d %s values", MAX_FWD,
+			aether_opt_report(h, key, i, "at most %d %s values", MAX_FWD,
 				key);
 			return -EINVAL;
 		}
 		if (passt_check_spec(v, why, sizeof why) < 0) {
-			opt_err(h, key, i, "not a passt forward spec "
+			aether_opt_report(h, key, i, "not a passt forward spec "
 				"([ADDR/]PORT[-PORT][:GUESTPORT[-GUESTPORT]]"
 				"[,...], ~PORT to exclude, all, none): %s",
 				why);
@@ -459,7 +441,7 @@ static int parse_options(const struct aether_host *h, struct passt_cfg *c)
 			sizeof c->gateway6) < 0;
 	if (!bad && c->address[0] && c->gateway[0] &&
 	    !strcmp(c->address, c->gateway)) {
-		opt_err(h, "gateway", 0, "the gateway cannot be the guest's "
+		aether_opt_report(h, "gateway", 0, "the gateway cannot be the guest's "
 			"address");
 		bad = 1;
 	}
@@ -472,49 +454,49 @@ static int parse_options(const struct aether_host *h, struct passt_cfg *c)
 		}
 		if (inet_pton(AF_INET, v, bin) != 1 &&
 		    inet_pton(AF_INET6, v, bin) != 1) {
-			opt_err(h, "dns", i, "'%s' is not an IPv4 or IPv6 "
+			aether_opt_report(h, "dns", i, "'%s' is not an IPv4 or IPv6 "
 				"address (or none)", v);
 			bad = 1;
 			continue;
 		}
 		if (c->n_dns >= MAX_DNS) {
-			opt_err(h, "dns", i, "at most %d DNS servers", MAX_DNS);
+			aether_opt_report(h, "dns", i, "at most %d DNS servers", MAX_DNS);
 			bad = 1;
 			continue;
 		}
 		snprintf(c->dns[c->n_dns++], sizeof c->dns[0], "%s", v);
 	}
 	if (c->dns_none && c->n_dns) {
-		opt_err(h, "dns", 0, "none cannot go with DNS addresses");
+		aether_opt_report(h, "dns", 0, "none cannot go with DNS addresses");
 		bad = 1;
 	}
 	c->ipv6 = !(h->opt_bool(h, "ipv6", &b) == 0 && !b);
 	c->map_gw = !(h->opt_bool(h, "map_gw", &b) == 0 && !b);
 	if (!c->ipv6 && (c->address6[0] || c->gateway6[0])) {
-		opt_err(h, c->address6[0] ? "address6" : "gateway6", 0,
+		aether_opt_report(h, c->address6[0] ? "address6" : "gateway6", 0,
 			"IPv6 is off (ipv6 = no)");
 		bad = 1;
 	}
 	if (!c->ipv6)
 		for (i = 0; i < c->n_dns; i++)
 			if (strchr(c->dns[i], ':')) {
-				opt_err(h, "dns", i, "an IPv6 DNS server, but "
+				aether_opt_report(h, "dns", i, "an IPv6 DNS server, but "
 					"IPv6 is off (ipv6 = no)");
 				bad = 1;
 			}
 	c->mtu = 65520;
 	if (h->opt_int(h, "mtu", &c->mtu) == -EINVAL) {
-		opt_err(h, "mtu", 0, "not an integer");
+		aether_opt_report(h, "mtu", 0, "not an integer");
 		bad = 1;
 	} else if (c->ipv6 && c->mtu < 1280) {
-		opt_err(h, "mtu", 0, "IPv6 needs an MTU of at least 1280 (or "
+		aether_opt_report(h, "mtu", 0, "IPv6 needs an MTU of at least 1280 (or "
 			"set ipv6 = no)");
 		bad = 1;
 	}
 	c->start_timeout_ms = 5000;
 	if (h->opt_int(h, "start_timeout_ms", &c->start_timeout_ms) ==
 	    -EINVAL) {
-		opt_err(h, "start_timeout_ms", 0, "not an integer");
+		aether_opt_report(h, "start_timeout_ms", 0, "not an integer");
 		bad = 1;
 	}
 	v = h->opt_get(h, "log", 0);
@@ -888,6 +870,17 @@ static int passt_attach(void *state, const struct aether_vm *vm,
 		AETHER_ERR(st->host, "socketpair: %s", strerror(-rc));
 		free(a);
 		return rc;
+	}
+	/* Both directions carry up to 64 KiB frames at MTU 65520: with the
+	 * default buffers (208 KiB) the guest-bound side stalls for whole
+	 * seconds (make bench: tcp-bench.sh).  As the frame relay does. */
+	for (int i = 0; i < 2; i++) {
+		int sz = PASST_SOCK_BUF;
+
+		if (setsockopt(sv[i], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz))
+			setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+		if (setsockopt(sv[i], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz))
+			setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 	}
 	/* passt's end, without close-on-exec: the helper service execs the
 	 * program with the host's descriptors that are not close-on-exec

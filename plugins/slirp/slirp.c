@@ -126,25 +126,6 @@ static int parse_net(const char *s, uint32_t *net, uint32_t *mask)
 	return (*net & ~*mask) ? -EINVAL : 0;
 }
 
-/* Report a bad value of option key through the host (1.2: with its file,
- * line and key), else through the log. */
-static void opt_err(const struct aether_host *h, const char *key,
-		    unsigned idx, const char *fmt, ...) AETHER_PRINTF(4, 5);
-static void opt_err(const struct aether_host *h, const char *key,
-		    unsigned idx, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (AETHER_HOST_HAS(h, opt_error))
-		h->opt_error(h, key, idx, "%s", msg);
-	else
-		AETHER_ERR(h, "%s: %s", key, msg);
-}
-
 static int check_in_net(const struct aether_host *h, const char *key,
 			uint32_t net, uint32_t mask)
 {
@@ -154,11 +135,11 @@ static int check_in_net(const struct aether_host *h, const char *key,
 	if (!v)
 		return 0;
 	if (parse_v4(v, &a) < 0) {
-		opt_err(h, key, 0, "'%s' is not an IPv4 address", v);
+		aether_opt_report(h, key, 0, "'%s' is not an IPv4 address", v);
 		return -EINVAL;
 	}
 	if ((a & mask) != net) {
-		opt_err(h, key, 0, "%s is not inside net", v);
+		aether_opt_report(h, key, 0, "%s is not inside net", v);
 		return -EINVAL;
 	}
 	return 0;
@@ -227,12 +208,12 @@ static int check_in_net6(const struct aether_host *h, const char *key,
 	if (!v)
 		return 0;
 	if (inet_pton(AF_INET6, v, out) != 1) {
-		opt_err(h, key, 0, "'%s' is not an IPv6 address", v);
+		aether_opt_report(h, key, 0, "'%s' is not an IPv6 address", v);
 		return -EINVAL;
 	}
 	if (memcmp(out->s6_addr, net->s6_addr, 8) ||
 	    !memcmp(out->s6_addr, net->s6_addr, 16)) {
-		opt_err(h, key, 0, "%s is not a host address inside net6", v);
+		aether_opt_report(h, key, 0, "%s is not a host address inside net6", v);
 		return -EINVAL;
 	}
 	return 0;
@@ -344,7 +325,7 @@ static int check_v6_options(const struct aether_host *h, struct slirp_cfg *c,
 	inet_pton(AF_INET6, "fec0::", &def_net);
 	c->net6 = def_net;
 	if (net6 && parse_net6(net6, &c->net6) < 0) {
-		opt_err(h, "net6", 0, "not ADDRESS/64 with an IPv6 unicast "
+		aether_opt_report(h, "net6", 0, "not ADDRESS/64 with an IPv6 unicast "
 			"prefix and no host bits set (the guest takes its "
 			"address by SLAAC, which needs a /64)");
 		return -EINVAL;
@@ -353,7 +334,7 @@ static int check_v6_options(const struct aether_host *h, struct slirp_cfg *c,
 	    check_in_net6(h, "dns6", &c->net6, 3, &c->dns6) < 0)
 		return -EINVAL;
 	if (!memcmp(&c->host6, &c->dns6, sizeof c->host6)) {
-		opt_err(h, h->opt_get(h, "dns6", 0) ? "dns6" : "host6", 0,
+		aether_opt_report(h, h->opt_get(h, "dns6", 0) ? "dns6" : "host6", 0,
 			"host6 and dns6 are the same address");
 		return -EINVAL;
 	}
@@ -366,10 +347,10 @@ static int check_v6_options(const struct aether_host *h, struct slirp_cfg *c,
 		if (!h->opt_get(h, keys[i], 0))
 			continue;
 		if (!c->ipv6) {
-			opt_err(h, keys[i], 0, "needs ipv6 = yes");
+			aether_opt_report(h, keys[i], 0, "needs ipv6 = yes");
 			bad = 1;
 		} else if (libslirp == 0 && !qemu_defaults) {
-			opt_err(h, keys[i], 0, "mode = qemu has QEMU's fixed IPv6 "
+			aether_opt_report(h, keys[i], 0, "mode = qemu has QEMU's fixed IPv6 "
 				"addresses only (net6 fec0::/64, host6 fec0::2, "
 				"dns6 fec0::3); use mode = libslirp for others");
 			bad = 1;
@@ -394,7 +375,7 @@ static int slirp_check_options(const struct aether_host *h,
 	else
 		libslirp = !strcmp(mode, "libslirp");
 	if (!net || parse_net(net, &c->net, &c->mask) < 0) {
-		opt_err(h, "net", 0, "not ADDRESS/PREFIX with an IPv4 address, "
+		aether_opt_report(h, "net", 0, "not ADDRESS/PREFIX with an IPv4 address, "
 			"a prefix of 8..30 and no host bits set");
 		bad = 1;
 	} else if (check_in_net(h, "host", c->net, c->mask) < 0 ||
@@ -408,21 +389,21 @@ static int slirp_check_options(const struct aether_host *h,
 		struct fwd_spec s;
 
 		if (parse_hostfwd(f, &s) < 0) {
-			opt_err(h, "hostfwd", i,
+			aether_opt_report(h, "hostfwd", i,
 				"not tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:"
 				"GUESTPORT (IPv4 addresses or IPv6 ones in "
 				"brackets, ports 1..65535)");
 			bad = 1;
 		} else if (s.hfam && s.gfam && s.hfam != s.gfam) {
-			opt_err(h, "hostfwd", i, "mixes an IPv4 and an IPv6 "
+			aether_opt_report(h, "hostfwd", i, "mixes an IPv4 and an IPv6 "
 				"address; a forward is IPv4 or IPv6");
 			bad = 1;
 		} else if (fwd_is_v6(&s) && !c->ipv6) {
-			opt_err(h, "hostfwd", i, "an IPv6 forward needs "
+			aether_opt_report(h, "hostfwd", i, "an IPv6 forward needs "
 				"ipv6 = yes");
 			bad = 1;
 		} else if (fwd_is_v6(&s) && libslirp == 0) {
-			opt_err(h, "hostfwd", i, "QEMU's user netdev "
+			aether_opt_report(h, "hostfwd", i, "QEMU's user netdev "
 				"(mode = qemu) forwards IPv4 addresses only; "
 				"use mode = libslirp for an IPv6 forward");
 			bad = 1;
@@ -430,30 +411,30 @@ static int slirp_check_options(const struct aether_host *h,
 #ifdef AE_HAVE_LIBSLIRP
 		else if (fwd_is_v6(&s) && libslirp == 1 &&
 			 !ls_have_hostxfwd()) {
-			opt_err(h, "hostfwd", i, "this plugin's libslirp is "
+			aether_opt_report(h, "hostfwd", i, "this plugin's libslirp is "
 				"older than 4.5 and forwards IPv4 only");
 			bad = 1;
 		}
 #endif
 	}
 	if (h->opt_int(h, "mtu", &c->mtu) == -EINVAL) {
-		opt_err(h, "mtu", 0, "not an integer");
+		aether_opt_report(h, "mtu", 0, "not an integer");
 		bad = 1;
 	}
 	if (libslirp < 0) {
-		opt_err(h, "mode", 0, "not libslirp or qemu");
+		aether_opt_report(h, "mode", 0, "not libslirp or qemu");
 		return -EINVAL;
 	}
 	c->libslirp = libslirp;
 #ifndef AE_HAVE_LIBSLIRP
 	if (c->libslirp) {
-		opt_err(h, "mode", 0, "this plugin was built without libslirp; "
+		aether_opt_report(h, "mode", 0, "this plugin was built without libslirp; "
 			"use mode = qemu");
 		return -EOPNOTSUPP;
 	}
 #endif
 	if (!c->libslirp && c->mtu > 1500) {
-		opt_err(h, "mtu", 0, "QEMU's slirp has a 1500-byte link; use "
+		aether_opt_report(h, "mtu", 0, "QEMU's slirp has a 1500-byte link; use "
 			"mode = libslirp");
 		bad = 1;
 	}
