@@ -27,6 +27,17 @@ endif
 bench_scripts += bench/nft-bench.sh
 dist_noinst_SCRIPTS += bench/nft-bench.sh
 
+# make bench: bench/switch-bench.sh (the cost of switchable = yes: frames/s
+# through a TAP fd directly and through the relay's TAP port; the time of
+# a live backend switch with the test guest).
+check_PROGRAMS += bench/switch-bench
+bench_switch_bench_SOURCES = bench/switch-bench.c
+bench_switch_bench_CFLAGS = $(AM_CFLAGS) -pthread
+bench_switch_bench_LDFLAGS = -pthread
+bench_switch_bench_LDADD = libaether-core.la
+bench_scripts += bench/switch-bench.sh
+dist_noinst_SCRIPTS += bench/switch-bench.sh
+
 # make bench: bench/tcp-bench.sh (iperf3 from a network namespace through
 # every user-mode path; bench/tcp-conv is the namespace's NIC,
 # bench/tcp-backend runs libslirp and aether's plugins for it).
