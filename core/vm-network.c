@@ -8,8 +8,10 @@
  * against the plugin's option table and its validate verb, as a VM file
  * is checked.  With --persist the VM file is rewritten (atomically, after
  * the switch succeeded) so that the next start uses the new backend:
- * [network] backend = BACKEND and the --set values in [network.BACKEND];
- * everything else of the file, comments included, stays as it was. */
+ * [network] backend = BACKEND and the --set values in [network.BACKEND],
+ * the section of the old backend removed (a VM file has its backend's
+ * only); everything else of the file, comments included, stays as it
+ * was. */
 #include "config.h"
 
 #include <errno.h>
@@ -64,6 +66,7 @@ static int parse_set(const char *arg, struct kv *out)
 	const char *eq = strchr(arg, '=');
 	const unsigned char *p;
 
+	out->key = NULL;
 	if (!eq || eq == arg) {
 		ae_err("--set '%.80s': not KEY=VALUE", arg);
 		return -1;
@@ -225,8 +228,9 @@ static void drop_entry(struct line *ls, size_t n, int no)
 }
 
 /* The text of vmfile (already read: text, len) with [network] backend =
- * backend and the --set values in [network.BACKEND]; malloc'd, or NULL
- * having said why. */
+ * backend, the --set values in [network.BACKEND] and no section of another
+ * backend (a VM file may only have its own); malloc'd, or NULL having
+ * said why. */
 static char *persisted_text(const char *vmfile, const char *text, size_t len,
 			    const char *backend, const struct kv *set,
 			    size_t n_set)
@@ -291,6 +295,25 @@ static char *persisted_text(const char *vmfile, const char *text, size_t len,
 		char *t = ae_xasprintf("%s\n[%s]\n%s", tail, name, sets);
 		free(tail);
 		tail = t;
+	}
+	/* A VM file has the section of its backend only: the others go. */
+	{
+		int other = 0;
+		for (i = 0; i < n; i++) {
+			const char *t = ls[i].text, *close;
+			if (ls[i].len && t[0] == '[' &&
+			    (close = memchr(t, ']', ls[i].len))) {
+				size_t nl = (size_t)(close - t - 1);
+				other = nl > 8 && !strncmp(t + 1, "network.", 8) &&
+					!(nl == strlen(name) &&
+					  !strncmp(t + 1, name, nl));
+			}
+			if (other) {
+				ls[i].drop = 1;
+				free(ls[i].after);
+				ls[i].after = NULL;
+			}
+		}
 	}
 	for (i = 0; i < n; i++)
 		out_len += ls[i].len + 1 + (ls[i].after ? strlen(ls[i].after)
@@ -427,6 +450,7 @@ static int net_switch(int argc, char **argv, const char *hostconf)
 	int ch, persist = 0, lock = -1, ret = AE_EXIT_ERROR;
 
 	memset(&v, 0, sizeof v);
+	argv[0] = (char *)"aether network switch"; /* getopt's messages */
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
