@@ -702,10 +702,10 @@ static const struct command commands[] = {
 	 "  --credentials FILE    user and password for the broker (mode 0600)\n",
 	 " --host --amqp --credentials ", CMD_OWN_HELP},
 	{"remote", exec_agent, "remote [--amqp URL] COMMAND ...",
-	 "create/start/stop/delete/status/list/forward against the hosts of "
-	 "a broker",
+	 "create/start/stop/delete/status/list/forward/network against the "
+	 "hosts of a broker",
 	 "Commands: create, start, stop, delete, status, list, console,\n"
-	 "forward (as the local ones) and raw JSON.\n"
+	 "forward, network (as the local ones) and raw JSON.\n"
 	 "Options (before COMMAND):\n"
 	 "  --amqp URL            the broker (no password in it)\n"
 	 "  --credentials FILE    user and password for the broker (mode 0600)\n"
@@ -714,7 +714,7 @@ static const struct command commands[] = {
 	 "  --host H              send to host H only\n",
 	 " --amqp --credentials --timeout --host --image --backend --memory "
 	 "--cpus --mac --init-script --to --kernel --initrd --append --id "
-	 "--header ", CMD_OWN_HELP},
+	 "--header --set ", CMD_OWN_HELP},
 	{"help", cmd_help, "help [COMMAND]",
 	 "show this help, or the help of COMMAND",
 	 "aether COMMAND --help shows the same.\n",
