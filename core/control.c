@@ -24,7 +24,8 @@
 #include "vmconf.h"
 
 #define MAX_CLIENTS AE_CONTROL_MAX_CLIENTS
-#define MAX_LINE 512
+#define MAX_LINE 4096 /* a network switch carries options */
+#define MAX_WORDS 64
 
 struct fwd_entry {
 	int proto;
@@ -379,21 +380,304 @@ static char *cmd_forward(struct ae_control *c, char **w, int nw)
 	return ae_xstrdup("ok\n");
 }
 
-char *ae_control_handle(struct ae_control *c, const char *line)
+/* ---- network switch / show ---------------------------------------- */
+
+/* Characters a value may have unquoted in a request (and in `network
+ * show`): anything else is written quoted. */
+static int bare_ok(const char *v)
 {
-	char buf[MAX_LINE], *w[8], *save = NULL, *tok;
+	if (!*v)
+		return 0;
+	for (; *v; v++)
+		if (!((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+		      (*v >= '0' && *v <= '9') || strchr("._:/,+@%-=", *v)))
+			return 0;
+	return 1;
+}
+
+char *ae_control_quote(const char *value, char *err, size_t errlen)
+{
+	struct sbuf b = {0};
+	const char *p;
+
+	for (p = value; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f) {
+			ae_seterr(err, errlen, EINVAL,
+				  "a control character cannot be sent");
+			return NULL;
+		}
+	if (bare_ok(value))
+		return ae_xstrdup(value);
+	sb_printf(&b, "\"");
+	for (p = value; *p; p++) {
+		if (*p == '\\' || *p == '"' || *p == ';' || *p == '#')
+			sb_printf(&b, "\\%c", *p);
+		else
+			sb_printf(&b, "%c", *p);
+	}
+	sb_printf(&b, "\"");
+	return b.s;
+}
+
+char *ae_control_format_pair(const char *key, const char *value, char *err,
+			     size_t errlen)
+{
+	char *q = ae_control_quote(value, err, errlen), *r;
+
+	if (!q)
+		return NULL;
+	r = ae_xasprintf("%s=%s", key, q);
+	free(q);
+	return r;
+}
+
+/* Split line into words at blanks outside double quotes (a backslash in
+ * quotes escapes the next character); the quotes stay in the word.
+ * Returns the count, or -1 for too many words or an open quote. */
+static int split_words(char *buf, char **w, int max)
+{
+	char *p = buf;
 	int nw = 0;
 
+	for (;;) {
+		int q = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (!*p)
+			return nw;
+		if (nw == max)
+			return -1;
+		w[nw++] = p;
+		for (; *p; p++) {
+			if (q && *p == '\\' && p[1]) {
+				p++;
+				continue;
+			}
+			if (*p == '"')
+				q = !q;
+			else if (!q && strchr(" \t\r\n", *p))
+				break;
+		}
+		if (q)
+			return -1;
+		if (*p)
+			*p++ = '\0';
+	}
+}
+
+static void section_free(struct ae_ini_section *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_entries; i++) {
+		free(s->entries[i].key);
+		free(s->entries[i].value);
+	}
+	free(s->entries);
+	free(s->name);
+}
+
+int ae_control_parse_pairs(char **w, int nw, const char *backend,
+			   struct ae_ini_section *out, char *err,
+			   size_t errlen)
+{
+	int i;
+
+	memset(out, 0, sizeof *out);
+	out->name = ae_xasprintf("network.%s", backend);
+	out->file = AE_CONTROL_ORIGIN;
+	out->entries = ae_xcalloc((size_t)nw + 1, sizeof *out->entries);
+	for (i = 0; i < nw; i++) {
+		char *eq = strchr(w[i], '='), *dec = NULL, why[128];
+		struct ae_ini_entry *e;
+		size_t k;
+
+		if (!eq || eq == w[i]) {
+			section_free(out);
+			return ae_seterr(err, errlen, EINVAL,
+					 "'%s' is not KEY=VALUE", w[i]);
+		}
+		for (k = 0; w[i] + k < eq; k++)
+			if (!((w[i][k] >= 'a' && w[i][k] <= 'z') ||
+			      (w[i][k] >= '0' && w[i][k] <= '9') ||
+			      w[i][k] == '_')) {
+				section_free(out);
+				return ae_seterr(err, errlen, EINVAL,
+						 "'%.*s' is not an option name",
+						 (int)(eq - w[i]), w[i]);
+			}
+		if (ae_ini_decode_value(eq + 1, &dec, why, sizeof why) < 0) {
+			section_free(out);
+			return ae_seterr(err, errlen, EINVAL, "%.*s: %s",
+					 (int)(eq - w[i]), w[i], why);
+		}
+		e = &out->entries[out->n_entries++];
+		e->key = ae_xasprintf("%.*s", (int)(eq - w[i]), w[i]);
+		e->value = dec ? dec : ae_xstrdup(eq + 1);
+		e->file = AE_CONTROL_ORIGIN;
+		e->line = i + 1;
+	}
+	return 0;
+}
+
+void ae_control_free_pairs(struct ae_ini_section *s)
+{
+	section_free(s);
+	memset(s, 0, sizeof *s);
+}
+
+int ae_control_has_forward(const struct ae_control *c, const char *hostfwd)
+{
+	struct ae_control tmp;
+	struct ae_ini_entry e = {.key = "hostfwd", .value = (char *)hostfwd};
+	struct ae_ini_section sec = {.entries = &e, .n_entries = 1};
+	size_t i, j;
+	int found = 0;
+
+	if (!c)
+		return 0;
+	memset(&tmp, 0, sizeof tmp);
+	tmp.t.section = &sec;
+	fw_load_config(&tmp);
+	for (i = 0; i < tmp.n_fw; i++)
+		for (j = 0; j < c->n_fw; j++)
+			if (c->fw[j].proto == tmp.fw[i].proto &&
+			    c->fw[j].host_port == tmp.fw[i].host_port &&
+			    !strcmp(c->fw[j].addr, tmp.fw[i].addr))
+				found = 1;
+	free(tmp.fw);
+	return found;
+}
+
+void ae_control_retarget(struct ae_control *c,
+			 const struct ae_control_target *t)
+{
+	if (c)
+		c->t = *t;
+}
+
+/* After a switch: the forwards of the old backend, re-added on the new
+ * one (those the new section configures are there already). */
+static void carry_forwards(struct ae_control *c, struct fwd_entry *old,
+			   size_t n_old, struct sbuf *b)
+{
+	size_t i;
+
+	c->fw = NULL;
+	c->n_fw = 0;
+	fw_load_config(c);
+	for (i = 0; i < n_old; i++) {
+		struct aether_forward f = {.struct_size = sizeof f};
+		const char *proto = old[i].proto == IPPROTO_TCP ? "tcp" : "udp";
+		int rc;
+
+		f.proto = old[i].proto;
+		f.host_addr = old[i].addr;
+		f.host_port = old[i].host_port;
+		f.guest_port = old[i].guest_port;
+		if (fw_find(c, &f))
+			continue;
+		rc = c->t.inst ? ae_instance_forward(c->t.inst, c->t.vm,
+						     c->t.att_state, &f, 1)
+			       : -EOPNOTSUPP;
+		if (rc == 0) {
+			fw_add(c, &f);
+			continue;
+		}
+		ae_warn("%s: forward %s %s:%u -> %u not carried over to backend "
+			"%s: %s", c->t.name, proto, f.host_addr, f.host_port,
+			f.guest_port, c->t.backend ? c->t.backend : "?",
+			rc == -EOPNOTSUPP ? "the backend has no forwards"
+					  : strerror(-rc));
+		sb_printf(b, "dropped-forward %s %s:%u %u\n", proto,
+			  f.host_addr, f.host_port, f.guest_port);
+	}
+}
+
+static void show_body(struct ae_control *c, struct sbuf *b)
+{
+	struct aether_addr addrs[16];
+	size_t i;
+	int n;
+
+	sb_printf(b, "backend %s\n", c->t.backend ? c->t.backend : "unknown");
+	for (i = 0; c->t.section && i < c->t.section->n_entries; i++) {
+		const struct ae_ini_entry *e = &c->t.section->entries[i];
+		char why[64], *q = ae_control_quote(e->value, why, sizeof why);
+		if (q)
+			sb_printf(b, "option %s %s\n", e->key, q);
+		free(q);
+	}
+	sb_printf(b, "attachment %s\n",
+		  c->t.attachment ? c->t.attachment : "unknown");
+	n = c->t.inst ? ae_instance_addresses(c->t.inst, c->t.vm,
+					      c->t.att_state, addrs,
+					      AE_ARRAY_SIZE(addrs))
+		      : 0;
+	for (i = 0; n > 0 && i < (size_t)n && i < AE_ARRAY_SIZE(addrs); i++) {
+		char a[INET6_ADDRSTRLEN];
+		if (!inet_ntop(addrs[i].family, addrs[i].addr, a, sizeof a))
+			continue;
+		sb_printf(b, "address %s %s\n", a,
+			  addrs[i].source ? addrs[i].source : "unknown");
+	}
+}
+
+static char *cmd_network(struct ae_control *c, char **w, int nw)
+{
+	struct ae_ini_section opts;
+	struct sbuf b = {0};
+	struct fwd_entry *old;
+	size_t n_old;
+	char err[1024];
+	int rc;
+
+	if (nw == 2 && !strcmp(w[1], "show")) {
+		sb_printf(&b, "ok\n");
+		show_body(c, &b);
+		return b.s;
+	}
+	if (nw < 3 || strcmp(w[1], "switch"))
+		return reply_error(EINVAL, "usage: network switch BACKEND "
+					   "[KEY=VALUE]... | network show");
+	if (!ae_valid_backend_name(w[2]))
+		return reply_error(EINVAL, "'%s' is not a backend name", w[2]);
+	if (!c->t.net_switch)
+		return reply_error(EOPNOTSUPP, "%s: this VM cannot switch its "
+				   "network backend", c->t.name);
+	if (ae_control_parse_pairs(w + 3, nw - 3, w[2], &opts, err,
+				   sizeof err) < 0)
+		return reply_error(EINVAL, "%s", err);
+	old = c->fw;
+	n_old = c->n_fw;
+	rc = c->t.net_switch(c->t.net_ctx, w[2], &opts, err, sizeof err);
+	ae_control_free_pairs(&opts);
+	if (rc < 0)
+		return reply_error(-rc, "%s", err);
+	/* the switch retargeted us: carry the old forwards */
+	sb_printf(&b, "ok\nbackend %s\n", w[2]);
+	carry_forwards(c, old, n_old, &b);
+	free(old);
+	return b.s;
+}
+
+char *ae_control_handle(struct ae_control *c, const char *line)
+{
+	char buf[MAX_LINE], *w[MAX_WORDS];
+	int nw;
+
 	snprintf(buf, sizeof buf, "%s", line);
-	for (tok = strtok_r(buf, " \t\r\n", &save); tok && nw < 8;
-	     tok = strtok_r(NULL, " \t\r\n", &save))
-		w[nw++] = tok;
-	if (tok)
-		return reply_error(EINVAL, "too many words");
+	nw = split_words(buf, w, MAX_WORDS);
+	if (nw < 0)
+		return reply_error(EINVAL, "too many words or an open quote");
 	if (nw == 0)
 		return reply_error(EINVAL, "empty request");
 	if (!strcmp(w[0], "forward"))
-		return cmd_forward(c, w, nw);
+		return nw > 8 ? reply_error(EINVAL, "too many words")
+			      : cmd_forward(c, w, nw);
+	if (!strcmp(w[0], "network"))
+		return cmd_network(c, w, nw);
 	if (!strcmp(w[0], "stats") && nw == 1) {
 		struct sbuf b = {0};
 		char s[512];
@@ -406,8 +690,8 @@ char *ae_control_handle(struct ae_control *c, const char *line)
 	}
 	if (!strcmp(w[0], "ping") && nw == 1)
 		return ae_xstrdup("ok\n");
-	return reply_error(EINVAL, "unknown request '%s' (forward, stats)",
-			   w[0]);
+	return reply_error(EINVAL, "unknown request '%s' (forward, network, "
+			   "stats)", w[0]);
 }
 
 /* ---- server -------------------------------------------------------- */

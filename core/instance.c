@@ -29,6 +29,7 @@ struct ae_instance {
 	unsigned opt_errors; /* opt_error calls during validate */
 	char opt_err[1700];  /* the first one */
 	int borrowed;        /* plugin not ours to unload (check-config) */
+	char last_err[512];  /* the plugin's last error message */
 };
 
 static struct ae_instance *inst_of(const struct aether_host *h)
@@ -39,7 +40,25 @@ static struct ae_instance *inst_of(const struct aether_host *h)
 static void host_vlog(const struct aether_host *h, int level, const char *fmt,
 		      va_list ap)
 {
+	if (level <= AETHER_LOG_ERR) {
+		va_list cp;
+		va_copy(cp, ap);
+		vsnprintf(inst_of(h)->last_err, sizeof inst_of(h)->last_err,
+			  fmt, cp);
+		va_end(cp);
+	}
 	ae_vlog_prefix(level, inst_of(h)->prefix, fmt, ap);
+}
+
+const char *ae_instance_last_error(const struct ae_instance *inst)
+{
+	return inst && inst->last_err[0] ? inst->last_err : NULL;
+}
+
+void ae_instance_clear_error(struct ae_instance *inst)
+{
+	if (inst)
+		inst->last_err[0] = '\0';
 }
 
 static void host_log(const struct aether_host *h, int level, const char *fmt,

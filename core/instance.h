@@ -62,6 +62,12 @@ int ae_instance_gc(struct ae_instance *inst, const struct aether_vm *live,
 int ae_instance_addresses(struct ae_instance *inst, const struct aether_vm *vm,
 			  void *att_state, struct aether_addr *out, size_t max);
 
+/* The last error the plugin logged (AETHER_LOG_ERR or worse), or NULL;
+ * ae_instance_clear_error forgets it (before a verb whose error is to be
+ * reported). */
+const char *ae_instance_last_error(const struct ae_instance *inst);
+void ae_instance_clear_error(struct ae_instance *inst);
+
 /* Close every fd an attachment holds and set them to -1. */
 void ae_attachment_close_fds(struct aether_attachment *att);
 /* Fill *vm for tests and tools: name, index, MAC derived from the name,

@@ -25,13 +25,14 @@ libaether_core_la_SOURCES = \
 	core/vm-network.c \
 	core/json.c core/json.h \
 	core/relay.c core/relay.h \
+	core/relay-port.c core/relay-port.h \
 	core/control.c core/control.h \
 	core/net.h core/netconf.c core/addrpool.c core/addrpool.h
 libaether_core_la_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(JANSSON_CFLAGS)
 # The host agent's config and create journal (agent/local.mk): aether
 # check-config validates [agent], aether gc rolls back interrupted creates.
 libaether_core_la_LIBADD = libaether-agentcore.la $(LTDL_LIBS) $(INIH_LIBS) \
-	$(JANSSON_LIBS)
+	$(JANSSON_LIBS) $(VDEPLUG_LIBS)
 
 bin_PROGRAMS += aether
 aether_SOURCES = core/main.c

@@ -181,7 +181,9 @@ int ae_qemu_netdev_args(struct ae_argv *a, const struct aether_attachment *att,
 	char *nd = NULL;
 	int rc = 0;
 
-	switch (att->kind) {
+	/* switchable = yes: the NIC always talks to the relay, which carries
+	 * the backend's attachment (relay-port.h), whatever its kind. */
+	switch (c && c->switchable ? AETHER_ATTACH_FRAME : att->kind) {
 	case AETHER_ATTACH_TAP:
 		rc = netdev_tap(a, &nd, &att->tap, err, errlen);
 		break;
@@ -263,8 +265,10 @@ int ae_qemu_netdev_args(struct ae_argv *a, const struct aether_attachment *att,
 
 		if (fd < 0)
 			return ae_seterr(err, errlen, EINVAL,
-					 "frame attachment without the host "
-					 "relay's socket");
+					 "%s without the host relay's socket",
+					 c && c->switchable
+						 ? "switchable VM"
+						 : "frame attachment");
 		snprintf(fdstr, sizeof fdstr, "%d", fd);
 		rc = keep_fd(a, fd, err, errlen);
 		nd = ae_xstrdup("dgram,id=net0");
@@ -287,7 +291,8 @@ int ae_qemu_netdev_args(struct ae_argv *a, const struct aether_attachment *att,
 static void nic_args(struct ae_argv *a, const struct ae_vmconf *c,
 		     const struct aether_attachment *att)
 {
-	unsigned queues = att->kind == AETHER_ATTACH_TAP ? att->tap.queues
+	unsigned queues = c->switchable ? 1
+			  : att->kind == AETHER_ATTACH_TAP ? att->tap.queues
 			  : att->kind == AETHER_ATTACH_VHOST_USER
 				  ? att->vhost_user.queues
 				  : 1;

@@ -164,8 +164,22 @@ int ae_relay_new(struct ae_relay **out, struct aether_attachment *att,
 	return 0;
 }
 
-int ae_relay_bind(struct ae_relay *r, const struct aether_attachment *att,
-		  char *err, size_t errlen)
+void ae_relay_hooks(struct ae_relay *r, struct aether_attachment *att)
+{
+	att->frame.output = relay_output;
+	att->frame.sink = r;
+}
+
+void ae_relay_set_port(struct ae_relay *r, void *port,
+		       const struct aether_frame_ops *ops)
+{
+	r->port = ops ? port : NULL;
+	r->ops = ops;
+}
+
+int ae_relay_check_frame(struct ae_relay *r,
+			 const struct aether_attachment *att, char *err,
+			 size_t errlen)
 {
 	const struct aether_frame_ops *ops = att->frame.ops;
 
@@ -181,8 +195,17 @@ int ae_relay_bind(struct ae_relay *r, const struct aether_attachment *att,
 	if (att->frame.output != relay_output || att->frame.sink != r)
 		return ae_seterr(err, errlen, EPROTO,
 				 "plugin changed the frame port's output/sink");
-	r->port = att->frame.port;
-	r->ops = ops;
+	return 0;
+}
+
+int ae_relay_bind(struct ae_relay *r, const struct aether_attachment *att,
+		  char *err, size_t errlen)
+{
+	int rc = ae_relay_check_frame(r, att, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	ae_relay_set_port(r, att->frame.port, att->frame.ops);
 	return 0;
 }
 

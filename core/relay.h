@@ -31,6 +31,20 @@ int ae_relay_new(struct ae_relay **out, struct aether_attachment *att,
 /* After attach returned AETHER_ATTACH_FRAME: take the plugin's port. */
 int ae_relay_bind(struct ae_relay *r, const struct aether_attachment *att,
 		  char *err, size_t errlen);
+/* The parts of ae_relay_bind: is att a frame port of this relay (its
+ * ops complete, output/sink untouched)?  Then re-point the relay to
+ * port/ops (NULL ops: no port, frames from the guest are dropped and
+ * counted).  Re-pointing keeps the counters and the queue towards the
+ * guest; the caller does it between two rounds (not inside fill or
+ * dispatch). */
+int ae_relay_check_frame(struct ae_relay *r,
+			 const struct aether_attachment *att, char *err,
+			 size_t errlen);
+void ae_relay_set_port(struct ae_relay *r, void *port,
+		       const struct aether_frame_ops *ops);
+/* Set att->frame.output and .sink to this relay's (what ae_relay_new
+ * does for its att): for a second attachment made while the relay runs. */
+void ae_relay_hooks(struct ae_relay *r, struct aether_attachment *att);
 /* The hypervisor's end (for QEMU's argv); close our copy once QEMU has
  * it.  -1 after ae_relay_close_hv_fd. */
 int ae_relay_hv_fd(const struct ae_relay *r);

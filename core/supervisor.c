@@ -34,6 +34,7 @@
 #include "qmp.h"
 #include "ready.h"
 #include "relay.h"
+#include "relay-port.h"
 #include "runtime.h"
 #include "store.h"
 #include "supervisor.h"
@@ -263,6 +264,12 @@ struct run {
 	 * naming that network's bridge (netsec) */
 	const struct ae_ini_section *section;
 	struct ae_ini_section *netsec;
+	/* switchable = yes: the relay's network side, the current backend's
+	 * name and, once switched, its section (owned) */
+	struct ae_relay_port *port;
+	char *backend;
+	struct ae_ini_section *swsec;
+	char attachment[320]; /* "KIND DETAIL", for network show */
 };
 
 static int setup_signals(struct run *r)
@@ -727,16 +734,308 @@ static int frame_port_bind(struct run *r, struct aether_attachment *att)
 	return 0;
 }
 
+/* ---- switchable VMs: the relay carries the backend's attachment ---- */
+
+/* After attach: the relay's network side from the attachment. */
+static int switch_port_bind(struct run *r, struct aether_attachment *att)
+{
+	char err[512];
+
+	r->kind = att->kind;
+	if (ae_relay_port_open(r->relay, att, &r->port, err, sizeof err) < 0) {
+		ae_err("%s: backend %s: %s (the VM has switchable = yes, %s:%d)",
+		       r->c->name, r->backend, err,
+		       r->c->switchable_file ? r->c->switchable_file : "?",
+		       r->c->switchable_line);
+		return AE_EXIT_NETWORK;
+	}
+	ae_relay_port_use(r->relay, r->port);
+	ae_debug("%s: relaying %s through fd %d", r->c->name,
+		 ae_relay_port_describe(r->port), ae_relay_hv_fd(r->relay));
+	return 0;
+}
+
+/* "KIND DETAIL" of what the VM is attached to, for network show. */
+static void describe_attachment(struct run *r,
+				const struct aether_attachment *att)
+{
+	char *d = r->attachment;
+	size_t n = sizeof r->attachment;
+
+	if (r->port && ae_relay_port_kind(r->port) != AETHER_ATTACH_FRAME) {
+		snprintf(d, n, "%s", ae_relay_port_describe(r->port));
+		return;
+	}
+	switch (att->kind) {
+	case AETHER_ATTACH_TAP:
+		snprintf(d, n, "tap %s", att->tap.ifname);
+		break;
+	case AETHER_ATTACH_VDE:
+		if (att->vde.port > 0)
+			snprintf(d, n, "vde %s port %d",
+				 att->vde.sock ? att->vde.sock : "?",
+				 (int)att->vde.port);
+		else
+			snprintf(d, n, "vde %s",
+				 att->vde.sock ? att->vde.sock : "?");
+		break;
+	case AETHER_ATTACH_USER:
+		snprintf(d, n, "user");
+		break;
+	case AETHER_ATTACH_STREAM:
+		snprintf(d, n, "stream %s",
+			 att->stream.fd >= 0 ? "fd"
+			 : att->stream.path ? att->stream.path : "?");
+		break;
+	case AETHER_ATTACH_VHOST_USER:
+		snprintf(d, n, "vhost-user %s",
+			 att->vhost_user.path ? att->vhost_user.path : "?");
+		break;
+	case AETHER_ATTACH_FRAME:
+		snprintf(d, n, "frame %s", r->backend);
+		break;
+	default:
+		snprintf(d, n, "unknown");
+	}
+}
+
+/* <vmdir>/network: the current backend, its options and attachment,
+ * swapped in whole (read by network show's fallbacks and by people). */
+static void record_network(struct run *r)
+{
+	char *path = ae_xasprintf("%s/network", r->vmdir), *q, why[64];
+	char *buf = ae_xasprintf("backend %s\n", r->backend), *n;
+	size_t i;
+
+	for (i = 0; r->section && i < r->section->n_entries; i++) {
+		const struct ae_ini_entry *e = &r->section->entries[i];
+		if (!(q = ae_control_quote(e->value, why, sizeof why)))
+			continue;
+		n = ae_xasprintf("%soption %s %s\n", buf, e->key, q);
+		free(q);
+		free(buf);
+		buf = n;
+	}
+	n = ae_xasprintf("%sattachment %s\n", buf, r->attachment);
+	free(buf);
+	if (ae_write_file_swap(path, n, strlen(n), 0600) < 0)
+		ae_warn("%s: cannot write %s", r->c->name, path);
+	free(n);
+	free(path);
+}
+
+static void section_free(struct ae_ini_section *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->n_entries; i++) {
+		free(s->entries[i].key);
+		free(s->entries[i].value);
+	}
+	free(s->entries);
+	free(s->name);
+	free(s);
+}
+
+static void section_add(struct ae_ini_section *s, size_t *cap,
+			const struct ae_ini_entry *e)
+{
+	struct ae_ini_entry *d;
+
+	if (s->n_entries == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		s->entries = ae_xrealloc(s->entries, *cap * sizeof *s->entries);
+	}
+	d = &s->entries[s->n_entries++];
+	d->key = ae_xstrdup(e->key);
+	d->value = ae_xstrdup(e->value);
+	d->file = e->file; /* the VM's or host file (kept), or a literal */
+	d->line = e->line;
+}
+
+static int section_has(const struct ae_ini_section *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; s && i < s->n_entries; i++)
+		if (!strcmp(s->entries[i].key, key))
+			return 1;
+	return 0;
+}
+
+/* [network.BACKEND] for a switch: the VM's own section when it goes back
+ * to its configured backend, else the host config's; each key of the
+ * request replaces that key.  Forwards the VM has now are left out of
+ * it: they are carried over once the old backend let go of their
+ * ports. */
+static struct ae_ini_section *switch_section(struct run *r,
+					     const char *backend,
+					     const struct ae_ini_section *opts)
+{
+	struct ae_ini_section *s = ae_xcalloc(1, sizeof *s);
+	const struct ae_ini_section *base;
+	size_t i, cap = 0;
+
+	s->name = ae_xasprintf("network.%s", backend);
+	if (!strcmp(backend, r->c->backend))
+		base = r->netsec ? r->netsec : &r->c->backend_section;
+	else
+		base = ae_ini_find(r->c->host_ini, s->name);
+	s->file = base ? base->file : AE_CONTROL_ORIGIN;
+	s->line = base ? base->line : 0;
+	for (i = 0; base && i < base->n_entries; i++) {
+		const struct ae_ini_entry *e = &base->entries[i];
+		if (section_has(opts, e->key) ||
+		    (!strcmp(e->key, "hostfwd") &&
+		     ae_control_has_forward(r->ctl, e->value)))
+			continue;
+		section_add(s, &cap, e);
+	}
+	for (i = 0; i < opts->n_entries; i++) {
+		struct ae_ini_entry e = opts->entries[i];
+		e.file = AE_CONTROL_ORIGIN;
+		section_add(s, &cap, &e);
+	}
+	return s;
+}
+
+static int set_link(struct run *r, int up)
+{
+	char reply[512];
+	int rc = ae_qmp_execute(r->qmp_path,
+				up ? "{\"execute\":\"set_link\",\"arguments\":"
+				     "{\"name\":\"net0\",\"up\":true}}"
+				   : "{\"execute\":\"set_link\",\"arguments\":"
+				     "{\"name\":\"net0\",\"up\":false}}",
+				reply, sizeof reply, 2000);
+
+	if (rc < 0)
+		ae_warn("%s: QMP set_link %s: %s", r->c->name,
+			up ? "up" : "down", strerror(-rc));
+	return rc;
+}
+
+static void control_target(struct run *r, struct ae_control_target *t);
+static int net_switch(void *ctx, const char *backend,
+		      const struct ae_ini_section *opts, char *err,
+		      size_t errlen)
+{
+	struct run *r = ctx;
+	struct ae_ini_section *sec;
+	struct ae_instance *ni = NULL, *oi;
+	struct aether_attachment att;
+	struct ae_relay_port *np = NULL;
+	struct ae_control_target t;
+	void *nstate = NULL;
+	char *next = ae_xasprintf("%s/network.next", r->vmdir), *rec;
+	uint64_t t0 = ae_now_ns();
+	int rc;
+
+	if (!r->c->switchable || !r->relay || !r->port) {
+		free(next);
+		return ae_seterr(err, errlen, EOPNOTSUPP,
+				 "VM %s is not switchable: set [vm] switchable "
+				 "= yes and start it again", r->c->name);
+	}
+	sec = switch_section(r, backend, opts);
+	/* Both backends may hold resources until the end: say so first
+	 * (aether gc cleans both after a crash, the VM being gone). */
+	rec = ae_xasprintf("backend %s\nfrom %s\n", backend, r->backend);
+	ae_write_file(next, rec, strlen(rec), 0600);
+	free(rec);
+	rc = ae_instance_open(backend, r->c->plugin_dir, sec, &ni, err,
+			      errlen);
+	if (rc < 0)
+		goto fail;
+	memset(&att, 0, sizeof att);
+	if (ae_instance_plugin(ni)->caps & AETHER_CAP_ATTACH_FRAME)
+		ae_relay_hooks(r->relay, &att);
+	ae_instance_clear_error(ni);
+	rc = ae_instance_attach(ni, &r->vm, &att, &nstate);
+	if (rc < 0) {
+		const char *why = ae_instance_last_error(ni);
+		ae_seterr(err, errlen, -rc,
+			  "backend %s could not attach the network: %s",
+			  backend, why ? why : strerror(-rc));
+		goto fail;
+	}
+	rc = ae_relay_port_open(r->relay, &att, &np, err, errlen);
+	ae_attachment_close_fds(&att); /* what the port did not take */
+	if (rc < 0) {
+		char why[512];
+		snprintf(why, sizeof why, "%s", err);
+		ae_seterr(err, errlen, -rc, "backend %s: %s", backend, why);
+		ae_instance_detach(ni, &r->vm, nstate);
+		goto fail;
+	}
+	/* The swap: the guest sees its link go down and up. */
+	set_link(r, 0);
+	ae_relay_port_use(r->relay, np);
+	ae_relay_port_close(r->port);
+	oi = r->inst;
+	rc = ae_instance_detach(oi, &r->vm, r->att_state);
+	if (rc < 0)
+		ae_warn("%s: detach of backend %s: %s", r->c->name, r->backend,
+			strerror(-rc));
+	ae_instance_close(oi);
+	r->port = np;
+	r->inst = ni;
+	r->att_state = nstate;
+	r->kind = att.kind;
+	free(r->backend);
+	r->backend = ae_xstrdup(backend);
+	r->section = sec;
+	describe_attachment(r, &att);
+	control_target(r, &t);
+	ae_control_retarget(r->ctl, &t);
+	section_free(r->swsec);
+	r->swsec = sec;
+	set_link(r, 1);
+	record_network(r);
+	unlink(next);
+	free(next);
+	ae_info("%s: network switched to backend %s (%s) in %.1f ms",
+		r->c->name, backend, r->attachment,
+		(double)(ae_now_ns() - t0) / 1e6);
+	return 0;
+fail:
+	ae_instance_close(ni);
+	section_free(sec);
+	unlink(next);
+	free(next);
+	ae_warn("%s: network switch to %s failed, still on %s: %s", r->c->name,
+		backend, r->backend, err);
+	return rc;
+}
+
+static void control_target(struct run *r, struct ae_control_target *t)
+{
+	memset(t, 0, sizeof *t);
+	t->name = r->c->name;
+	t->inst = r->inst;
+	t->vm = &r->vm;
+	t->att_state = r->att_state;
+	t->kind = r->kind;
+	t->qmp_path = r->qmp_path;
+	t->relay = r->relay;
+	t->section = r->section;
+	t->backend = r->backend;
+	t->attachment = r->attachment;
+	if (r->c->switchable) {
+		t->net_switch = net_switch;
+		t->net_ctx = r;
+	}
+}
+
 /* `aether forward` and `stats` talk to this; without it the VM still runs. */
 static void control_open(struct run *r)
 {
-	struct ae_control_target t = {
-		.name = r->c->name, .inst = r->inst, .vm = &r->vm,
-		.att_state = r->att_state, .kind = r->kind,
-		.qmp_path = r->qmp_path, .relay = r->relay,
-		.section = r->section,
-	};
+	struct ae_control_target t;
 	char err[512], *path = ae_xasprintf("%s/control.sock", r->vmdir);
+
+	control_target(r, &t);
 
 	if (ae_control_open(path, &t, &r->ctl, err, sizeof err) < 0)
 		ae_warn("%s: %s (forwards cannot change at run time)",
@@ -943,8 +1242,17 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 		ret = AE_EXIT_NETWORK;
 		goto out;
 	}
-	if ((ret = frame_port_prepare(&r, &att)) != 0)
+	r.backend = ae_xstrdup(c->backend);
+	if (c->switchable) {
+		/* the relay carries every backend (relay-port.h) */
+		if (ae_relay_new(&r.relay, &att, err, sizeof err) < 0) {
+			ae_err("%s: %s", c->name, err);
+			ret = AE_EXIT_NETWORK;
+			goto out;
+		}
+	} else if ((ret = frame_port_prepare(&r, &att)) != 0) {
 		goto out;
+	}
 	rc = ae_instance_attach(r.inst, &r.vm, &att, &r.att_state);
 	if (rc < 0) {
 		ae_err("%s: backend %s could not attach the network: %s",
@@ -953,13 +1261,19 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 		goto out;
 	}
 	r.attached = 1;
-	if ((ret = frame_port_bind(&r, &att)) != 0)
+	if ((ret = c->switchable ? switch_port_bind(&r, &att)
+				 : frame_port_bind(&r, &att)) != 0) {
+		ae_attachment_close_fds(&att);
 		goto out;
+	}
+	describe_attachment(&r, &att);
 	if ((ret = stop_signal_pending(&r)) != 0) {
 		ae_attachment_close_fds(&att);
 		goto out;
 	}
 	ret = start_qemu(&r, &att);
+	if (ret == 0)
+		record_network(&r);
 	if (ret == 0)
 		control_open(&r);
 	if (ret == 0)
@@ -973,6 +1287,11 @@ out:
 		ae_relay_format_stats(r.relay, stats, sizeof stats);
 		ae_info("%s: relay %s", c->name, stats);
 	}
+	if (r.port) { /* the relay lets go of the device first */
+		ae_relay_port_use(r.relay, NULL);
+		ae_relay_port_close(r.port);
+		r.port = NULL;
+	}
 	if (r.attached) {
 		rc = ae_instance_detach(r.inst, &r.vm, r.att_state);
 		if (rc < 0)
@@ -983,6 +1302,8 @@ out:
 	ae_conlog_close(r.con); /* QEMU is gone: the rest of its output */
 	ae_relay_free(r.relay); /* after detach: the port is gone */
 	ae_instance_close(r.inst);
+	section_free(r.swsec);
+	free(r.backend);
 	if (r.vmdir)
 		record_state(&r, ret == AE_EXIT_OK ? "stopped" : "crashed", ret,
 			     exit_reason(ret));

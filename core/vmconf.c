@@ -82,6 +82,7 @@ static const struct keydef keys[] = {
 	{"vm", "seed", 0, 1},
 	{"vm", "user", 0, 0},
 	{"vm", "guest_agent", 0, 0},
+	{"vm", "switchable", 0, 0},
 	{"vm", "supervisor", 0, 0},
 	{"network", "backend", 0, 0},
 	{"network", "model", 0, 0},
@@ -597,6 +598,15 @@ static int load_vm(struct ae_vmconf *c, char *err, size_t errlen)
 		return ae_seterr(err, errlen, EINVAL,
 				 "%s:%d: guest_agent: '%s' is not a boolean "
 				 "(yes/no)", e->file, e->line, e->value);
+	e = lookup(c, "vm", "switchable");
+	if (e && ae_parse_bool(e->value, &c->switchable) < 0)
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: switchable: '%s' is not a boolean "
+				 "(yes/no)", e->file, e->line, e->value);
+	if (e) {
+		c->switchable_file = e->file;
+		c->switchable_line = e->line;
+	}
 	e = lookup(c, "vm", "supervisor");
 	if (!e || !strcmp(e->value, "fork"))
 		c->supervisor = AE_SUPERVISOR_FORK;
@@ -737,6 +747,16 @@ static int load_network(struct ae_vmconf *c, char *err, size_t errlen)
 					 s->file, s->line, s->name, c->backend);
 	}
 	merge_backend_section(c);
+	if (c->switchable && !strcmp(c->backend, "slirp") &&
+	    (e = ae_ini_get(&c->backend_section, "mode")) &&
+	    !strcmp(e->value, "qemu"))
+		/* QEMU's built-in NAT is inside QEMU: no relay can carry it */
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s:%d: mode: qemu cannot be used with "
+				 "switchable = yes (%s:%d): QEMU's built-in user "
+				 "network cannot be switched; use mode = "
+				 "libslirp", e->file, e->line,
+				 c->switchable_file, c->switchable_line);
 	return load_managed_network(c, err, errlen);
 }
 

@@ -41,6 +41,11 @@ struct ae_vmconf {
 	const char *console_file;
 	int console_line;
 	int guest_agent;   /* a virtio-serial port for qemu-guest-agent */
+	/* The NIC always talks to the supervisor's relay, whatever the
+	 * backend, so the backend can be switched while the VM runs. */
+	int switchable;
+	const char *switchable_file;
+	int switchable_line;
 	enum ae_supervisor_mode supervisor; /* for aether start */
 	/* [network] */
 	char *backend;

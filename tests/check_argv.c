@@ -17,6 +17,7 @@
 #include "helper.h"
 #include "mac.h"
 #include "qemu-argv.h"
+#include "relay.h"
 #include "vmconf.h"
 
 static char err[512];
@@ -261,6 +262,63 @@ START_TEST(tap_multiqueue)
 	ck_assert_int_eq(ae_qemu_build(&a, c, &att, NULL, err, sizeof err), 0);
 	ck_assert_str_eq(value_of(&a, "-device"),
 			 "e1000,netdev=net0,mac=52:54:00:12:34:56");
+	ae_argv_free(&a);
+	ae_vmconf_free(c);
+}
+END_TEST
+
+
+/* switchable = yes: whatever the attachment, the NIC is a dgram netdev
+ * on the relay's socket, one queue, no TAP or VDE argument. */
+START_TEST(switchable_nic_on_relay)
+{
+	struct ae_vmconf *c = conf();
+	struct aether_attachment att;
+	struct ae_relay *relay;
+	struct ae_argv a;
+	char want[64];
+	int rc, hv, keep[1];
+	uint32_t kinds[] = {AETHER_ATTACH_TAP, AETHER_ATTACH_VDE,
+			    AETHER_ATTACH_FRAME};
+	size_t k;
+
+	c->switchable = 1;
+	for (k = 0; k < AE_ARRAY_SIZE(kinds); k++) {
+		att_init(&att, kinds[k]);
+		ck_assert_int_eq(ae_relay_new(&relay, &att, err, sizeof err), 0);
+		hv = ae_relay_hv_fd(relay);
+		att.tap.queues = 4;
+		att.tap.fds[0] = 10;
+		att.tap.fds[1] = 11;
+		att.tap.fds[2] = 12;
+		att.tap.fds[3] = 13;
+		att.vde.sock = "/run/vde.ctl";
+		snprintf(want, sizeof want, "dgram,id=net0,local.type=fd,"
+					    "local.str=%d", hv);
+		ck_assert_str_eq(netdev_ok(&a, &att, c), want);
+		keep[0] = hv;
+		assert_keep(&a, keep, 1);
+		ae_argv_free(&a);
+		memset(&a, 0, sizeof a);
+		rc = ae_qemu_build(&a, c, &att, NULL, err, sizeof err);
+		ck_assert_msg(rc == 0, "%s", err);
+		ck_assert_str_eq(value_of(&a, "-device"),
+				 "virtio-net-pci,netdev=net0,"
+				 "mac=52:54:00:12:34:56");
+		ae_argv_free(&a);
+		ae_relay_free(relay);
+	}
+	/* without the relay's hooks there is no NIC to give */
+	att_init(&att, AETHER_ATTACH_TAP);
+	att.tap.queues = 1;
+	att.tap.fds[0] = 5;
+	memset(&a, 0, sizeof a);
+	ck_assert_int_lt(ae_qemu_netdev_args(&a, &att, c, err, sizeof err), 0);
+	ck_assert_err_has(err, "switchable VM without the host relay");
+	ae_argv_free(&a);
+	/* not switchable: the TAP fd goes to QEMU as before */
+	c->switchable = 0;
+	ck_assert_str_eq(netdev_ok(&a, &att, c), "tap,id=net0,fd=5");
 	ae_argv_free(&a);
 	ae_vmconf_free(c);
 }
@@ -985,6 +1043,7 @@ static Suite *argv_suite(void)
 	tc = tcase_create("netdev");
 	tcase_add_test(tc, argv_basics);
 	tcase_add_test(tc, tap_single);
+	tcase_add_test(tc, switchable_nic_on_relay);
 	tcase_add_test(tc, tap_single_vhost);
 	tcase_add_test(tc, tap_multiqueue);
 	tcase_add_test(tc, tap_max_queues);

@@ -610,6 +610,43 @@ START_TEST(vm_accel_values)
 }
 END_TEST
 
+
+START_TEST(vm_switchable)
+{
+	struct ae_vmconf *c;
+
+	c = load_ok(VM_HEAD, NULL);
+	ck_assert_int_eq(c->switchable, 0);
+	ae_vmconf_free(c);
+	c = load_ok(VM_HEAD "switchable = yes\n", NULL);
+	ck_assert_int_eq(c->switchable, 1);
+	ae_vmconf_free(c);
+	c = load_ok(VM_HEAD, "[vm]\nswitchable = yes\n");
+	ck_assert_int_eq(c->switchable, 1);
+	ae_vmconf_free(c);
+	c = load_ok(VM_HEAD "switchable = no\n", "[vm]\nswitchable = yes\n");
+	ck_assert_int_eq(c->switchable, 0);
+	ae_vmconf_free(c);
+	c = load_ok(VM_HEAD "switchable = yes\n[network]\nbackend = slirp\n"
+			    "[network.slirp]\nmode = libslirp\n",
+		    NULL);
+	ck_assert_int_eq(c->switchable, 1);
+	ae_vmconf_free(c);
+	load_fails(VM_HEAD "switchable = maybe\n", NULL, "vm.conf", 4,
+		   "switchable: 'maybe' is not a boolean");
+	/* QEMU's built-in NAT cannot be relayed: the error names both */
+	load_fails(VM_HEAD "switchable = yes\n[network]\nbackend = slirp\n"
+			   "[network.slirp]\nmode = qemu\n",
+		   NULL, "vm.conf", 8, "use mode = libslirp");
+	load_fails(VM_HEAD "switchable = yes\n",
+		   "[network.slirp]\nmode = qemu\n", "host.conf", 2,
+		   "mode: qemu cannot be used with switchable = yes");
+	c = load_ok(VM_HEAD, "[network.slirp]\nmode = qemu\n");
+	ck_assert_int_eq(c->switchable, 0);
+	ae_vmconf_free(c);
+}
+END_TEST
+
 START_TEST(vm_reboot)
 {
 	struct ae_vmconf *c;
@@ -1445,6 +1482,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, vm_full);
 	tcase_add_test(tc, vm_accel_values);
 	tcase_add_test(tc, vm_reboot);
+	tcase_add_test(tc, vm_switchable);
 	tcase_add_test(tc, vm_relative_paths);
 	tcase_add_test(tc, vm_disk);
 	tcase_add_test(tc, vm_unknown_section);

@@ -232,6 +232,210 @@ static const char busy_reply[] = "error EIO busy, try again\n";
 
 /* ---- tests ---------------------------------------------------------- */
 
+
+/* ---- network switch / show (the supervisor's side is a fake here) ---- */
+
+static struct {
+	int rc;
+	char backend[32];
+	struct ae_ini_section opts; /* a copy of what the request gave */
+	struct ae_ini *newini;
+	int calls;
+} fake;
+
+static int fake_switch(void *ctx, const char *backend,
+		       const struct ae_ini_section *opts, char *err,
+		       size_t errlen)
+{
+	struct ae_control_target t = {.name = "ctltest"};
+	static const char conf[] = "[network.tap]\nbridge = br0\n";
+	size_t i;
+
+	ck_assert_ptr_eq(ctx, &fake);
+	fake.calls++;
+	snprintf(fake.backend, sizeof fake.backend, "%s", backend);
+	fake.opts.n_entries = opts->n_entries;
+	fake.opts.entries = ae_xcalloc(opts->n_entries + 1,
+				       sizeof *fake.opts.entries);
+	for (i = 0; i < opts->n_entries; i++) {
+		fake.opts.entries[i].key = ae_xstrdup(opts->entries[i].key);
+		fake.opts.entries[i].value =
+			ae_xstrdup(opts->entries[i].value);
+		fake.opts.entries[i].line = opts->entries[i].line;
+		ck_assert_str_eq(opts->entries[i].file, AE_CONTROL_ORIGIN);
+	}
+	if (fake.rc < 0)
+		return ae_seterr(err, errlen, -fake.rc,
+				 "backend %s could not attach the network: "
+				 "no switch at /nonexistent", backend);
+	ck_assert_int_eq(ae_ini_parse_text(conf, sizeof conf - 1, "fake",
+					   &fake.newini, err, errlen), 0);
+	t.section = ae_ini_find(fake.newini, "network.tap");
+	t.backend = "tap";
+	t.attachment = "tap ae3";
+	t.net_switch = fake_switch;
+	t.net_ctx = &fake;
+	ae_control_retarget(ctl, &t);
+	return 0;
+}
+
+static void fake_reset(void)
+{
+	ae_control_free_pairs(&fake.opts);
+	fake.calls = 0;
+}
+
+static void srv_open_switchable(void)
+{
+	struct ae_control_target t = {.name = "ctltest"};
+	char err[256];
+
+	srv_open(0, 0);
+	/* the same target, with what network show and switch need */
+	t.section = ae_ini_find(ini, "network.slirp");
+	t.backend = "slirp";
+	t.attachment = "frame slirp";
+	t.net_switch = fake_switch;
+	t.net_ctx = &fake;
+	ae_control_retarget(ctl, &t);
+	(void)err;
+}
+
+static void expect_reply(const char *req, const char *want)
+{
+	char *r = ae_control_handle(ctl, req);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r, want);
+	free(r);
+}
+
+static void expect_error(const char *req, const char *want)
+{
+	char *r = ae_control_handle(ctl, req);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(!strncmp(r, want, strlen(want)),
+		      "reply \"%s\" does not start with \"%s\"", r, want);
+	free(r);
+}
+
+START_TEST(test_network_show_switch)
+{
+	srv_open_switchable();
+	expect_reply("network show",
+		     "ok\nbackend slirp\n"
+		     "option hostfwd tcp:127.0.0.1:2222-:22\n"
+		     "option hostfwd udp::5353-:53\n"
+		     "attachment frame slirp\n");
+	/* the options as written: bare and quoted (spaces, escapes) */
+	expect_reply("network switch tap  bridge=br0 ifname=\"a b\\\"c\\;\\#\" "
+		     "x=\"\"",
+		     "ok\nbackend tap\n"
+		     "dropped-forward tcp 127.0.0.1:2222 22\n"
+		     "dropped-forward udp 0.0.0.0:5353 53\n");
+	ck_assert_int_eq(fake.calls, 1);
+	ck_assert_str_eq(fake.backend, "tap");
+	ck_assert_uint_eq(fake.opts.n_entries, 3);
+	ck_assert_str_eq(fake.opts.entries[0].key, "bridge");
+	ck_assert_str_eq(fake.opts.entries[0].value, "br0");
+	ck_assert_str_eq(fake.opts.entries[1].key, "ifname");
+	ck_assert_str_eq(fake.opts.entries[1].value, "a b\"c;#");
+	ck_assert_int_eq(fake.opts.entries[1].line, 2);
+	ck_assert_str_eq(fake.opts.entries[2].key, "x");
+	ck_assert_str_eq(fake.opts.entries[2].value, "");
+	/* the server now speaks of the new backend; forwards went */
+	expect_reply("forward list", "ok\n");
+	expect_reply("network show", "ok\nbackend tap\noption bridge br0\n"
+				     "attachment tap ae3\n");
+	fake_reset();
+	ae_ini_free(fake.newini);
+	fake.newini = NULL;
+	srv_close();
+}
+END_TEST
+
+START_TEST(test_network_switch_fails)
+{
+	srv_open_switchable();
+	fake.rc = -ENOENT;
+	expect_reply("network switch vde",
+		     "error ENOENT backend vde could not attach the network: "
+		     "no switch at /nonexistent\n");
+	fake.rc = 0;
+	ck_assert_int_eq(fake.calls, 1);
+	fake_reset();
+	/* nothing changed */
+	expect_reply("forward list", list_reply);
+	expect_error("network show", "ok\nbackend slirp\n");
+	/* malformed requests never reach the supervisor */
+	expect_error("network switch tap bridge",
+		     "error EINVAL 'bridge' is not KEY=VALUE");
+	expect_error("network switch tap =x", "error EINVAL '=x' is not");
+	expect_error("network switch tap BR=1",
+		     "error EINVAL 'BR' is not an option name");
+	expect_error("network switch tap a=\"open",
+		     "error EINVAL too many words or an open quote");
+	expect_error("network switch tap a=\"x\"y",
+		     "error EINVAL a: ");
+	expect_error("network switch Tap!", "error EINVAL 'Tap!' is not a "
+					    "backend name");
+	expect_error("network switch", "error EINVAL usage: network switch");
+	expect_error("network frob", "error EINVAL usage: network switch");
+	ck_assert_int_eq(fake.calls, 0);
+	srv_close();
+}
+END_TEST
+
+START_TEST(test_network_not_switchable)
+{
+	srv_open(0, 0);
+	expect_error("network switch tap",
+		     "error EOPNOTSUPP ctltest: this VM cannot switch");
+	expect_reply("network show",
+		     "ok\nbackend unknown\n"
+		     "option hostfwd tcp:127.0.0.1:2222-:22\n"
+		     "option hostfwd udp::5353-:53\n"
+		     "attachment unknown\n");
+	srv_close();
+}
+END_TEST
+
+START_TEST(test_quote_round_trip)
+{
+	static const char *vals[] = {"br0", "a b", "q\"uote", "back\\slash",
+				     "semi;colon", "hash#", "", "tab\there",
+				     "x=y,z:1/2"};
+	char err[128], *w[1], *pair;
+	struct ae_ini_section s;
+	size_t i;
+
+	for (i = 0; i < AE_ARRAY_SIZE(vals); i++) {
+		pair = ae_control_format_pair("key", vals[i], err, sizeof err);
+		ck_assert_ptr_nonnull(pair);
+		w[0] = pair;
+		ck_assert_int_eq(ae_control_parse_pairs(w, 1, "tap", &s, err,
+							sizeof err),
+				 0);
+		ck_assert_str_eq(s.name, "network.tap");
+		ck_assert_uint_eq(s.n_entries, 1);
+		ck_assert_str_eq(s.entries[0].key, "key");
+		ck_assert_str_eq(s.entries[0].value, vals[i]);
+		ae_control_free_pairs(&s);
+		free(pair);
+	}
+	pair = ae_control_format_pair("key", "x=y", err, sizeof err);
+	ck_assert_str_eq(pair, "key=x=y"); /* the first '=' splits */
+	free(pair);
+	pair = ae_control_format_pair("key", "a b", err, sizeof err);
+	ck_assert_str_eq(pair, "key=\"a b\"");
+	free(pair);
+	ck_assert_ptr_null(ae_control_format_pair("key", "new\nline", err,
+						  sizeof err));
+	ck_assert_err_has(err, "control character");
+}
+END_TEST
+
 START_TEST(test_requests)
 {
 	struct req q;
@@ -464,6 +668,10 @@ static Suite *control_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_requests);
+	tcase_add_test(tc, test_network_show_switch);
+	tcase_add_test(tc, test_network_switch_fails);
+	tcase_add_test(tc, test_network_not_switchable);
+	tcase_add_test(tc, test_quote_round_trip);
 	tcase_add_test(tc, test_idle_dropped);
 	tcase_add_test(tc, test_partial_line_dropped);
 	tcase_add_test(tc, test_busy);

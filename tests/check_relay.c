@@ -15,6 +15,21 @@
 #include "instance.h"
 #include "qemu-argv.h"
 #include "relay.h"
+#include "relay-port.h"
+#include "helper.h"
+
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#ifdef AE_HAVE_VDEPLUG
+#include <libvdeplug.h>
+#endif
 
 static const uint8_t gmac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
@@ -569,6 +584,348 @@ START_TEST(forward_verb)
 }
 END_TEST
 
+
+/* ---- ports of a switchable VM: TAP and VDE (relay-port.h) ---- */
+
+#define TEST_ETHERTYPE 0x88b5 /* local experimental */
+
+static struct ae_relay_port *ports[2];
+static int pkt[2] = {-1, -1}; /* AF_PACKET sockets on the TAPs */
+
+/* A frame with a sequence number: broadcast, TEST_ETHERTYPE, len bytes. */
+static size_t seq_frame(uint8_t *f, uint32_t seq, size_t len)
+{
+	size_t i;
+
+	memcpy(f, bcast, 6);
+	memcpy(f + 6, gmac, 6);
+	f[12] = TEST_ETHERTYPE >> 8;
+	f[13] = TEST_ETHERTYPE & 0xff;
+	memcpy(f + 14, &seq, 4);
+	for (i = 18; i < len; i++)
+		f[i] = (uint8_t)(i * 7 + seq);
+	return len;
+}
+
+static int seq_of(const uint8_t *f, size_t len, size_t want_len)
+{
+	uint32_t seq;
+	uint8_t ref[2048];
+
+	if (len != want_len || len < 18 || f[12] != (TEST_ETHERTYPE >> 8) ||
+	    f[13] != (TEST_ETHERTYPE & 0xff))
+		return -1;
+	memcpy(&seq, f + 14, 4);
+	seq_frame(ref, seq, len);
+	ck_assert_msg(!memcmp(ref, f, len), "frame %u changed on the way",
+		      seq);
+	return (int)seq;
+}
+
+/* A TAP in our private netns, up, with vnet_hdr; and a packet socket
+ * on it (what the kernel sends and receives there). */
+static int make_tap(const char *name, int *psock)
+{
+	struct ifreq ifr;
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET};
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), s;
+
+	ck_assert_msg(fd >= 0, "/dev/net/tun: %s", strerror(errno));
+	memset(&ifr, 0, sizeof ifr);
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	ck_assert_msg(ioctl(fd, TUNSETIFF, &ifr) == 0, "TUNSETIFF: %s",
+		      strerror(errno));
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	ck_assert_int_eq(ioctl(s, SIOCSIFFLAGS, &ifr), 0);
+	close(s);
+	*psock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC,
+			htons(TEST_ETHERTYPE));
+	ck_assert_int_ge(*psock, 0);
+	sll.sll_protocol = htons(TEST_ETHERTYPE);
+	sll.sll_ifindex = (int)if_nametoindex(name);
+	ck_assert_int_gt(sll.sll_ifindex, 0);
+	ck_assert_int_eq(bind(*psock, (struct sockaddr *)&sll, sizeof sll), 0);
+	return fd;
+}
+
+static void tap_port(int i, const char *name)
+{
+	struct aether_attachment att;
+	char err[256];
+	int k;
+
+	memset(&att, 0, sizeof att);
+	for (k = 0; k < AETHER_MAX_QUEUES; k++)
+		att.tap.fds[k] = att.tap.vhostfds[k] = -1;
+	att.kind = AETHER_ATTACH_TAP;
+	att.tap.queues = 1;
+	att.tap.vnet_hdr = 1;
+	snprintf(att.tap.ifname, sizeof att.tap.ifname, "%s", name);
+	att.tap.fds[0] = make_tap(name, &pkt[i]);
+	ck_assert_msg(ae_relay_port_open(relay, &att, &ports[i], err,
+					 sizeof err) == 0,
+		      "tap port: %s", err);
+	ck_assert_int_eq(att.tap.fds[0], -1); /* the port owns it */
+	ck_assert_uint_eq(ae_relay_port_kind(ports[i]), AETHER_ATTACH_TAP);
+}
+
+static void setup_netns(void)
+{
+	char err[256];
+
+	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+		fprintf(stderr, "check_relay: SKIP tap ports: no private "
+				"network namespace (%s)\n",
+			geteuid() ? "not root" : strerror(errno));
+		relay = NULL;
+		return;
+	}
+	ck_assert_int_eq(ae_relay_new(&relay, NULL, err, sizeof err), 0);
+	vmfd = ae_relay_hv_fd(relay);
+}
+
+static void teardown_ports(void)
+{
+	int i;
+
+	ae_relay_port_use(relay, NULL);
+	for (i = 0; i < 2; i++) {
+		ae_relay_port_close(ports[i]);
+		ports[i] = NULL;
+		if (pkt[i] >= 0)
+			close(pkt[i]);
+		pkt[i] = -1;
+	}
+	ae_relay_free(relay);
+	relay = NULL;
+}
+
+/* Run the relay until `want` TEST_ETHERTYPE frames of length len came
+ * out of fd (recv), checking their sequence numbers from first on. */
+static void expect_seq(int fd, uint32_t first, unsigned want, size_t len)
+{
+	uint64_t end = ae_now_ns() + 5000000000ull;
+	unsigned got = 0;
+	uint8_t f[4096];
+
+	while (got < want && ae_now_ns() < end) {
+		ssize_t n;
+
+		ck_assert_int_ge(ae_relay_run_once(relay, 20), 0);
+		while (got < want &&
+		       (n = recv(fd, f, sizeof f, MSG_DONTWAIT)) > 0) {
+			int seq = seq_of(f, (size_t)n, len);
+			if (seq < 0)
+				continue; /* the kernel's own frames */
+			ck_assert_int_eq(seq, (int)(first + got));
+			got++;
+		}
+	}
+	ck_assert_msg(got == want, "got %u of %u frames", got, want);
+}
+
+START_TEST(tap_port_both_ways)
+{
+	uint8_t f[2048];
+	struct ae_relay_stats st;
+	uint32_t i;
+
+	if (!relay)
+		return;
+	tap_port(0, "aesw0");
+	ae_relay_port_use(relay, ports[0]);
+	ck_assert_str_eq(ae_relay_port_describe(ports[0]), "tap aesw0");
+	/* guest -> TAP: the kernel sees the frame as sent (a missing zero
+	 * vnet header would eat its first bytes) */
+	for (i = 0; i < 5; i++)
+		vm_send(f, seq_frame(f, i, i & 1 ? 1400 : 64));
+	for (i = 0; i < 5; i++)
+		expect_seq(pkt[0], i, 1, i & 1 ? 1400 : 64);
+	/* TAP -> guest: the header the kernel prepends is stripped */
+	for (i = 0; i < 5; i++) {
+		size_t l = seq_frame(f, 100 + i, 1000);
+		ck_assert_int_eq(send(pkt[0], f, l, 0), (ssize_t)l);
+	}
+	expect_seq(vmfd, 100, 5, 1000);
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_NET], 5);
+	ck_assert_uint_ge(st.frames[AE_RELAY_TO_GUEST], 5);
+	ck_assert_uint_eq(ae_relay_port_errors(ports[0]), 0);
+}
+END_TEST
+
+START_TEST(tap_port_repoint_mid_stream)
+{
+	uint8_t f[2048];
+	struct ae_relay_stats st0, st;
+	uint32_t i;
+
+	if (!relay)
+		return;
+	tap_port(0, "aesw0");
+	tap_port(1, "aesw1");
+	ae_relay_port_use(relay, ports[0]);
+	/* guest -> net: 0..9 on the first port, 10..19 on the second */
+	for (i = 0; i < 10; i++)
+		vm_send(f, seq_frame(f, i, 200));
+	expect_seq(pkt[0], 0, 10, 200);
+	ae_relay_get_stats(relay, &st0);
+	/* frames towards the guest from the old port, in the queue or the
+	 * socket when the relay is re-pointed, still come first */
+	for (i = 0; i < 10; i++) {
+		size_t l = seq_frame(f, 1000 + i, 300);
+		ck_assert_int_eq(send(pkt[0], f, l, 0), (ssize_t)l);
+	}
+	ck_assert_int_ge(ae_relay_run_once(relay, 200), 0);
+	ae_relay_port_use(relay, ports[1]);
+	for (i = 10; i < 20; i++)
+		vm_send(f, seq_frame(f, i, 200));
+	for (i = 10; i < 20; i++) {
+		size_t l = seq_frame(f, 1000 + i, 300);
+		ck_assert_int_eq(send(pkt[1], f, l, 0), (ssize_t)l);
+	}
+	expect_seq(pkt[1], 10, 10, 200);
+	expect_seq(vmfd, 1000, 20, 300);
+	/* nothing of the second half went to the old port */
+	ck_assert_int_lt(recv(pkt[0], f, sizeof f, MSG_DONTWAIT), 1);
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_NET], 20);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_NET] -
+				  st0.frames[AE_RELAY_TO_NET], 10);
+	ck_assert_uint_eq(st.bytes[AE_RELAY_TO_NET], 20 * 200);
+	ck_assert_uint_ge(st.frames[AE_RELAY_TO_GUEST], 20);
+	ck_assert_uint_eq(st.drops[AE_RELAY_TO_NET], 0);
+}
+END_TEST
+
+START_TEST(port_refusals)
+{
+	struct aether_attachment att;
+	struct ae_relay_port *p = NULL;
+	char err[256];
+	int k;
+
+	if (!relay)
+		return;
+	memset(&att, 0, sizeof att);
+	att.kind = AETHER_ATTACH_USER;
+	ck_assert_int_eq(ae_relay_port_open(relay, &att, &p, err, sizeof err),
+			 -EOPNOTSUPP);
+	ck_assert_err_has(err, "mode = libslirp");
+	ck_assert_ptr_null(p);
+	att.kind = AETHER_ATTACH_VHOST_USER;
+	ck_assert_int_eq(ae_relay_port_open(relay, &att, &p, err, sizeof err),
+			 -EOPNOTSUPP);
+	ck_assert_err_has(err, "vhost-user");
+	memset(&att, 0, sizeof att);
+	for (k = 0; k < AETHER_MAX_QUEUES; k++)
+		att.tap.fds[k] = att.tap.vhostfds[k] = -1;
+	att.kind = AETHER_ATTACH_TAP;
+	att.tap.queues = 2;
+	snprintf(att.tap.ifname, sizeof att.tap.ifname, "aeq0");
+	ck_assert_int_eq(ae_relay_port_open(relay, &att, &p, err, sizeof err),
+			 -EINVAL);
+	ck_assert_err_has(err, "aeq0 has 2 queues");
+	/* a frame attachment whose hooks are not this relay's */
+	memset(&att, 0, sizeof att);
+	att.kind = AETHER_ATTACH_FRAME;
+	ck_assert_int_lt(ae_relay_port_open(relay, &att, &p, err, sizeof err),
+			 0);
+	ck_assert_ptr_null(p);
+}
+END_TEST
+
+#ifdef AE_HAVE_VDEPLUG
+START_TEST(vde_port_both_ways)
+{
+	char sock[512], pidf[600], err[256], buf[32];
+	struct aether_attachment att;
+	struct vde_open_args va = {0};
+	VDECONN *peer = NULL;
+	uint8_t f[2048];
+	uint64_t end;
+	pid_t pid;
+	int st, i, got;
+	char *vs = ae_find_program("vde_switch");
+
+	if (!vs) {
+		fprintf(stderr, "check_relay: SKIP vde port: vde_switch not "
+				"installed\n");
+		return;
+	}
+	ck_tmp_setup();
+	snprintf(sock, sizeof sock, "%s/switch", ck_tmpdir);
+	snprintf(pidf, sizeof pidf, "%s/switch.pid", ck_tmpdir);
+	pid = fork();
+	if (pid == 0) {
+		execl(vs, "vde_switch", "-d", "-f", "/dev/null", "-s", sock,
+		      "-p", pidf, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "vde_switch failed");
+	end = ae_now_ns() + 3000000000ull;
+	while (!(peer = vde_open(sock, "check_relay", &va)) &&
+	       ae_now_ns() < end)
+		usleep(20000);
+	ck_assert_msg(peer != NULL, "vde_open %s: %s", sock, strerror(errno));
+	memset(&att, 0, sizeof att);
+	att.kind = AETHER_ATTACH_VDE;
+	att.vde.sock = sock;
+	ck_assert_msg(ae_relay_port_open(relay, &att, &ports[0], err,
+					 sizeof err) == 0,
+		      "vde port: %s", err);
+	ae_relay_port_use(relay, ports[0]);
+	ck_assert_str_eq(ae_relay_port_describe(ports[0]) + 4, sock);
+	for (i = 0; i < 3; i++)
+		vm_send(f, seq_frame(f, (uint32_t)i, 1400));
+	got = 0;
+	end = ae_now_ns() + 5000000000ull;
+	while (got < 3 && ae_now_ns() < end) {
+		struct pollfd p = {vde_datafd(peer), POLLIN, 0};
+		ck_assert_int_ge(ae_relay_run_once(relay, 20), 0);
+		while (got < 3 && poll(&p, 1, 0) == 1) {
+			ssize_t n = vde_recv(peer, f, sizeof f, 0);
+			if (n > 0 && seq_of(f, (size_t)n, 1400) >= 0) {
+				ck_assert_int_eq(seq_of(f, (size_t)n, 1400), got);
+				got++;
+			}
+		}
+	}
+	ck_assert_int_eq(got, 3);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(vde_send(peer, f, seq_frame(f, 50 + (uint32_t)i, 64), 0),
+				 64);
+	expect_seq(vmfd, 50, 3, 64);
+	vde_close(peer);
+	ae_relay_port_use(relay, NULL);
+	ae_relay_port_close(ports[0]);
+	ports[0] = NULL;
+	{
+		FILE *fp = fopen(pidf, "r");
+		if (fp && fgets(buf, sizeof buf, fp) && atol(buf) > 1)
+			kill((pid_t)atol(buf), SIGTERM);
+		if (fp)
+			fclose(fp);
+	}
+	free(vs);
+	ck_tmp_teardown();
+}
+END_TEST
+#endif
+
+static void setup_plain_relay(void)
+{
+	char err[256];
+
+	ck_assert_int_eq(ae_relay_new(&relay, NULL, err, sizeof err), 0);
+	vmfd = ae_relay_hv_fd(relay);
+}
+
 static Suite *relay_suite(void)
 {
 	Suite *s = suite_create("relay");
@@ -597,6 +954,20 @@ static Suite *relay_suite(void)
 	tcase_add_checked_fixture(tc, setup_ipv6, teardown);
 	tcase_add_test(tc, ipv6_router_advert);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("tap-port");
+	tcase_add_checked_fixture(tc, setup_netns, teardown_ports);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, tap_port_both_ways);
+	tcase_add_test(tc, tap_port_repoint_mid_stream);
+	tcase_add_test(tc, port_refusals);
+	suite_add_tcase(s, tc);
+#ifdef AE_HAVE_VDEPLUG
+	tc = tcase_create("vde-port");
+	tcase_add_checked_fixture(tc, setup_plain_relay, teardown_ports);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, vde_port_both_ways);
+	suite_add_tcase(s, tc);
+#endif
 	return s;
 }
 
