@@ -21,6 +21,7 @@
 #     exit 1 with the plugin's error naming the bridge, the guest keeps
 #     pinging and fetching on slirp, no link down, nothing of the attempt
 #     left (no TAP device, no runtime record of it);
+#   - a forward on slirp is reported dropped by the switch to tap;
 #   - --persist rewrites the VM file (backend and [network.tap]); without it
 #     the file is byte for byte the same; the next start uses the file;
 #   - kill -9 of the supervisor while a switch to vde is under way (once
@@ -191,6 +192,7 @@ switch_to() {
 	shift 5
 	n=$(lines)
 	ae_expect 0 "now on backend $b" network switch "$VM" "$b" "$@"
+	cp "$WORK/out" "$WORK/switch.out"
 	wait_since "$n" "AETHER-GUEST: lease ip=$lease " 120 ||
 		{ guest_log; fail "after the switch to $b: no lease in $lease"; }
 	assert_working "$n" "$gw" "$srv" "on $b"
@@ -199,7 +201,13 @@ switch_to() {
 	[ -e "$RUN/vms/$VM/network.next" ] && fail "on $b: network.next is left after the switch"
 	pass "switched to $b: lease in $lease, pings $gw, server at $srv reached, same NIC ($IFACE $MAC)"
 }
+# A forward on slirp, which tap has no forwards for: reported dropped.
+FPORT=$(free_port)
+ae_expect 0 '' forward add "$VM" tcp "127.0.0.1:$FPORT" 22
 switch_to tap tap '10\.123\.0\.[0-9]+' 10.123.0.1 10.123.0.1 --set bridge=swbr --persist
+grep -qx "$VM: forward tcp 127.0.0.1:$FPORT 22 dropped: backend tap did not take it" "$WORK/switch.out" ||
+	{ cat "$WORK/switch.out" >&2; fail "the switch to tap did not report the slirp forward 127.0.0.1:$FPORT dropped"; }
+pass "the switch to tap reported the forward 127.0.0.1:$FPORT dropped"
 grep -qx 'option bridge swbr' "$WORK/show" ||
 	{ cat "$WORK/show" >&2; fail "network show on tap: no 'option bridge swbr'"; }
 grep -Eq "^attachment tap $LC_PREFIX[0-9]+" "$WORK/show" ||
