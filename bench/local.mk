@@ -26,3 +26,14 @@ bench_nft_bench_LDADD = libaether-core.la $(NFT_LIBS)
 endif
 bench_scripts += bench/nft-bench.sh
 dist_noinst_SCRIPTS += bench/nft-bench.sh
+
+# make bench: bench/switch-bench.sh (the cost of switchable = yes: frames/s
+# through a TAP fd directly and through the relay's TAP port; the time of
+# a live backend switch with the test guest).
+check_PROGRAMS += bench/switch-bench
+bench_switch_bench_SOURCES = bench/switch-bench.c
+bench_switch_bench_CFLAGS = $(AM_CFLAGS) -pthread
+bench_switch_bench_LDFLAGS = -pthread
+bench_switch_bench_LDADD = libaether-core.la
+bench_scripts += bench/switch-bench.sh
+dist_noinst_SCRIPTS += bench/switch-bench.sh
