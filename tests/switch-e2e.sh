@@ -117,7 +117,11 @@ wait_since() {
 	return 1
 }
 lines() { wc -l <"$CON" | tr -d ' '; }
-guest_log() { log "--- guest console ---"; grep -a 'GUEST\|guest' "$CON" | tr -d '\r' >&2; log "---"; }
+guest_log() {
+	log "--- guest console ---"; grep -a 'GUEST\|guest' "$CON" | tr -d '\r' >&2
+	log "--- supervisor.log ---"; tail -n 30 "$WORK/store/vms/$VM/supervisor.log" >&2
+	log "---"
+}
 # The guest keeps working from line $1 on: a second with ping replies
 # from gateway $2 and a reply of the server at $3.
 assert_working() {
