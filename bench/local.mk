@@ -37,3 +37,19 @@ bench_switch_bench_LDFLAGS = -pthread
 bench_switch_bench_LDADD = libaether-core.la
 bench_scripts += bench/switch-bench.sh
 dist_noinst_SCRIPTS += bench/switch-bench.sh
+
+# make bench: bench/tcp-bench.sh (iperf3 from a network namespace through
+# every user-mode path; bench/tcp-conv is the namespace's NIC,
+# bench/tcp-backend runs libslirp and aether's plugins for it).
+check_PROGRAMS += bench/tcp-conv
+bench_tcp_conv_SOURCES = bench/tcp-conv.c
+bench_tcp_conv_CFLAGS = $(AM_CFLAGS) -pthread
+bench_tcp_conv_LDADD = -lpthread
+if HAVE_LIBSLIRP
+check_PROGRAMS += bench/tcp-backend
+bench_tcp_backend_SOURCES = bench/tcp-backend.c
+bench_tcp_backend_CFLAGS = $(AM_CFLAGS) $(SLIRP_CFLAGS)
+bench_tcp_backend_LDADD = libaether-core.la $(SLIRP_LIBS)
+endif
+bench_scripts += bench/tcp-bench.sh
+dist_noinst_SCRIPTS += bench/tcp-bench.sh

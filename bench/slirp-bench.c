@@ -4,15 +4,19 @@
  *           is a thread sending one frame per send(), as QEMU's dgram
  *           netdev does, on the relay's socketpair)
  *   direct  libslirp driven in one process without the relay: the same VM
- *           thread and socketpair, a plain recv() + slirp_input() loop
- *           (the relay's overhead is the difference to relay)
+ *           thread and socketpair, read as the relay reads it (a batch
+ *           per recvmmsg) straight into slirp_input() (the relay's
+ *           overhead is the difference to relay)
  *   inproc  libslirp alone: frames fed to slirp_input() from memory, no
  *           socket at all (the ceiling of libslirp itself)
  *   passt   passt -F FD on a SOCK_STREAM socketpair with QEMU's framing
  *           (4-byte length + frame, one sendmsg per frame, as QEMU's
  *           stream netdev does)
  * usage: slirp-bench relay|direct|inproc|passt PAYLOAD SECONDS
- * prints: "MODE PAYLOAD frames/s sent/s"
+ * prints: "MODE PAYLOAD frames/s sent/s CPU-ns/frame sleeps/frame": the CPU
+ * time and the voluntary context switches (waits in poll or recvmmsg) of
+ * the thread running the relay and libslirp, or libslirp alone, per frame
+ * it handled; 0 for passt, which runs in its own process.
  */
 #include "config.h"
 
@@ -26,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -168,6 +173,23 @@ static double now_s(void)
 	return (double)ae_now_ns() / 1e9;
 }
 
+/* CPU seconds (user + system) of the calling thread: the one that runs
+ * the relay and libslirp, or libslirp alone. */
+static long nvcsw; /* the thread's voluntary context switches (sleeps) */
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	nvcsw = ru.ru_nvcsw;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU nanoseconds and sleeps per frame handled in the measured interval. */
+static double cpu_ns, sleeps;
+
 static void run_relay(size_t payload, double secs, unsigned long long *rx,
 		      unsigned long long *tx)
 {
@@ -179,8 +201,10 @@ static void run_relay(size_t payload, double secs, unsigned long long *rx,
 	char err[512];
 	struct gen g = {0};
 	pthread_t t;
-	double t0, t1 = 0;
+	double t0, t1 = 0, c1 = 0;
 	unsigned long long r0 = 0, s0 = 0;
+	struct ae_relay_stats rs;
+	uint64_t f0 = 0;
 
 	ae_log_level = 3;
 	ae_vm_init(&vm, "bench", 0, "/tmp");
@@ -200,9 +224,20 @@ static void run_relay(size_t payload, double secs, unsigned long long *rx,
 		ae_relay_run_once(relay, 10);
 		if (!t1 && now_s() - t0 >= 0.3) { /* after a warm-up */
 			t1 = now_s();
+			c1 = cpu_s();
+			ae_relay_get_stats(relay, &rs);
+			f0 = rs.frames[AE_RELAY_TO_NET];
 			r0 = atomic_load(&received);
 			s0 = atomic_load(&sent);
 		}
+	}
+	ae_relay_get_stats(relay, &rs);
+	if (rs.frames[AE_RELAY_TO_NET] > f0) {
+		double f = (double)(rs.frames[AE_RELAY_TO_NET] - f0);
+		long w0 = nvcsw;
+
+		cpu_ns = (cpu_s() - c1) * 1e9 / f;
+		sleeps = (double)(nvcsw - w0) / f;
 	}
 	*rx = atomic_load(&received) - r0;
 	*tx = atomic_load(&sent) - s0;
@@ -263,11 +298,21 @@ static void run_direct(size_t payload, double secs, unsigned long long *rx,
 	size_t len = make_frame(frame, "10.0.2.15", "10.0.2.2", sink_port,
 				payload);
 	unsigned long long n = 0, r0 = 0, n0 = 0;
-	double t0, t1 = 0;
+	double t0, t1 = 0, c1 = 0;
 	struct gen g = {0};
 	pthread_t t;
-	int sfd = -1;
+	int sfd = -1, i;
+	static uint8_t dbuf[AE_RELAY_BATCH][2048];
+	struct mmsghdr dm[AE_RELAY_BATCH];
+	struct iovec dv[AE_RELAY_BATCH];
 
+	memset(dm, 0, sizeof dm);
+	for (i = 0; i < AE_RELAY_BATCH; i++) {
+		dv[i].iov_base = dbuf[i];
+		dv[i].iov_len = sizeof dbuf[i];
+		dm[i].msg_hdr.msg_iov = &dv[i];
+		dm[i].msg_hdr.msg_iovlen = 1;
+	}
 	cfg.version = 4;
 	cfg.in_enabled = true;
 	inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
@@ -277,8 +322,18 @@ static void run_direct(size_t payload, double secs, unsigned long long *rx,
 	inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
 	s = slirp_new(&cfg, &cb, NULL);
 	if (from_socket) {
-		int sv[2];
+		int sv[2], sz = 4 << 20, j;
 		socketpair(AF_UNIX, SOCK_DGRAM, 0, sv);
+		for (j = 0; j < 2; j++) { /* sized as the relay sizes them */
+			if (setsockopt(sv[j], SOL_SOCKET, SO_SNDBUFFORCE, &sz,
+				       sizeof sz))
+				setsockopt(sv[j], SOL_SOCKET, SO_SNDBUF, &sz,
+					   sizeof sz);
+			if (setsockopt(sv[j], SOL_SOCKET, SO_RCVBUFFORCE, &sz,
+				       sizeof sz))
+				setsockopt(sv[j], SOL_SOCKET, SO_RCVBUF, &sz,
+					   sizeof sz);
+		}
 		g.fd = sv[1];
 		memcpy(g.frame, frame, len);
 		g.len = len;
@@ -287,20 +342,21 @@ static void run_direct(size_t payload, double secs, unsigned long long *rx,
 	}
 	t0 = now_s();
 	for (;;) {
-		int i;
 		uint32_t to = 0;
 
-		for (i = 0; i < 32; i++) {
-			if (from_socket) {
-				ssize_t got = recv(sfd, frame, sizeof frame,
-						   i ? MSG_DONTWAIT : 0);
-				if (got <= 0)
-					break;
-				slirp_input(s, frame, (int)got);
-			} else {
-				slirp_input(s, frame, (int)len);
+		if (from_socket) {
+			/* As the relay reads: a batch per recvmmsg, blocking
+			 * for the first frame only. */
+			int got = recvmmsg(sfd, dm, AE_RELAY_BATCH,
+					   MSG_WAITFORONE, NULL);
+			for (i = 0; i < got; i++) {
+				slirp_input(s, dv[i].iov_base,
+					    (int)dm[i].msg_len);
+				n++;
 			}
-			n++;
+		} else {
+			for (i = 0; i < AE_RELAY_BATCH; i++, n++)
+				slirp_input(s, frame, (int)len);
 		}
 		dn = 0;
 		slirp_pollfds_fill(s, &to, d_add, NULL);
@@ -308,11 +364,18 @@ static void run_direct(size_t payload, double secs, unsigned long long *rx,
 		slirp_pollfds_poll(s, 0, d_rev, NULL);
 		if (!t1 && now_s() - t0 >= 0.3) {
 			t1 = now_s();
+			c1 = cpu_s();
 			r0 = atomic_load(&received);
 			n0 = n;
 		}
 		if (t1 && now_s() - t1 >= secs)
 			break;
+	}
+	if (n > n0) {
+		long w0 = nvcsw;
+
+		cpu_ns = (cpu_s() - c1) * 1e9 / (double)(n - n0);
+		sleeps = (double)(nvcsw - w0) / (double)(n - n0);
 	}
 	secs = now_s() - t1;
 	*rx = (unsigned long long)((atomic_load(&received) - r0) / secs);
@@ -412,6 +475,7 @@ int main(int argc, char **argv)
 		return 2;
 	atomic_store(&stop, 1);
 	pthread_join(sink, NULL);
-	printf("%s %zu %llu %llu\n", argv[1], payload, rx, tx);
+	printf("%s %zu %llu %llu %.0f %.3f\n", argv[1], payload, rx, tx, cpu_ns,
+	       sleeps);
 	return 0;
 }

@@ -96,6 +96,8 @@ static const struct {
 	{EPROTO, "EPROTO"},         {EADDRNOTAVAIL, "EADDRNOTAVAIL"},
 	{ENOMEM, "ENOMEM"},         {ETIMEDOUT, "ETIMEDOUT"},
 	{ECONNREFUSED, "ECONNREFUSED"}, {ESRCH, "ESRCH"},
+	{EBUSY, "EBUSY"},           {ENODEV, "ENODEV"},
+	{ENXIO, "ENXIO"},           {EAGAIN, "EAGAIN"},
 };
 
 static const char *errname(int code)

@@ -162,6 +162,11 @@ static int netdev_user(char **nd, const struct aether_attach_user *u,
 	opt(nd, "domainname", u->domain);
 	if (u->restrict_)
 		opt(nd, "restrict", "on");
+	/* Given ipv6=on alone, QEMU turns IPv4 off: say both.  IPv6 is then
+	 * QEMU's fixed fec0::/64, host fec0::2, DNS fec0::3 (the attachment
+	 * carries no IPv6 addresses). */
+	if (u->ipv6)
+		opt(nd, "ipv4", "on");
 	opt(nd, "ipv6", u->ipv6 ? "on" : "off");
 	if (u->n_hostfwd && !u->hostfwd)
 		return ae_seterr(err, errlen, EINVAL,
@@ -170,6 +175,11 @@ static int netdev_user(char **nd, const struct aether_attach_user *u,
 		if (!u->hostfwd[i] || !*u->hostfwd[i])
 			return ae_seterr(err, errlen, EINVAL,
 					 "user attachment: empty hostfwd %u", i);
+		if (strchr(u->hostfwd[i], '['))
+			return ae_seterr(err, errlen, EINVAL,
+					 "user attachment: hostfwd %u (%s) has an "
+					 "IPv6 address; QEMU's user netdev "
+					 "forwards IPv4 only", i, u->hostfwd[i]);
 		opt(nd, "hostfwd", u->hostfwd[i]);
 	}
 	return 0;

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 #ifdef AE_HAVE_VDEPLUG
 #include <libvdeplug.h>
@@ -43,6 +45,11 @@ struct ae_relay_port {
 	/* VDE */
 	void *vde;
 	int vde_fd;
+	/* STREAM: 4-byte big-endian length, then the frame (QEMU's stream
+	 * netdev framing); partial reads and writes are kept here */
+	size_t in_len;
+	uint8_t *out;
+	size_t out_len, out_off;
 	uint8_t *buf;
 	uint64_t errors;
 	char detail[256];
@@ -53,6 +60,7 @@ const char *ae_relay_port_refusal(uint32_t kind)
 	switch (kind) {
 	case AETHER_ATTACH_FRAME:
 	case AETHER_ATTACH_TAP:
+	case AETHER_ATTACH_STREAM:
 #ifdef AE_HAVE_VDEPLUG
 	case AETHER_ATTACH_VDE:
 #endif
@@ -68,8 +76,6 @@ const char *ae_relay_port_refusal(uint32_t kind)
 	case AETHER_ATTACH_VHOST_USER:
 		return "a vhost-user backend talks to QEMU directly, which the "
 		       "relay cannot carry";
-	case AETHER_ATTACH_STREAM:
-		return "the relay cannot carry a stream attachment yet";
 	default:
 		return "the relay cannot carry this attachment kind";
 	}
@@ -100,8 +106,8 @@ static int fd_fill(void *port, struct aether_pollfd *fds, unsigned max,
 	(void)timeout_ms;
 	if (max < 1)
 		return 0;
-	fds[0].fd = p->kind == AETHER_ATTACH_TAP ? p->fd : p->vde_fd;
-	fds[0].events = POLLIN;
+	fds[0].fd = p->kind == AETHER_ATTACH_VDE ? p->vde_fd : p->fd;
+	fds[0].events = (short)(POLLIN | (p->out_len ? POLLOUT : 0));
 	fds[0].revents = 0;
 	return 1;
 }
@@ -162,6 +168,131 @@ static int tap_open(struct ae_relay_port *p, struct aether_attachment *att,
 	p->ops.dispatch = tap_dispatch;
 	snprintf(p->detail, sizeof p->detail, "tap %s",
 		 att->tap.ifname[0] ? att->tap.ifname : "(unnamed)");
+	return 0;
+}
+
+/* ---- STREAM --------------------------------------------------------- */
+
+#define STREAM_OUT_MAX (1u << 20) /* bytes queued towards the socket */
+
+static void stream_flush(struct ae_relay_port *p)
+{
+	while (p->out_off < p->out_len) {
+		ssize_t w = send(p->fd, p->out + p->out_off,
+				 p->out_len - p->out_off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w < 0 && errno != EAGAIN) { /* gone: drop it all */
+				p->errors++;
+				p->out_off = p->out_len = 0;
+			}
+			return;
+		}
+		p->out_off += (size_t)w;
+	}
+	p->out_off = p->out_len = 0;
+}
+
+static void stream_input(void *port, const void *frame, size_t len)
+{
+	struct ae_relay_port *p = port;
+	uint8_t hdr[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16),
+			  (uint8_t)(len >> 8), (uint8_t)len};
+
+	if (p->out_len + 4 + len > STREAM_OUT_MAX) {
+		stream_flush(p);
+		if (p->out_len + 4 + len > STREAM_OUT_MAX) {
+			p->errors++; /* the peer does not read: drop */
+			return;
+		}
+	}
+	if (p->out_off && p->out_off == p->out_len)
+		p->out_off = p->out_len = 0;
+	memcpy(p->out + p->out_len, hdr, 4);
+	memcpy(p->out + p->out_len + 4, frame, len);
+	p->out_len += 4 + len;
+	stream_flush(p);
+}
+
+static void stream_dispatch(void *port, const struct aether_pollfd *fds,
+			    unsigned n)
+{
+	struct ae_relay_port *p = port;
+	int i;
+
+	if (n < 1)
+		return;
+	if (fds[0].revents & POLLOUT)
+		stream_flush(p);
+	if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		return;
+	for (i = 0; i < PORT_READS; i++) {
+		ssize_t got = recv(p->fd, p->buf + p->in_len,
+				   PORT_BUF - p->in_len, MSG_DONTWAIT);
+		size_t off = 0;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return;
+		p->in_len += (size_t)got;
+		while (p->in_len - off >= 4) {
+			const uint8_t *h = p->buf + off;
+			size_t flen = (size_t)h[0] << 24 | (size_t)h[1] << 16 |
+				      (size_t)h[2] << 8 | h[3];
+			if (flen > PORT_BUF - 4) { /* garbage: start over */
+				p->errors++;
+				off = p->in_len;
+				break;
+			}
+			if (p->in_len - off < 4 + flen)
+				break;
+			p->output(p->sink, h + 4, flen);
+			off += 4 + flen;
+		}
+		memmove(p->buf, p->buf + off, p->in_len - off);
+		p->in_len -= off;
+	}
+}
+
+static int stream_open(struct ae_relay_port *p, struct aether_attachment *att,
+		       char *err, size_t errlen)
+{
+	int fd = att->stream.fd;
+
+	if (fd >= 0) {
+		att->stream.fd = -1; /* ours now */
+		snprintf(p->detail, sizeof p->detail, "stream fd");
+	} else {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		const char *path = att->stream.path;
+		int e;
+
+		if (!path || !ae_valid_abs_path(path) ||
+		    strlen(path) >= sizeof sa.sun_path)
+			return ae_seterr(err, errlen, EINVAL,
+					 "stream attachment needs an fd or an "
+					 "absolute socket path");
+		strcpy(sa.sun_path, path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 ||
+		    connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+			e = errno;
+			if (fd >= 0)
+				close(fd);
+			return ae_seterr(err, errlen, e, "stream %s: %s", path,
+					 strerror(e));
+		}
+		snprintf(p->detail, sizeof p->detail, "stream %s", path);
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	p->fd = fd;
+	p->out = ae_xmalloc(STREAM_OUT_MAX);
+	p->ops.input = stream_input;
+	p->ops.fill = fd_fill;
+	p->ops.dispatch = stream_dispatch;
 	return 0;
 }
 
@@ -279,6 +410,10 @@ int ae_relay_port_open(struct ae_relay *r, struct aether_attachment *att,
 		p->buf = ae_xmalloc(PORT_BUF);
 		rc = tap_open(p, att, err, errlen);
 		break;
+	case AETHER_ATTACH_STREAM:
+		p->buf = ae_xmalloc(PORT_BUF);
+		rc = stream_open(p, att, err, errlen);
+		break;
 #ifdef AE_HAVE_VDEPLUG
 	case AETHER_ATTACH_VDE:
 		p->buf = ae_xmalloc(PORT_BUF);
@@ -330,5 +465,6 @@ void ae_relay_port_close(struct ae_relay_port *p)
 		vde_close(p->vde);
 #endif
 	free(p->buf);
+	free(p->out);
 	free(p);
 }

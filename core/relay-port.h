@@ -8,7 +8,10 @@
  *          here, the virtio-net header stripped on read and a zero one
  *          prepended on write when the fd has IFF_VNET_HDR;
  *   VDE    a port of the VDE switch, opened here with libvdeplug
- *          (att->vde.sock/port/group/mode).
+ *          (att->vde.sock/port/group/mode);
+ *   STREAM the attachment's connected stream socket (or one connected
+ *          here to att->stream.path), each frame preceded by its length
+ *          as 4 bytes big-endian, as QEMU's -netdev stream frames them.
  * USER and VHOST_USER attachments cannot be relayed (QEMU itself is the
  * network there): ae_relay_port_open refuses them.  A switch makes the
  * new port, re-points the relay to it (ae_relay_port_use) and closes
@@ -28,14 +31,16 @@ struct ae_relay_port;
 const char *ae_relay_port_refusal(uint32_t kind);
 
 /* Make a port of relay r from att (after the plugin's attach).  A TAP
- * port takes att->tap.fds[0] (set to -1 in att); a FRAME port checks
+ * port takes att->tap.fds[0] (set to -1 in att), a STREAM port
+ * att->stream.fd (likewise); a FRAME port checks
  * the plugin's ops against r (att's output/sink must be r's hooks).
  * Returns 0, or -errno with the reason in err. */
 int ae_relay_port_open(struct ae_relay *r, struct aether_attachment *att,
 		       struct ae_relay_port **out, char *err, size_t errlen);
 /* Re-point relay r to p (NULL: no port). */
 void ae_relay_port_use(struct ae_relay *r, struct ae_relay_port *p);
-/* "tap ae3", "vde /run/x/ctl port 5", "frame": what p is attached to. */
+/* "tap ae3", "vde /run/x/ctl port 5", "stream fd", "stream PATH",
+ * "frame": what p is attached to. */
 const char *ae_relay_port_describe(const struct ae_relay_port *p);
 uint32_t ae_relay_port_kind(const struct ae_relay_port *p);
 /* Frames this port could not pass on (a full or gone device). */

@@ -6,8 +6,13 @@
  * to guest: output() copies the frame once into a bounded queue (the
  * plugin's buffer is only valid during the call), flushed with sendmmsg()
  * after every round or whenever a batch is full.  When the hypervisor's
- * socket is full the queue waits for POLLOUT; frames are dropped (and
- * counted) only when the queue itself is full or QEMU is gone.
+ * socket is full the queue waits for POLLOUT (no send is tried before);
+ * frames are dropped (and counted) only when the queue itself is full, a
+ * frame cannot be sent at all, or QEMU is gone (then output() says
+ * -EPIPE).
+ *
+ * The socket buffers, not net.unix.max_dgram_qlen, bound what QEMU can
+ * queue: that limit does not apply between the two ends of a socketpair.
  */
 #include "config.h"
 
@@ -22,9 +27,14 @@
 #include "relay.h"
 #include "util.h"
 
-#define BATCH 32            /* frames per recvmmsg/sendmmsg */
+#define BATCH AE_RELAY_BATCH /* frames per recvmmsg/sendmmsg */
 #define RX_BUF 65536        /* the largest frame QEMU sends */
-#define TXQ 512             /* frames queued towards the guest */
+/* Receive buffers lie RX_STRIDE apart, 2 KiB more than RX_BUF: with a
+ * stride of exactly 64 KiB the frames of a batch all map to the same
+ * cache sets and evict each other before the port reads them; this way
+ * they spread as 2 KiB buffers side by side would. */
+#define RX_STRIDE (RX_BUF + 2048)
+#define TXQ AE_RELAY_TXQ    /* frames queued towards the guest */
 #define RX_ROUNDS 16        /* recvmmsg calls per wake-up (fairness) */
 #define MAX_PORT_FDS 1024
 
@@ -49,11 +59,33 @@ struct ae_relay {
 	struct iovec rxv[BATCH];
 	struct txslot tx[TXQ];
 	unsigned tx_head, tx_n;
+	int tx_blocked; /* the socket was full: no sends until POLLOUT */
 	struct mmsghdr txm[BATCH];
 	struct iovec txv[BATCH];
 	int tx_error_logged;
 };
 
+/* A send error saying that the hypervisor's end is closed.  A datagram
+ * socketpair reports no POLLHUP when its peer closes: the first send
+ * after it fails with ECONNREFUSED, later ones with ENOTCONN. */
+static int peer_gone(int e)
+{
+	return e == ECONNREFUSED || e == ENOTCONN || e == EPIPE ||
+	       e == ECONNRESET;
+}
+
+/* Drop the n oldest queued frames, counting them. */
+static void tx_drop(struct ae_relay *r, unsigned n)
+{
+	r->st.drops[AE_RELAY_TO_GUEST] += n;
+	r->tx_head = (r->tx_head + n) % TXQ;
+	r->tx_n -= n;
+}
+
+/* Send the queue in order, BATCH frames per sendmmsg, until it is empty
+ * or the socket is full (then tx_blocked: wait for POLLOUT).  Frames
+ * leave the queue only once sent (counted in frames/bytes) or dropped
+ * (counted in drops). */
 static void flush(struct ae_relay *r)
 {
 	while (r->tx_n) {
@@ -70,15 +102,25 @@ static void flush(struct ae_relay *r)
 		}
 		sent = sendmmsg(r->fd, r->txm, k, MSG_DONTWAIT);
 		if (sent < 0) {
-			if (errno == EAGAIN || errno == EINTR || errno == ENOBUFS)
-				return; /* wait for POLLOUT */
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == ENOBUFS) {
+				r->tx_blocked = 1; /* wait for POLLOUT */
+				return;
+			}
 			if (!r->tx_error_logged++)
 				ae_debug("relay: send to the hypervisor: %s",
 					 strerror(errno));
-			r->st.drops[AE_RELAY_TO_GUEST] += r->tx_n;
-			r->tx_head = (r->tx_head + r->tx_n) % TXQ;
-			r->tx_n = 0;
-			return;
+			if (peer_gone(errno)) {
+				if (!r->dead)
+					ae_debug("relay: the hypervisor side "
+						 "is gone");
+				r->dead = 1;
+				tx_drop(r, r->tx_n);
+				return;
+			}
+			tx_drop(r, 1); /* this frame only: send the rest */
+			continue;
 		}
 		for (i = 0; i < (unsigned)sent; i++) {
 			r->st.frames[AE_RELAY_TO_GUEST]++;
@@ -87,9 +129,14 @@ static void flush(struct ae_relay *r)
 		}
 		r->tx_head = (r->tx_head + (unsigned)sent) % TXQ;
 		r->tx_n -= (unsigned)sent;
-		if ((unsigned)sent < k)
+		if ((unsigned)sent < k) {
+			/* The socket is full (or the next frame fails: the
+			 * send after POLLOUT says so). */
+			r->tx_blocked = 1;
 			return;
+		}
 	}
+	r->tx_blocked = 0;
 }
 
 static int relay_output(void *sink, const void *frame, size_t len)
@@ -123,7 +170,7 @@ static int relay_output(void *sink, const void *frame, size_t len)
 	}
 	memcpy(s->buf, frame, len);
 	s->len = len;
-	if (++r->tx_n >= BATCH)
+	if (++r->tx_n >= BATCH && !r->tx_blocked)
 		flush(r);
 	return 0;
 }
@@ -149,9 +196,9 @@ int ae_relay_new(struct ae_relay **out, struct aether_attachment *att,
 		if (setsockopt(sv[i], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz))
 			setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 	}
-	r->rxmem = ae_xmalloc((size_t)BATCH * RX_BUF);
+	r->rxmem = ae_xmalloc((size_t)BATCH * RX_STRIDE);
 	for (i = 0; i < BATCH; i++) {
-		r->rxv[i].iov_base = r->rxmem + (size_t)i * RX_BUF;
+		r->rxv[i].iov_base = r->rxmem + (size_t)i * RX_STRIDE;
 		r->rxv[i].iov_len = RX_BUF;
 		r->rxm[i].msg_hdr.msg_iov = &r->rxv[i];
 		r->rxm[i].msg_hdr.msg_iovlen = 1;
@@ -240,7 +287,7 @@ unsigned ae_relay_fill(struct ae_relay *r, struct pollfd *fds, unsigned max,
 				 timeout_ms);
 		if (k > 0)
 			n += (unsigned)k > m ? m : (unsigned)k;
-		if (r->tx_n)
+		if (r->tx_n && !r->tx_blocked)
 			flush(r); /* the port may have sent from fill */
 	}
 	return n;
@@ -267,9 +314,12 @@ static void receive(struct ae_relay *r)
 			r->st.bytes[AE_RELAY_TO_NET] += len;
 			r->ops->input(r->port, r->rxv[i].iov_base, len);
 		}
-		/* QEMU refills the socket while we work (its queue holds
-		 * only net.unix.max_dgram_qlen frames): read on until it is
-		 * empty or the round limit keeps the loop fair. */
+		/* A full batch: QEMU likely queued more while we worked,
+		 * read on (up to RX_ROUNDS, for fairness).  A short one
+		 * drained the socket: the next poll says when more came,
+		 * without a recvmmsg that finds nothing. */
+		if (got < BATCH)
+			return;
 	}
 }
 
@@ -277,8 +327,10 @@ void ae_relay_dispatch(struct ae_relay *r, struct pollfd *fds, unsigned n)
 {
 	if (n < 1)
 		return;
-	if (fds[0].revents & POLLOUT)
+	if (fds[0].revents & POLLOUT) {
+		r->tx_blocked = 0;
 		flush(r);
+	}
 	if (fds[0].revents & POLLIN)
 		receive(r);
 	if ((fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) &&
@@ -290,7 +342,8 @@ void ae_relay_dispatch(struct ae_relay *r, struct pollfd *fds, unsigned n)
 	if (r->ops)
 		r->ops->dispatch(r->port, (struct aether_pollfd *)(fds + 1),
 				 n - 1);
-	flush(r);
+	if (!r->tx_blocked)
+		flush(r);
 }
 
 int ae_relay_run_once(struct ae_relay *r, int timeout_ms)

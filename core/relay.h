@@ -16,6 +16,10 @@
 
 enum { AE_RELAY_TO_NET = 0, AE_RELAY_TO_GUEST = 1 };
 
+/* Frames per recvmmsg/sendmmsg call; frames queued towards the guest. */
+#define AE_RELAY_BATCH 32
+#define AE_RELAY_TXQ 512
+
 struct ae_relay_stats {
 	/* [AE_RELAY_TO_NET]: frames the guest sent (to the plugin);
 	 * [AE_RELAY_TO_GUEST]: frames the plugin sent (to the guest). */

@@ -506,6 +506,9 @@ static int owner_ok(const char *root, const char *name, uid_t ruid,
 /* The orphan scan: every QEMU of a VM of root (only: of that VM alone)
  * that no live[] supervisor owns and whose owner is right.  With pids,
  * they are only listed (up to max); without, they are killed. */
+/* How long a killed orphan QEMU may take to exit. */
+#define ORPHAN_EXIT_MS 30000
+
 static int orphans(const char *root, const char *only,
 		   const struct ae_live_vm *live, size_t n_live, pid_t *pids,
 		   int max)
@@ -572,11 +575,21 @@ static int orphans(const char *root, const char *only,
 			}
 			if (rc == 0) {
 				killed++;
+				/* Until it has exited: its disk locks and
+				 * TAP fds go only then, and a new QEMU of
+				 * the same VM needs them.  A loaded host
+				 * can take seconds to tear down a big
+				 * guest. */
 				if (pidfd >= 0) {
 					struct pollfd pfd = {pidfd, POLLIN, 0};
-					poll(&pfd, 1, 5000);
+					if (poll(&pfd, 1, ORPHAN_EXIT_MS) == 0)
+						ae_warn("gc: QEMU pid %ld of VM %s "
+							"has not exited %d s after "
+							"SIGKILL", pid, name,
+							ORPHAN_EXIT_MS / 1000);
 				} else {
-					for (i = 0; i < 50 && ae_pid_alive((pid_t)pid); i++)
+					for (i = 0; i < ORPHAN_EXIT_MS / 100 &&
+						    ae_pid_alive((pid_t)pid); i++)
 						usleep(100000);
 				}
 			}

@@ -464,7 +464,7 @@ START_TEST(user_args)
 	ck_assert_str_eq(netdev_ok(&a, &att, c),
 			 "user,id=net0,net=10.0.3.0/24,host=10.0.3.2,"
 			 "dhcpstart=10.0.3.15,dns=10.0.3.3,hostname=my,,host,"
-			 "domainname=example.org,restrict=on,ipv6=on,"
+			 "domainname=example.org,restrict=on,ipv4=on,ipv6=on,"
 			 "hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=udp::5353-:53");
 	ae_argv_free(&a);
 
@@ -485,6 +485,7 @@ START_TEST(user_malformed)
 	struct aether_attachment att;
 	static const char *const empty[] = {"tcp::1-:1", ""};
 	static const char *const null[] = {NULL};
+	static const char *const v6[] = {"tcp::8080-:80", "tcp:[::1]:8080-:80"};
 
 	att_init(&att, AETHER_ATTACH_USER);
 	att.user.n_hostfwd = 1;
@@ -495,6 +496,13 @@ START_TEST(user_malformed)
 	att.user.hostfwd = null;
 	att.user.n_hostfwd = 1;
 	netdev_fails(&att, c, "user attachment: empty hostfwd 0");
+	/* QEMU 7.2's user netdev has no IPv6 forwards: refused, not passed. */
+	att.user.hostfwd = v6;
+	att.user.n_hostfwd = 2;
+	att.user.ipv6 = 1;
+	netdev_fails(&att, c, "user attachment: hostfwd 1 (tcp:[::1]:8080-:80) "
+		     "has an IPv6 address; QEMU's user netdev forwards IPv4 "
+		     "only");
 	ae_vmconf_free(c);
 }
 END_TEST

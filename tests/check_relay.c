@@ -2,13 +2,16 @@
  * hypervisor's end of the relay's socketpair and sends real Ethernet
  * frames to the slirp plugin in mode = libslirp, driving the relay the
  * way `aether run`'s loop does.  Also: a plugin built against the frozen
- * ABI 1.0 header loads and works next to the 1.1 frame port. */
+ * ABI 1.0 header loads and works next to the 1.1 frame port; and the
+ * relay's batching, back-pressure and drop accounting against a fake
+ * frame port, with sendmmsg() wrapped to send fewer or fail. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "check-main.h"
@@ -26,6 +29,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #ifdef AE_HAVE_VDEPLUG
 #include <libvdeplug.h>
@@ -918,6 +922,111 @@ START_TEST(vde_port_both_ways)
 END_TEST
 #endif
 
+
+/* A STREAM port (passt's socket): 4-byte big-endian lengths, frames
+ * split across reads and several in one read. */
+static void be_frame(uint8_t *out, const uint8_t *f, size_t len)
+{
+	out[0] = (uint8_t)(len >> 24);
+	out[1] = (uint8_t)(len >> 16);
+	out[2] = (uint8_t)(len >> 8);
+	out[3] = (uint8_t)len;
+	memcpy(out + 4, f, len);
+}
+
+static void stream_exchange(int peer)
+{
+	static const size_t lens[3] = {64, 1400, 200};
+	uint8_t f[2048], wire[3 * 2048], got[4096];
+	size_t off = 0, i, want = 0;
+	uint64_t end = ae_now_ns() + 5000000000ull;
+
+	/* guest -> stream */
+	for (i = 0; i < 3; i++) {
+		vm_send(f, seq_frame(f, (uint32_t)i, lens[i]));
+		be_frame(wire + want, f, lens[i]);
+		want += 4 + lens[i];
+	}
+	while (off < want && ae_now_ns() < end) {
+		ssize_t n;
+		ck_assert_int_ge(ae_relay_run_once(relay, 20), 0);
+		while ((n = recv(peer, got + off, sizeof got - off,
+				 MSG_DONTWAIT)) > 0)
+			off += (size_t)n;
+	}
+	ck_assert_uint_eq(off, want);
+	ck_assert(!memcmp(got, wire, want));
+	/* stream -> guest: two frames and half of a third in one write,
+	 * the rest later */
+	want = 0;
+	for (i = 0; i < 3; i++) {
+		seq_frame(f, 20 + (uint32_t)i, lens[i]);
+		be_frame(wire + want, f, lens[i]);
+		want += 4 + lens[i];
+	}
+	off = want - 100;
+	ck_assert_int_eq(send(peer, wire, off, 0), (ssize_t)off);
+	expect_seq(vmfd, 20, 1, 64);
+	expect_seq(vmfd, 21, 1, 1400);
+	ck_assert_int_eq(send(peer, wire + off, want - off, 0),
+			 (ssize_t)(want - off));
+	expect_seq(vmfd, 22, 1, 200);
+}
+
+START_TEST(stream_port_fd_and_path)
+{
+	struct aether_attachment att;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char err[256];
+	int sv[2], l, c;
+
+	memset(&att, 0, sizeof att);
+	att.kind = AETHER_ATTACH_STREAM;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+			 0);
+	att.stream.fd = sv[0];
+	ck_assert_msg(ae_relay_port_open(relay, &att, &ports[0], err,
+					 sizeof err) == 0,
+		      "stream port: %s", err);
+	ck_assert_int_eq(att.stream.fd, -1);
+	ck_assert_str_eq(ae_relay_port_describe(ports[0]), "stream fd");
+	ae_relay_port_use(relay, ports[0]);
+	stream_exchange(sv[1]);
+	close(sv[1]);
+	/* by path: the port connects */
+	ck_tmp_setup();
+	ck_assert_int_lt(snprintf(sa.sun_path, sizeof sa.sun_path, "%s/s.sock",
+				  ck_tmpdir),
+			 (int)sizeof sa.sun_path);
+	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	memset(&att, 0, sizeof att);
+	att.kind = AETHER_ATTACH_STREAM;
+	att.stream.fd = -1;
+	att.stream.path = sa.sun_path;
+	ck_assert_msg(ae_relay_port_open(relay, &att, &ports[1], err,
+					 sizeof err) == 0,
+		      "stream port: %s", err);
+	c = accept(l, NULL, NULL);
+	ck_assert_int_ge(c, 0);
+	ae_relay_port_use(relay, ports[1]);
+	stream_exchange(c);
+	close(c);
+	close(l);
+	att.stream.path = "/nonexistent/s.sock";
+	{
+		struct ae_relay_port *none = NULL;
+		ck_assert_int_eq(ae_relay_port_open(relay, &att, &none, err,
+						    sizeof err),
+				 -ENOENT);
+		ck_assert_ptr_null(none);
+	}
+	ck_assert_err_has(err, "/nonexistent/s.sock");
+	ck_tmp_teardown();
+}
+END_TEST
+
 static void setup_plain_relay(void)
 {
 	char err[256];
@@ -925,6 +1034,292 @@ static void setup_plain_relay(void)
 	ck_assert_int_eq(ae_relay_new(&relay, NULL, err, sizeof err), 0);
 	vmfd = ae_relay_hv_fd(relay);
 }
+/* ---- batching, back-pressure and drops, against a fake frame port ----
+ *
+ * sendmmsg() is wrapped here (the relay is linked into this program):
+ * mm_limit >= 0 sends at most that many frames per call, mm_budget >= 0
+ * that many frames in all, then EAGAIN.  Frames carry a sequence number
+ * in their first 4 bytes; their length varies with it. */
+
+static int mm_limit = -1, mm_budget = -1;
+static unsigned mm_calls;
+
+int sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags)
+{
+	long r;
+
+	mm_calls++;
+	if (mm_budget == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (mm_budget > 0 && n > (unsigned)mm_budget)
+		n = (unsigned)mm_budget;
+	if (mm_limit >= 0 && n > (unsigned)mm_limit)
+		n = (unsigned)mm_limit;
+	r = syscall(SYS_sendmmsg, fd, m, n, flags);
+	if (r > 0 && mm_budget > 0)
+		mm_budget -= (int)r;
+	return (int)r;
+}
+
+static struct {
+	unsigned inputs;
+	uint32_t next; /* the sequence number expected next */
+	int out_of_order;
+} fp;
+static struct aether_attachment fatt;
+
+static void fp_input(void *port, const void *frame, size_t len)
+{
+	uint32_t seq;
+
+	ck_assert_ptr_eq(port, &fp);
+	ck_assert_uint_ge(len, 4);
+	memcpy(&seq, frame, 4);
+	fp.out_of_order |= seq != fp.next;
+	fp.next = seq + 1;
+	fp.inputs++;
+}
+
+static int fp_fill(void *port, struct aether_pollfd *fds, unsigned max,
+		   int *timeout_ms)
+{
+	return 0;
+}
+
+static void fp_dispatch(void *port, const struct aether_pollfd *fds,
+			unsigned n)
+{
+}
+
+static const struct aether_frame_ops fp_ops = {
+	.struct_size = sizeof fp_ops,
+	.input = fp_input,
+	.fill = fp_fill,
+	.dispatch = fp_dispatch,
+};
+
+static void setup_fake(void)
+{
+	char err[256];
+
+	mm_limit = mm_budget = -1;
+	mm_calls = 0;
+	memset(&fp, 0, sizeof fp);
+	memset(&fatt, 0, sizeof fatt);
+	fatt.struct_size = sizeof fatt;
+	ck_assert_int_eq(ae_relay_new(&relay, &fatt, err, sizeof err), 0);
+	fatt.kind = AETHER_ATTACH_FRAME;
+	fatt.frame.port = &fp;
+	fatt.frame.ops = &fp_ops;
+	ck_assert_msg(ae_relay_bind(relay, &fatt, err, sizeof err) == 0,
+		      "bind: %s", err);
+	vmfd = ae_relay_hv_fd(relay);
+	fcntl(vmfd, F_SETFL, fcntl(vmfd, F_GETFL) | O_NONBLOCK);
+}
+
+static void teardown_fake(void)
+{
+	mm_limit = mm_budget = -1;
+	ae_relay_free(relay);
+	relay = NULL;
+	vmfd = -1;
+}
+
+static size_t seq_len(uint32_t seq, size_t base)
+{
+	return base + seq % 7;
+}
+
+/* The plugin sends frame seq of about base bytes; output()'s result. */
+static int out_seq(uint32_t seq, size_t base)
+{
+	static uint8_t f[65536];
+
+	memset(f, (int)(seq & 0xff), sizeof f);
+	memcpy(f, &seq, 4);
+	return fatt.frame.output(fatt.frame.sink, f, seq_len(seq, base));
+}
+
+/* Run the relay and read what reaches the VM until `want` frames came or
+ * nothing more comes; each must be the next in sequence with its length
+ * and contents.  *next: the sequence number expected next; returns the
+ * number of frames and adds their bytes to *bytes. */
+static unsigned vm_drain(uint32_t *next, size_t base, unsigned want,
+			 uint64_t *bytes)
+{
+	static uint8_t f[65536 + 1];
+	unsigned got = 0, idle = 0;
+
+	while (got < want && idle < 20) {
+		ssize_t n;
+		int any = 0;
+
+		ck_assert_int_ge(ae_relay_run_once(relay, 10), 0);
+		while ((n = recv(vmfd, f, sizeof f, MSG_DONTWAIT)) > 0) {
+			uint32_t seq;
+
+			memcpy(&seq, f, 4);
+			ck_assert_uint_eq(seq, *next);
+			ck_assert_uint_eq((size_t)n, seq_len(seq, base));
+			ck_assert_uint_eq(f[n - 1], seq & 0xff);
+			(*next)++;
+			*bytes += (uint64_t)n;
+			got++;
+			any = 1;
+		}
+		idle = any ? 0 : idle + 1;
+	}
+	return got;
+}
+
+/* A burst far larger than a batch, the relay's queue and the socket's
+ * buffer (about 8 MiB here: 30 kB frames) while the VM does not read:
+ * output() accepts until both are full, then says -EAGAIN and counts each
+ * refused frame as a drop.  Every accepted frame reaches the VM, in
+ * order; the counters add up exactly. */
+START_TEST(burst_beyond_queue_and_socket)
+{
+	struct ae_relay_stats st;
+	unsigned accepted = 0, refused = 0, n, i;
+	uint32_t next = 0;
+	uint64_t bytes = 0, want_bytes = 0;
+
+	for (i = 0; i < 2000; i++) {
+		int rc = out_seq(accepted, 30000);
+
+		if (rc == 0) {
+			want_bytes += seq_len(accepted, 30000);
+			accepted++;
+		} else {
+			ck_assert_int_eq(rc, -EAGAIN);
+			refused++;
+		}
+	}
+	ck_assert_uint_gt(refused, 0);
+	ck_assert_uint_gt(accepted, AE_RELAY_TXQ); /* the socket took some */
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.drops[AE_RELAY_TO_GUEST], refused);
+	n = vm_drain(&next, 30000, accepted + 1, &bytes);
+	ck_assert_uint_eq(n, accepted);
+	ck_assert_uint_eq(bytes, want_bytes);
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_GUEST], accepted);
+	ck_assert_uint_eq(st.bytes[AE_RELAY_TO_GUEST], want_bytes);
+	ck_assert_uint_eq(st.drops[AE_RELAY_TO_GUEST], refused);
+}
+END_TEST
+
+/* sendmmsg sends only 3 frames per call: nothing is lost or reordered. */
+START_TEST(partial_sends)
+{
+	struct ae_relay_stats st;
+	uint32_t next = 0, seq;
+	uint64_t bytes = 0;
+	unsigned got = 0;
+
+	mm_limit = 3;
+	for (seq = 0; seq < 300; seq++) {
+		ck_assert_int_eq(out_seq(seq, 100), 0);
+		if (seq % 50 == 49)
+			got += vm_drain(&next, 100, seq + 1 - got, &bytes);
+	}
+	got += vm_drain(&next, 100, 300 - got, &bytes);
+	ck_assert_uint_eq(got, 300);
+	ck_assert_uint_ge(mm_calls, 100);
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_GUEST], 300);
+	ck_assert_uint_eq(st.bytes[AE_RELAY_TO_GUEST], bytes);
+	ck_assert_uint_eq(st.drops[AE_RELAY_TO_GUEST], 0);
+}
+END_TEST
+
+/* The socket takes 10 frames of a batch, then says EAGAIN: the rest stay
+ * queued (no send is tried until POLLOUT), later frames queue behind
+ * them, and all arrive in order once the socket takes them again. */
+START_TEST(eagain_mid_batch)
+{
+	struct ae_relay_stats st;
+	uint32_t next = 0, seq;
+	uint64_t bytes = 0;
+
+	ck_assert_int_gt(AE_RELAY_BATCH, 10);
+	mm_budget = 10;
+	for (seq = 0; seq < AE_RELAY_BATCH; seq++) /* flushed at once */
+		ck_assert_int_eq(out_seq(seq, 64), 0);
+	ck_assert_uint_eq(mm_calls, 1);
+	for (; seq < 100; seq++)
+		ck_assert_int_eq(out_seq(seq, 64), 0);
+	ck_assert_uint_eq(mm_calls, 1); /* blocked: no send tried */
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_GUEST], 10);
+	ck_assert_uint_eq(vm_drain(&next, 64, 10, &bytes), 10);
+	mm_budget = -1;
+	ck_assert_uint_eq(vm_drain(&next, 64, 90, &bytes), 90);
+	ck_assert_uint_eq(vm_drain(&next, 64, 1, &bytes), 0);
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_GUEST], 100);
+	ck_assert_uint_eq(st.bytes[AE_RELAY_TO_GUEST], bytes);
+	ck_assert_uint_eq(st.drops[AE_RELAY_TO_GUEST], 0);
+}
+END_TEST
+
+/* QEMU closes its end (a datagram socketpair shows no POLLHUP for it):
+ * the queued frames are dropped and counted, and output() says -EPIPE
+ * from then on, counting each frame. */
+START_TEST(epipe_when_peer_closes)
+{
+	struct ae_relay_stats st;
+	uint32_t seq;
+
+	for (seq = 0; seq < AE_RELAY_BATCH + 8; seq++) /* a batch sent, */
+		ck_assert_int_eq(out_seq(seq, 64), 0); /* 8 queued */
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_GUEST], AE_RELAY_BATCH);
+	ae_relay_close_hv_fd(relay);
+	vmfd = -1;
+	ck_assert_int_ge(ae_relay_run_once(relay, 0), 0);
+	ck_assert_int_eq(out_seq(seq++, 64), -EPIPE);
+	ck_assert_int_eq(out_seq(seq++, 64), -EPIPE);
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_GUEST], AE_RELAY_BATCH);
+	ck_assert_uint_eq(st.drops[AE_RELAY_TO_GUEST], 8 + 2);
+}
+END_TEST
+
+/* A burst from the VM far larger than one batch and than one wake-up's
+ * reads, with empty datagrams among it: every frame reaches the port in
+ * order, each empty one is counted as a drop. */
+START_TEST(burst_from_vm)
+{
+	struct ae_relay_stats st;
+	uint8_t f[256] = {0};
+	uint32_t seq;
+	unsigned empties = 0, i, idle = 0;
+
+	for (seq = 0; seq < 3000; seq++) {
+		memcpy(f, &seq, 4);
+		ck_assert_int_eq(send(vmfd, f, seq_len(seq, 60), 0),
+				 (ssize_t)seq_len(seq, 60));
+		if (seq % 100 == 0) {
+			ck_assert_int_eq(send(vmfd, f, 0, 0), 0);
+			empties++;
+		}
+	}
+	for (i = 0; fp.inputs < 3000 && idle < 20; i++) {
+		unsigned before = fp.inputs;
+		ck_assert_int_ge(ae_relay_run_once(relay, 10), 0);
+		idle = fp.inputs == before ? idle + 1 : 0;
+	}
+	ck_assert_uint_gt(i, 1); /* more than one wake-up's worth */
+	ck_assert_uint_eq(fp.inputs, 3000);
+	ck_assert_int_eq(fp.out_of_order, 0);
+	ae_relay_get_stats(relay, &st);
+	ck_assert_uint_eq(st.frames[AE_RELAY_TO_NET], 3000);
+	ck_assert_uint_eq(st.drops[AE_RELAY_TO_NET], empties);
+}
+END_TEST
 
 static Suite *relay_suite(void)
 {
@@ -968,6 +1363,20 @@ static Suite *relay_suite(void)
 	tcase_add_test(tc, vde_port_both_ways);
 	suite_add_tcase(s, tc);
 #endif
+	tc = tcase_create("stream-port");
+	tcase_add_checked_fixture(tc, setup_plain_relay, teardown_ports);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, stream_port_fd_and_path);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("batching");
+	tcase_add_checked_fixture(tc, setup_fake, teardown_fake);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, burst_beyond_queue_and_socket);
+	tcase_add_test(tc, partial_sends);
+	tcase_add_test(tc, eagain_mid_batch);
+	tcase_add_test(tc, epipe_when_peer_closes);
+	tcase_add_test(tc, burst_from_vm);
+	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -11,8 +11,9 @@ unit_tests += tests/check_relay
 endif
 endif
 
-TESTS += tests/slirp-libslirp-e2e.sh tests/forward-e2e.sh
-dist_noinst_SCRIPTS += tests/slirp-libslirp-e2e.sh tests/forward-e2e.sh
+TESTS += tests/slirp-libslirp-e2e.sh tests/forward-e2e.sh tests/slirp6-e2e.sh
+dist_noinst_SCRIPTS += tests/slirp-libslirp-e2e.sh tests/forward-e2e.sh \
+	tests/slirp6-e2e.sh
 
 # make bench: bench/slirp-bench.sh (relay vs libslirp alone vs passt).
 if HAVE_LIBSLIRP

@@ -121,8 +121,8 @@ static int valid_id(const char *id)
 /* Every option value this plugin parses, checked in one place: by the
  * validate verb (aether check-config, and before init in every run) and
  * by init, which keeps what it parsed.  A bad value is reported with
- * host->opt_error (ABI 1.2: the host names file, line and key), or logged
- * by a 1.0/1.1 host, which has no opt_error. */
+ * aether_opt_report: through host->opt_error (ABI 1.2: the host names
+ * file, line and key), or logged by a 1.0/1.1 host, which has none. */
 static int mynet_check_options(const struct aether_host *host,
 			       uint32_t *net, uint32_t *mask, int64_t *first)
 {
@@ -130,14 +130,9 @@ static int mynet_check_options(const struct aether_host *host,
 	int rc;
 
 	if (!s || parse_net(s, net, mask) < 0) {
-		if (AETHER_HOST_HAS(host, opt_error))
-			host->opt_error(host, "net", 0,
-					"not ADDRESS/PREFIX with a prefix of "
-					"8..24 and no host bits set");
-		else
-			AETHER_ERR(host, "net: '%s' is not ADDRESS/PREFIX "
-				   "with a prefix of 8..24 and no host bits "
-				   "set", s ? s : "");
+		aether_opt_report(host, "net", 0,
+				  "not ADDRESS/PREFIX with a prefix of 8..24 "
+				  "and no host bits set");
 		return -EINVAL;
 	}
 	/* bounds checked by the host against the table (4..250 is inside

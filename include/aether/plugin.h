@@ -45,7 +45,8 @@
  *        opt_error (an option error with file, line and key) at the end
  *        of struct aether_host, with AETHER_HOST_HAS.  Header only: the
  *        log helpers AETHER_ERR, AETHER_WARN, AETHER_NOTICE, AETHER_INFO,
- *        AETHER_DEBUG.  Stated, not new: which verbs are REQUIRED, which
+ *        AETHER_DEBUG, and aether_opt_report (opt_error, or the log on an
+ *        older host).  Stated, not new: which verbs are REQUIRED, which
  *        structures are frozen in 1.x, and that a positive return from
  *        any verb (addresses: above max) is taken as -EPROTO.
  */
@@ -55,6 +56,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -369,6 +371,33 @@ struct aether_host {
 	((h)->struct_size >= offsetof(struct aether_host, m) +                \
 				     sizeof((h)->m) &&                        \
 	 (h)->m != NULL)
+
+/*
+ * Report a bad option value (header only, no ABI of its own): through
+ * opt_error when the host has it (1.2: the host adds file, line and key),
+ * else through log, prefixed with the key.  The verb then returns
+ * -EINVAL itself.
+ *
+ *   aether_opt_report(host, "net", 0, "%s: not a subnet", value);
+ */
+static inline void aether_opt_report(const struct aether_host *h,
+				     const char *key, unsigned idx,
+				     const char *fmt, ...) AETHER_PRINTF(4, 5);
+static inline void aether_opt_report(const struct aether_host *h,
+				     const char *key, unsigned idx,
+				     const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (AETHER_HOST_HAS(h, opt_error))
+		h->opt_error(h, key, idx, "%s", msg);
+	else
+		h->log(h, AETHER_LOG_ERR, "%s: %s", key, msg);
+}
 
 /*
  * Logging helpers (header only, no ABI of their own): a plugin logs

@@ -248,11 +248,11 @@ int ls_port_new(const struct aether_host *h, const struct ls_config *c,
 	cfg.vnetmask = c->mask;
 	cfg.vhost = c->host;
 	cfg.in6_enabled = c->ipv6;
-	if (c->ipv6) { /* QEMU's defaults */
-		inet_pton(AF_INET6, "fec0::", &cfg.vprefix_addr6);
+	if (c->ipv6) { /* checked by the plugin: a /64 holding both */
+		cfg.vprefix_addr6 = c->net6;
 		cfg.vprefix_len = 64;
-		inet_pton(AF_INET6, "fec0::2", &cfg.vhost6);
-		inet_pton(AF_INET6, "fec0::3", &cfg.vnameserver6);
+		cfg.vhost6 = c->host6;
+		cfg.vnameserver6 = c->dns6;
 	}
 	cfg.vhostname = c->hostname;
 	cfg.vdhcp_start = c->dhcpstart;
@@ -305,4 +305,43 @@ int ls_port_forward(struct ls_port *p, int is_udp, struct in_addr host,
 		return errno == EACCES || errno == EADDRNOTAVAIL ? -errno
 								 : -EADDRINUSE;
 	return 0;
+}
+
+#ifdef SLIRP_HOSTFWD_V6ONLY
+#define LS_HAVE_HOSTXFWD 1
+#else
+#define LS_HAVE_HOSTXFWD 0
+#endif
+
+int ls_have_hostxfwd(void)
+{
+	return LS_HAVE_HOSTXFWD;
+}
+
+int ls_port_forward6(struct ls_port *p, int is_udp,
+		     const struct in6_addr *host, unsigned host_port,
+		     const struct in6_addr *guest, unsigned guest_port,
+		     int add)
+{
+#if LS_HAVE_HOSTXFWD
+	struct sockaddr_in6 h = {.sin6_family = AF_INET6};
+	struct sockaddr_in6 g = {.sin6_family = AF_INET6};
+	int flags = SLIRP_HOSTFWD_V6ONLY | (is_udp ? SLIRP_HOSTFWD_UDP : 0);
+
+	h.sin6_addr = *host;
+	h.sin6_port = htons((uint16_t)host_port);
+	if (!add)
+		return slirp_remove_hostxfwd(p->slirp, (struct sockaddr *)&h,
+					     sizeof h, flags) < 0 ? -ENOENT : 0;
+	g.sin6_addr = *guest;
+	g.sin6_port = htons((uint16_t)guest_port);
+	errno = 0;
+	if (slirp_add_hostxfwd(p->slirp, (struct sockaddr *)&h, sizeof h,
+			       (struct sockaddr *)&g, sizeof g, flags) < 0)
+		return errno == EACCES || errno == EADDRNOTAVAIL ? -errno
+								 : -EADDRINUSE;
+	return 0;
+#else
+	return -EOPNOTSUPP;
+#endif
 }

@@ -54,11 +54,21 @@ static const struct aether_option slirp_options[] = {
 	 .help = "DNS search domain handed to the guest"},
 	{.key = "hostfwd", .type = AETHER_OPT_STRING,
 	 .flags = AETHER_OPTF_REPEAT,
-	 .help = "forward: tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT"},
+	 .help = "forward: tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT; "
+		 "an IPv6 address in brackets (mode = libslirp)"},
 	{.key = "restrict", .type = AETHER_OPT_BOOL, .def = "no",
 	 .help = "isolate the guest: no traffic to the outside world"},
 	{.key = "ipv6", .type = AETHER_OPT_BOOL, .def = "no",
-	 .help = "also offer IPv6 to the guest"},
+	 .help = "also offer IPv6 to the guest (SLAAC from slirp's router "
+		 "adverts)"},
+	{.key = "net6", .type = AETHER_OPT_STRING,
+	 .help = "guest IPv6 prefix, ADDRESS/64 (default fec0::/64; other "
+		 "prefixes need mode = libslirp)"},
+	{.key = "host6", .type = AETHER_OPT_STRING,
+	 .help = "host IPv6 address inside net6, the guest's way to the host's "
+		 "::1 (default: ::2)"},
+	{.key = "dns6", .type = AETHER_OPT_STRING,
+	 .help = "IPv6 DNS server address the guest is given (default: ::3)"},
 	{.key = "mode", .type = AETHER_OPT_STRING, .def = DEFAULT_MODE,
 	 .help = "libslirp (the plugin runs libslirp, QEMU >= 7.2) or qemu "
 		 "(QEMU's built-in user networking)"},
@@ -116,25 +126,6 @@ static int parse_net(const char *s, uint32_t *net, uint32_t *mask)
 	return (*net & ~*mask) ? -EINVAL : 0;
 }
 
-/* Report a bad value of option key through the host (1.2: with its file,
- * line and key), else through the log. */
-static void opt_err(const struct aether_host *h, const char *key,
-		    unsigned idx, const char *fmt, ...) AETHER_PRINTF(4, 5);
-static void opt_err(const struct aether_host *h, const char *key,
-		    unsigned idx, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (AETHER_HOST_HAS(h, opt_error))
-		h->opt_error(h, key, idx, "%s", msg);
-	else
-		AETHER_ERR(h, "%s: %s", key, msg);
-}
-
 static int check_in_net(const struct aether_host *h, const char *key,
 			uint32_t net, uint32_t mask)
 {
@@ -144,11 +135,11 @@ static int check_in_net(const struct aether_host *h, const char *key,
 	if (!v)
 		return 0;
 	if (parse_v4(v, &a) < 0) {
-		opt_err(h, key, 0, "'%s' is not an IPv4 address", v);
+		aether_opt_report(h, key, 0, "'%s' is not an IPv4 address", v);
 		return -EINVAL;
 	}
 	if ((a & mask) != net) {
-		opt_err(h, key, 0, "%s is not inside net", v);
+		aether_opt_report(h, key, 0, "%s is not inside net", v);
 		return -EINVAL;
 	}
 	return 0;
@@ -171,40 +162,141 @@ static int parse_port(const char *s, size_t n, int allow_empty)
 	return (int)v;
 }
 
-/* Check "tcp|udp:[ADDR]:PORT-[ADDR]:PORT" (QEMU's hostfwd syntax). */
-static int check_hostfwd(const char *f)
+/* "A:B::/64": an IPv6 unicast prefix, no host bits.  The guest takes its
+ * address by SLAAC from slirp's router adverts, which needs a /64. */
+static int parse_net6(const char *s, struct in6_addr *net)
 {
-	const char *p, *dash, *colon;
-	uint32_t a;
-	char addr[32];
+	char buf[INET6_ADDRSTRLEN + 4], *slash;
+	unsigned i;
 
+	if (strlen(s) >= sizeof buf)
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (!slash || strcmp(slash, "/64"))
+		return -EINVAL;
+	*slash = '\0';
+	if (inet_pton(AF_INET6, buf, net) != 1)
+		return -EINVAL;
+	for (i = 8; i < 16; i++)
+		if (net->s6_addr[i])
+			return -EINVAL;
+	if (IN6_IS_ADDR_UNSPECIFIED(net) || IN6_IS_ADDR_MULTICAST(net) ||
+	    IN6_IS_ADDR_LINKLOCAL(net) || IN6_IS_ADDR_V4MAPPED(net))
+		return -EINVAL;
+	return 0;
+}
+
+/* The default of host6 (last byte 2) and dns6 (3) inside net6. */
+static struct in6_addr in_net6(const struct in6_addr *net, uint8_t last)
+{
+	struct in6_addr a = *net;
+
+	a.s6_addr[15] = last;
+	return a;
+}
+
+/* key (host6, dns6): an IPv6 address inside the /64 net, not the prefix
+ * itself; *out is its value, or the default (last byte def). */
+static int check_in_net6(const struct aether_host *h, const char *key,
+			 const struct in6_addr *net, uint8_t def,
+			 struct in6_addr *out)
+{
+	const char *v = h->opt_get(h, key, 0);
+
+	*out = in_net6(net, def);
+	if (!v)
+		return 0;
+	if (inet_pton(AF_INET6, v, out) != 1) {
+		aether_opt_report(h, key, 0, "'%s' is not an IPv6 address", v);
+		return -EINVAL;
+	}
+	if (memcmp(out->s6_addr, net->s6_addr, 8) ||
+	    !memcmp(out->s6_addr, net->s6_addr, 16)) {
+		aether_opt_report(h, key, 0, "%s is not a host address inside net6", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A hostfwd value, parsed. */
+struct fwd_spec {
+	int udp;
+	int hfam, gfam;        /* AF_INET, AF_INET6, 0: address left empty */
+	struct in_addr h4, g4;
+	struct in6_addr h6, g6;
+	unsigned hport, gport;
+};
+
+/* One address of a forward at *pp up to the ':' before its port: empty,
+ * A.B.C.D, or [IPV6].  Moves *pp to that ':'. */
+static int parse_fwd_addr(const char **pp, const char *end, int *fam,
+			  struct in_addr *a4, struct in6_addr *a6)
+{
+	const char *p = *pp, *close, *colon;
+	char buf[INET6_ADDRSTRLEN];
+
+	if (p < end && *p == '[') {
+		close = memchr(p, ']', (size_t)(end - p));
+		if (!close || close + 1 >= end || close[1] != ':' ||
+		    (size_t)(close - p - 1) >= sizeof buf)
+			return -EINVAL;
+		memcpy(buf, p + 1, (size_t)(close - p - 1));
+		buf[close - p - 1] = '\0';
+		if (inet_pton(AF_INET6, buf, a6) != 1)
+			return -EINVAL;
+		*fam = AF_INET6;
+		*pp = close + 1;
+		return 0;
+	}
+	colon = memchr(p, ':', (size_t)(end - p));
+	if (!colon || (size_t)(colon - p) >= sizeof buf)
+		return -EINVAL;
+	memcpy(buf, p, (size_t)(colon - p));
+	buf[colon - p] = '\0';
+	*fam = 0;
+	if (buf[0]) {
+		if (inet_pton(AF_INET, buf, a4) != 1)
+			return -EINVAL;
+		*fam = AF_INET;
+	}
+	*pp = colon;
+	return 0;
+}
+
+/* "tcp|udp:[ADDR]:PORT-[ADDR]:PORT" (QEMU's hostfwd syntax), where an
+ * address may also be an IPv6 one in brackets: tcp:[::1]:8080-:80. */
+static int parse_hostfwd(const char *f, struct fwd_spec *s)
+{
+	const char *p, *dash, *end = f + strlen(f);
+	int port;
+
+	memset(s, 0, sizeof *s);
 	if (!strncmp(f, "tcp:", 4) || !strncmp(f, "udp:", 4))
 		p = f + 4;
 	else
 		return -EINVAL;
+	s->udp = f[0] == 'u';
 	dash = strchr(p, '-');
 	if (!dash || strchr(f, ','))
 		return -EINVAL;
-	colon = memchr(p, ':', (size_t)(dash - p));
-	if (!colon || (size_t)(colon - p) >= sizeof addr)
+	if (parse_fwd_addr(&p, dash, &s->hfam, &s->h4, &s->h6) < 0)
 		return -EINVAL;
-	memcpy(addr, p, (size_t)(colon - p));
-	addr[colon - p] = '\0';
-	if (addr[0] && parse_v4(addr, &a) < 0)
+	if ((port = parse_port(p + 1, (size_t)(dash - p - 1), 0)) < 0)
 		return -EINVAL;
-	if (parse_port(colon + 1, (size_t)(dash - colon - 1), 0) < 0)
-		return -EINVAL;
+	s->hport = (unsigned)port;
 	p = dash + 1;
-	colon = strchr(p, ':');
-	if (!colon || (size_t)(colon - p) >= sizeof addr)
+	if (parse_fwd_addr(&p, end, &s->gfam, &s->g4, &s->g6) < 0)
 		return -EINVAL;
-	memcpy(addr, p, (size_t)(colon - p));
-	addr[colon - p] = '\0';
-	if (addr[0] && parse_v4(addr, &a) < 0)
+	if ((port = parse_port(p + 1, strlen(p + 1), 0)) < 0)
 		return -EINVAL;
-	if (parse_port(colon + 1, strlen(colon + 1), 0) < 0)
-		return -EINVAL;
+	s->gport = (unsigned)port;
 	return 0;
+}
+
+static int fwd_is_v6(const struct fwd_spec *s)
+{
+	return s->hfam == AF_INET6 || s->gfam == AF_INET6;
 }
 
 /* Every option value this plugin parses, checked once: by validate (from
@@ -214,18 +306,76 @@ struct slirp_cfg {
 	uint32_t net, mask;
 	int libslirp, restrict_, ipv6;
 	int64_t mtu;
+	struct in6_addr net6, host6, dns6;
 };
+
+/* IPv6: net6, host6 and dns6, checked and defaulted (QEMU's and
+ * libslirp's fec0::/64, ::2 and ::3).  None of them without ipv6 = yes;
+ * mode = qemu has only those defaults (the user netdev is given no IPv6
+ * addresses).  mode is -1 when it was bad. */
+static int check_v6_options(const struct aether_host *h, struct slirp_cfg *c,
+			    int libslirp)
+{
+	static const char *const keys[] = {"net6", "host6", "dns6"};
+	const char *net6 = h->opt_get(h, "net6", 0);
+	struct in6_addr def_net, def_host, def_dns;
+	unsigned i;
+	int bad = 0, qemu_defaults;
+
+	inet_pton(AF_INET6, "fec0::", &def_net);
+	c->net6 = def_net;
+	if (net6 && parse_net6(net6, &c->net6) < 0) {
+		aether_opt_report(h, "net6", 0, "not ADDRESS/64 with an IPv6 unicast "
+			"prefix and no host bits set (the guest takes its "
+			"address by SLAAC, which needs a /64)");
+		return -EINVAL;
+	}
+	if (check_in_net6(h, "host6", &c->net6, 2, &c->host6) < 0 ||
+	    check_in_net6(h, "dns6", &c->net6, 3, &c->dns6) < 0)
+		return -EINVAL;
+	if (!memcmp(&c->host6, &c->dns6, sizeof c->host6)) {
+		aether_opt_report(h, h->opt_get(h, "dns6", 0) ? "dns6" : "host6", 0,
+			"host6 and dns6 are the same address");
+		return -EINVAL;
+	}
+	def_host = in_net6(&def_net, 2);
+	def_dns = in_net6(&def_net, 3);
+	qemu_defaults = !memcmp(&c->net6, &def_net, sizeof def_net) &&
+			!memcmp(&c->host6, &def_host, sizeof def_host) &&
+			!memcmp(&c->dns6, &def_dns, sizeof def_dns);
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (!h->opt_get(h, keys[i], 0))
+			continue;
+		if (!c->ipv6) {
+			aether_opt_report(h, keys[i], 0, "needs ipv6 = yes");
+			bad = 1;
+		} else if (libslirp == 0 && !qemu_defaults) {
+			aether_opt_report(h, keys[i], 0, "mode = qemu has QEMU's fixed IPv6 "
+				"addresses only (net6 fec0::/64, host6 fec0::2, "
+				"dns6 fec0::3); use mode = libslirp for others");
+			bad = 1;
+		}
+	}
+	return bad ? -EINVAL : 0;
+}
 
 static int slirp_check_options(const struct aether_host *h,
 			       struct slirp_cfg *c)
 {
 	const char *net = h->opt_get(h, "net", 0), *mode, *f;
-	int b, bad = 0;
+	int b, bad = 0, libslirp;
 	unsigned i;
 
 	memset(c, 0, sizeof *c);
+	c->restrict_ = h->opt_bool(h, "restrict", &b) == 0 && b;
+	c->ipv6 = h->opt_bool(h, "ipv6", &b) == 0 && b;
+	mode = h->opt_get(h, "mode", 0);
+	if (!mode || (strcmp(mode, "qemu") && strcmp(mode, "libslirp")))
+		libslirp = -1; /* reported below */
+	else
+		libslirp = !strcmp(mode, "libslirp");
 	if (!net || parse_net(net, &c->net, &c->mask) < 0) {
-		opt_err(h, "net", 0, "not ADDRESS/PREFIX with an IPv4 address, "
+		aether_opt_report(h, "net", 0, "not ADDRESS/PREFIX with an IPv4 address, "
 			"a prefix of 8..30 and no host bits set");
 		bad = 1;
 	} else if (check_in_net(h, "host", c->net, c->mask) < 0 ||
@@ -233,35 +383,58 @@ static int slirp_check_options(const struct aether_host *h,
 		   check_in_net(h, "dns", c->net, c->mask) < 0) {
 		bad = 1;
 	}
+	if (check_v6_options(h, c, libslirp) < 0)
+		bad = 1;
 	for (i = 0; (f = h->opt_get(h, "hostfwd", i)); i++) {
-		if (check_hostfwd(f) < 0) {
-			opt_err(h, "hostfwd", i,
+		struct fwd_spec s;
+
+		if (parse_hostfwd(f, &s) < 0) {
+			aether_opt_report(h, "hostfwd", i,
 				"not tcp|udp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:"
-				"GUESTPORT (IPv4 addresses, ports 1..65535)");
+				"GUESTPORT (IPv4 addresses or IPv6 ones in "
+				"brackets, ports 1..65535)");
+			bad = 1;
+		} else if (s.hfam && s.gfam && s.hfam != s.gfam) {
+			aether_opt_report(h, "hostfwd", i, "mixes an IPv4 and an IPv6 "
+				"address; a forward is IPv4 or IPv6");
+			bad = 1;
+		} else if (fwd_is_v6(&s) && !c->ipv6) {
+			aether_opt_report(h, "hostfwd", i, "an IPv6 forward needs "
+				"ipv6 = yes");
+			bad = 1;
+		} else if (fwd_is_v6(&s) && libslirp == 0) {
+			aether_opt_report(h, "hostfwd", i, "QEMU's user netdev "
+				"(mode = qemu) forwards IPv4 addresses only; "
+				"use mode = libslirp for an IPv6 forward");
 			bad = 1;
 		}
+#ifdef AE_HAVE_LIBSLIRP
+		else if (fwd_is_v6(&s) && libslirp == 1 &&
+			 !ls_have_hostxfwd()) {
+			aether_opt_report(h, "hostfwd", i, "this plugin's libslirp is "
+				"older than 4.5 and forwards IPv4 only");
+			bad = 1;
+		}
+#endif
 	}
 	if (h->opt_int(h, "mtu", &c->mtu) == -EINVAL) {
-		opt_err(h, "mtu", 0, "not an integer");
+		aether_opt_report(h, "mtu", 0, "not an integer");
 		bad = 1;
 	}
-	c->restrict_ = h->opt_bool(h, "restrict", &b) == 0 && b;
-	c->ipv6 = h->opt_bool(h, "ipv6", &b) == 0 && b;
-	mode = h->opt_get(h, "mode", 0);
-	if (!mode || (strcmp(mode, "qemu") && strcmp(mode, "libslirp"))) {
-		opt_err(h, "mode", 0, "not libslirp or qemu");
+	if (libslirp < 0) {
+		aether_opt_report(h, "mode", 0, "not libslirp or qemu");
 		return -EINVAL;
 	}
-	c->libslirp = !strcmp(mode, "libslirp");
+	c->libslirp = libslirp;
 #ifndef AE_HAVE_LIBSLIRP
 	if (c->libslirp) {
-		opt_err(h, "mode", 0, "this plugin was built without libslirp; "
+		aether_opt_report(h, "mode", 0, "this plugin was built without libslirp; "
 			"use mode = qemu");
 		return -EOPNOTSUPP;
 	}
 #endif
 	if (!c->libslirp && c->mtu > 1500) {
-		opt_err(h, "mtu", 0, "QEMU's slirp has a 1500-byte link; use "
+		aether_opt_report(h, "mtu", 0, "QEMU's slirp has a 1500-byte link; use "
 			"mode = libslirp");
 		bad = 1;
 	}
@@ -302,39 +475,21 @@ static void att_free(struct slirp_att *a)
 	free(a);
 }
 
-/* "tcp:[ADDR]:PORT-[GADDR]:GPORT", already checked by check_hostfwd. */
-static void split_hostfwd(const char *f, int *is_udp, char haddr[32],
-			  unsigned *hport, char gaddr[32], unsigned *gport)
-{
-	const char *p = f + 4, *dash = strchr(p, '-'), *colon;
-
-	*is_udp = f[0] == 'u';
-	colon = memchr(p, ':', (size_t)(dash - p));
-	memcpy(haddr, p, (size_t)(colon - p));
-	haddr[colon - p] = '\0';
-	*hport = (unsigned)strtoul(colon + 1, NULL, 10);
-	p = dash + 1;
-	colon = strchr(p, ':');
-	memcpy(gaddr, p, (size_t)(colon - p));
-	gaddr[colon - p] = '\0';
-	*gport = (unsigned)strtoul(colon + 1, NULL, 10);
-}
-
 #ifdef AE_HAVE_LIBSLIRP
 static int attach_libslirp(struct slirp_state *st, struct slirp_att *a,
-			   uint32_t net, uint32_t mask, unsigned mtu, int rst,
-			   int ipv6, struct aether_attachment *att)
+			   const struct slirp_cfg *sc,
+			   struct aether_attachment *att)
 {
 	struct ls_config c = {0};
 	uint32_t v;
 	unsigned i;
 	int rc;
 
-	c.net.s_addr = htonl(net);
-	c.mask.s_addr = htonl(mask);
-	c.host.s_addr = htonl(net | 2);
-	c.dhcpstart.s_addr = htonl(net | 15);
-	c.dns.s_addr = htonl(net | 3);
+	c.net.s_addr = htonl(sc->net);
+	c.mask.s_addr = htonl(sc->mask);
+	c.host.s_addr = htonl(sc->net | 2);
+	c.dhcpstart.s_addr = htonl(sc->net | 15);
+	c.dns.s_addr = htonl(sc->net | 3);
 	if (a->hostaddr && parse_v4(a->hostaddr, &v) == 0)
 		c.host.s_addr = htonl(v);
 	if (a->dhcpstart && parse_v4(a->dhcpstart, &v) == 0)
@@ -343,24 +498,26 @@ static int attach_libslirp(struct slirp_state *st, struct slirp_att *a,
 		c.dns.s_addr = htonl(v);
 	c.hostname = a->hostname;
 	c.domain = a->domain;
-	c.restrict_ = rst;
-	c.ipv6 = ipv6;
-	c.mtu = mtu;
+	c.restrict_ = sc->restrict_;
+	c.ipv6 = sc->ipv6;
+	c.net6 = sc->net6;
+	c.host6 = sc->host6;
+	c.dns6 = sc->dns6;
+	c.mtu = (unsigned)sc->mtu;
 	rc = ls_port_new(st->host, &c, att, &a->port);
 	if (rc < 0)
 		return rc;
 	for (i = 0; i < a->n_hostfwd; i++) {
-		char ha[32], ga[32];
-		unsigned hp, gp;
-		int udp;
-		struct in_addr h = {0}, g = {0};
+		struct fwd_spec s;
 
-		split_hostfwd(a->hostfwd[i], &udp, ha, &hp, ga, &gp);
-		if (ha[0])
-			inet_pton(AF_INET, ha, &h);
-		if (ga[0])
-			inet_pton(AF_INET, ga, &g);
-		rc = ls_port_forward(a->port, udp, h, hp, g, gp, 1);
+		if (parse_hostfwd(a->hostfwd[i], &s) < 0) /* checked: cannot */
+			return -EINVAL;
+		if (fwd_is_v6(&s))
+			rc = ls_port_forward6(a->port, s.udp, &s.h6, s.hport,
+					      &s.g6, s.gport, 1);
+		else
+			rc = ls_port_forward(a->port, s.udp, s.h4, s.hport,
+					     s.g4, s.gport, 1);
 		if (rc < 0) {
 			AETHER_ERR(st->host, "hostfwd %s: %s", a->hostfwd[i],
 			    strerror(-rc));
@@ -412,8 +569,7 @@ static int slirp_attach(void *state, const struct aether_vm *vm,
 	if (c.libslirp) {
 #ifdef AE_HAVE_LIBSLIRP
 		a->libslirp = 1;
-		rc = attach_libslirp(st, a, c.net, c.mask, (unsigned)c.mtu,
-				     c.restrict_, c.ipv6, att);
+		rc = attach_libslirp(st, a, &c, att);
 		if (rc < 0)
 			goto fail;
 		*att_state = a;

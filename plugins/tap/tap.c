@@ -137,25 +137,6 @@ static bool has_net_admin(void)
 		(1u << (CAP_NET_ADMIN % 32))) != 0;
 }
 
-/* Report a bad option value through the host (1.2: with its file, line
- * and key), else through the log. */
-static void opt_err(const struct aether_host *h, const char *key,
-		    const char *fmt, ...) AETHER_PRINTF(3, 4);
-static void opt_err(const struct aether_host *h, const char *key,
-		    const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (AETHER_HOST_HAS(h, opt_error))
-		h->opt_error(h, key, 0, "%s", msg);
-	else
-		AETHER_ERR(h, "%s: %s", key, msg);
-}
-
 static int resolve_user(const struct aether_host *h, const char *s,
 			uid_t *out)
 {
@@ -174,7 +155,7 @@ static int resolve_user(const struct aether_host *h, const char *s,
 		*out = res->pw_uid;
 		return 0;
 	}
-	opt_err(h, "owner", "no such user");
+	aether_opt_report(h, "owner", 0, "no such user");
 	return -EINVAL;
 }
 
@@ -196,7 +177,7 @@ static int resolve_group(const struct aether_host *h, const char *s,
 		*out = res->gr_gid;
 		return 0;
 	}
-	opt_err(h, "group", "no such group");
+	aether_opt_report(h, "group", 0, "no such group");
 	return -EINVAL;
 }
 
@@ -237,7 +218,7 @@ static int tap_parse_options(const struct aether_host *host,
 
 	s = host->opt_get(host, "bridge", 0);
 	if (!s || tap_name_check(s) < 0) {
-		opt_err(host, "bridge",
+		aether_opt_report(host, "bridge", 0,
 			"not a valid interface name (1-15 of [A-Za-z0-9_.-])");
 		return -EINVAL;
 	}
@@ -245,7 +226,7 @@ static int tap_parse_options(const struct aether_host *host,
 
 	s = host->opt_get(host, "prefix", 0);
 	if (!s || tap_prefix_check(s) < 0) {
-		opt_err(host, "prefix",
+		aether_opt_report(host, "prefix", 0,
 			"must be 1-%d of [A-Za-z0-9_.-] and not end in a digit",
 			TAP_PREFIX_MAX);
 		return -EINVAL;
@@ -255,13 +236,13 @@ static int tap_parse_options(const struct aether_host *host,
 	s = host->opt_get(host, "ifname", 0);
 	if (s) {
 		if (tap_name_check(s) < 0) {
-			opt_err(host, "ifname",
+			aether_opt_report(host, "ifname", 0,
 				"not a valid interface name (1-15 of "
 				"[A-Za-z0-9_.-])");
 			return -EINVAL;
 		}
 		if (strcmp(s, p->bridge) == 0) {
-			opt_err(host, "ifname", "is the bridge itself");
+			aether_opt_report(host, "ifname", 0, "is the bridge itself");
 			return -EINVAL;
 		}
 		snprintf(p->ifname, sizeof p->ifname, "%s", s);
@@ -279,7 +260,7 @@ static int tap_parse_options(const struct aether_host *host,
 	if ((r = host->opt_int(host, "queues", &v)) < 0 && r != -ENOENT)
 		return r;
 	if (v < 1 || v > AETHER_MAX_QUEUES) {
-		opt_err(host, "queues", "must be 1..%d", AETHER_MAX_QUEUES);
+		aether_opt_report(host, "queues", 0, "must be 1..%d", AETHER_MAX_QUEUES);
 		return -EINVAL;
 	}
 	p->queues = (unsigned)v;
@@ -288,7 +269,7 @@ static int tap_parse_options(const struct aether_host *host,
 	if ((r = host->opt_int(host, "mtu", &v)) < 0 && r != -ENOENT)
 		return r;
 	if (v != 0 && (v < 68 || v > 65535)) {
-		opt_err(host, "mtu", "must be 0 or 68..65535");
+		aether_opt_report(host, "mtu", 0, "must be 0 or 68..65535");
 		return -EINVAL;
 	}
 	p->mtu = (uint32_t)v;
@@ -300,7 +281,7 @@ static int tap_parse_options(const struct aether_host *host,
 	else if (r < 0)
 		return r;
 	if (v < 1 || v > 4294967294LL) {
-		opt_err(host, "link_group",
+		aether_opt_report(host, "link_group", 0,
 			"must be 1..4294967294 (0 is every device's default "
 			"group)");
 		return -EINVAL;

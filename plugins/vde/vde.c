@@ -83,25 +83,6 @@ static void vde_fini(void *state)
 	free(st);
 }
 
-/* Report a bad option value through the host (1.2: with its file, line
- * and key), else through the log. */
-static void opt_err(const struct aether_host *h, const char *key,
-		    const char *fmt, ...) AETHER_PRINTF(3, 4);
-static void opt_err(const struct aether_host *h, const char *key,
-		    const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	if (AETHER_HOST_HAS(h, opt_error))
-		h->opt_error(h, key, 0, "%s", msg);
-	else
-		AETHER_ERR(h, "%s: %s", key, msg);
-}
-
 static int check_sock(const char *sock)
 {
 	return vde_valid_sock_path(sock) && strlen(sock) <= SOCK_MAX_LEN;
@@ -125,7 +106,7 @@ static int vde_parse_options(const struct aether_host *host,
 		while (l > 1 && st->sock[l - 1] == '/')
 			st->sock[--l] = '\0';
 		if (!check_sock(st->sock)) {
-			opt_err(host, "socket",
+			aether_opt_report(host, "socket", 0,
 				"a VDE switch directory must be an absolute "
 				"path of at most %zu characters from "
 				"[A-Za-z0-9/._+@-]",
@@ -152,7 +133,7 @@ static int vde_parse_options(const struct aether_host *host,
 	s = host->opt_get(host, "tap", 0);
 	if (s && *s) {
 		if (!vde_valid_word(s, IFNAMSIZ - 1)) {
-			opt_err(host, "tap", "not a valid interface name");
+			aether_opt_report(host, "tap", 0, "not a valid interface name");
 			return -EINVAL;
 		}
 		if (!(st->tap = strdup(s)))
@@ -164,11 +145,11 @@ static int vde_parse_options(const struct aether_host *host,
 		char buf[4096];
 
 		if (!vde_valid_word(s, 32)) {
-			opt_err(host, "group", "not a valid group name");
+			aether_opt_report(host, "group", 0, "not a valid group name");
 			return -EINVAL;
 		}
 		if (getgrnam_r(s, &gr, buf, sizeof buf, &res) != 0 || !res) {
-			opt_err(host, "group", "no such group");
+			aether_opt_report(host, "group", 0, "no such group");
 			return -ENOENT;
 		}
 		if (!(st->group = strdup(s)))
