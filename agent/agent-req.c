@@ -10,17 +10,18 @@
 
 #include "agent-req.h"
 #include "agentconf.h"
+#include "lifecycle.h"
 #include "util.h"
 
 const char *const ae_req_cmd_names[AE_REQ_N] = {
 	"create-vm", "start-vm", "stop-vm", "delete-vm", "status-vm",
-	"list-vms", "forward", "console-vm",
+	"list-vms", "forward", "console-vm", "network",
 };
 
 /* ------------------------------------------------------------------ */
 /* options                                                            */
 
-enum otype { O_STR, O_INT, O_BOOL };
+enum otype { O_STR, O_INT, O_BOOL, O_STRS };
 struct ospec {
 	const char *key;
 	enum otype type;
@@ -48,12 +49,19 @@ static const struct ospec o_forward[] = {
 	{"name", O_STR, 1, 0, 0},  {"action", O_STR, 1, 0, 0},
 	{"proto", O_STR, 0, 0, 0}, {"host", O_STR, 0, 0, 0},
 	{"guest", O_INT, 0, 1, 65535}, {NULL, 0, 0, 0, 0}};
+/* network: switch (backend, set ["KEY=VALUE", ...], persist) or show. */
+static const struct ospec o_network[] = {
+	{"name", O_STR, 1, 0, 0},     {"action", O_STR, 1, 0, 0},
+	{"backend", O_STR, 0, 0, 0},  {"set", O_STRS, 0, 0, 0},
+	{"persist", O_BOOL, 0, 0, 0}, {NULL, 0, 0, 0, 0}};
 static const struct ospec *const specs[AE_REQ_N] = {
-	o_create, o_name, o_stop, o_delete, o_name, o_none, o_forward, o_name};
+	o_create, o_name, o_stop, o_delete, o_name, o_none, o_forward, o_name,
+	o_network};
 
 static const char *type_name(enum otype t)
 {
-	return t == O_STR ? "a string" : t == O_INT ? "an integer" : "a boolean";
+	return t == O_STR ? "a string" : t == O_INT ? "an integer"
+	       : t == O_BOOL ? "a boolean" : "an array of strings";
 }
 
 static const char *ostr(json_t *o, const char *k)
@@ -98,6 +106,89 @@ int ae_req_parse_hostport(const char *s, unsigned char addr[4], long *port)
 	return 0;
 }
 
+/* One "KEY=VALUE" of network switch's set: what `aether network switch
+ * --set` takes.  0, or -1 with why. */
+static int check_set_item(json_t *x, size_t i, char *why, size_t len)
+{
+	const char *s = json_string_value(x), *eq;
+	const unsigned char *p;
+	char key[65];
+
+	if (!s) {
+		snprintf(why, len, "network switch: set[%zu] must be a string "
+			 "KEY=VALUE", i);
+		return -1;
+	}
+	if (strlen(s) != json_string_length(x)) {
+		snprintf(why, len, "network switch: set[%zu] contains a NUL", i);
+		return -1;
+	}
+	eq = strchr(s, '=');
+	if (!eq || eq == s || (size_t)(eq - s) >= sizeof key) {
+		snprintf(why, len, "network switch: set[%zu] '%.64s' is not "
+			 "KEY=VALUE", i, s);
+		return -1;
+	}
+	memcpy(key, s, (size_t)(eq - s));
+	key[eq - s] = '\0';
+	if (!ae_network_valid_key(key)) {
+		snprintf(why, len, "network switch: set[%zu]: '%.64s' is not an "
+			 "option name ([a-z0-9_], up to 64)", i, key);
+		return -1;
+	}
+	if (strlen(eq + 1) > AE_NETWORK_MAX_VALUE) {
+		snprintf(why, len, "network switch: set[%zu]: the value of %s is "
+			 "over %d bytes", i, key, AE_NETWORK_MAX_VALUE);
+		return -1;
+	}
+	for (p = (const unsigned char *)eq + 1; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+			snprintf(why, len, "network switch: set[%zu]: the value "
+				 "of %s contains a control character (0x%02x)",
+				 i, key, *p);
+			return -1;
+		}
+	return 0;
+}
+
+static int check_network(json_t *o, char *why, size_t len)
+{
+	const char *act = ostr(o, "action"), *b = ostr(o, "backend");
+	json_t *set = json_object_get(o, "set"), *x;
+	size_t i;
+
+	if (!strcmp(act, "show")) {
+		if (b || set || json_object_get(o, "persist")) {
+			snprintf(why, len, "network show: takes only name");
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(act, "switch")) {
+		snprintf(why, len, "network: action must be switch or show");
+		return -1;
+	}
+	if (!b) {
+		snprintf(why, len, "network switch: needs backend");
+		return -1;
+	}
+	if (!ae_valid_backend_name(b) ||
+	    strlen(b) != json_string_length(json_object_get(o, "backend"))) {
+		snprintf(why, len, "network switch: backend '%.32s' is not a "
+			 "backend name ([a-z0-9_], up to 31)", b);
+		return -1;
+	}
+	if (json_array_size(set) > AE_NETWORK_MAX_SET) {
+		snprintf(why, len, "network switch: set has %zu items, over "
+			 "%d", json_array_size(set), AE_NETWORK_MAX_SET);
+		return -1;
+	}
+	json_array_foreach(set, i, x)
+		if (check_set_item(x, i, why, len) < 0)
+			return -1;
+	return 0;
+}
+
 int ae_req_check_options(int c, json_t *o, char *why, size_t len)
 {
 	const struct ospec *s;
@@ -128,7 +219,8 @@ int ae_req_check_options(int c, json_t *o, char *why, size_t len)
 		}
 		if ((s->type == O_STR && !json_is_string(v)) ||
 		    (s->type == O_INT && !json_is_integer(v)) ||
-		    (s->type == O_BOOL && !json_is_boolean(v))) {
+		    (s->type == O_BOOL && !json_is_boolean(v)) ||
+		    (s->type == O_STRS && !json_is_array(v))) {
 			snprintf(why, len, "%s: option '%s' must be %s", name,
 				 s->key, type_name(s->type));
 			return -1;
@@ -146,6 +238,8 @@ int ae_req_check_options(int c, json_t *o, char *why, size_t len)
 			return -1;
 		}
 	}
+	if (c == AE_REQ_NETWORK && check_network(o, why, len) < 0)
+		return -1;
 	v = json_object_get(o, "name");
 	if (v && !ae_valid_vm_name(json_string_value(v))) {
 		snprintf(why, len, "%s: name '%.64s' is not a valid VM name "
@@ -267,7 +361,7 @@ int ae_req_parse(const char *body, size_t len, int *cmd, json_t **opts,
 	if (c == AE_REQ_N) {
 		snprintf(why, whylen, "unknown command '%.64s' (create-vm, "
 			 "start-vm, stop-vm, delete-vm, status-vm, list-vms, "
-			 "forward, console-vm)", json_string_value(cmdv));
+			 "forward, console-vm, network)", json_string_value(cmdv));
 		goto bad;
 	}
 	*cmd = c;
@@ -607,6 +701,26 @@ static int run_argv(const struct ae_req_ctx *c, struct ae_argv *v)
 				ae_argv_addf(v, "%lld",
 					     (long long)json_integer_value(x));
 		}
+		return 1;
+	case AE_REQ_NETWORK:
+		s = ostr(o, "action");
+		ae_argv_add(v, "network");
+		ae_argv_add(v, s);
+		if (!strcmp(s, "show")) {
+			ae_argv_add(v, c->name);
+			return 1;
+		}
+		ae_argv_add(v, c->name);
+		ae_argv_add(v, ostr(o, "backend"));
+		{
+			size_t i;
+			json_array_foreach(json_object_get(o, "set"), i, x) {
+				ae_argv_add(v, "--set");
+				ae_argv_add(v, json_string_value(x));
+			}
+		}
+		if (opt_bool(o, "persist", 0))
+			ae_argv_add(v, "--persist");
 		return 1;
 	default:
 		return 0;

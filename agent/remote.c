@@ -68,6 +68,8 @@ static void remote_usage(FILE *f)
 		"  delete NAME [--force] | status NAME | list |\n"
 		"  console NAME (the serial console log so far) |\n"
 		"  forward add|remove|list NAME [tcp|udp [ADDR]:PORT [GUESTPORT]]\n"
+		"  network switch NAME BACKEND [--set KEY=VALUE]... [--persist] |\n"
+		"  network show NAME\n"
 		"  raw JSON [--to create|vm:NAME|host:H|all] [--id ID]\n"
 		"      [--header NAME:VALUE]... (JSON sent as given, for "
 		"testing agents)\n"
@@ -205,12 +207,14 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 		{"append", required_argument, NULL, 'P'},
 		{"id", required_argument, NULL, 'I'},
 		{"header", required_argument, NULL, 'X'},
+		{"set", required_argument, NULL, 'E'},
+		{"persist", no_argument, NULL, 'Z'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *cmd = argv[0], *wire;
 	json_t *hdrs = json_object();
 	const char *msgid = NULL;
-	json_t *o = json_object(), *req = NULL;
+	json_t *o = json_object(), *req = NULL, *set = json_array();
 	char *to = NULL;
 	int ch, i;
 	int64_t v;
@@ -228,6 +232,8 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 		case 'R': json_object_set_new(o, "initrd", json_string(optarg)); break;
 		case 'P': json_object_set_new(o, "append", json_string(optarg)); break;
 		case 'I': msgid = optarg; break;
+		case 'E': json_array_append_new(set, json_string(optarg)); break;
+		case 'Z': json_object_set_new(o, "persist", json_true()); break;
 		case 'X': {
 			const char *colon = strchr(optarg, ':');
 			if (!colon || colon == optarg) {
@@ -274,6 +280,12 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 	}
 	argc -= optind;
 	argv += optind;
+	if (strcmp(cmd, "network") &&
+	    (json_array_size(set) || json_object_get(o, "persist"))) {
+		snprintf(err, errlen, "--set and --persist are for remote "
+			 "network switch");
+		goto bad;
+	}
 	if (!strcmp(cmd, "raw")) {
 		json_error_t je;
 		if (argc != 1) {
@@ -298,6 +310,7 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 		if (msgid)
 			json_object_set_new(req, "id", json_string(msgid));
 		(void)je;
+		json_decref(set);
 		return req;
 	}
 	if (msgid || json_object_size(hdrs)) {
@@ -334,6 +347,30 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 			}
 			json_object_set_new(o, "guest", json_integer(v));
 		}
+	} else if (!strcmp(cmd, "network")) {
+		if (argc < 2 || (!strcmp(argv[0], "show") && argc != 2) ||
+		    (!strcmp(argv[0], "switch") && argc != 3) ||
+		    (strcmp(argv[0], "show") && strcmp(argv[0], "switch")) ||
+		    (!strcmp(argv[0], "show") &&
+		     (json_array_size(set) || json_object_get(o, "persist")))) {
+			snprintf(err, errlen, "network switch NAME BACKEND "
+				 "[--set KEY=VALUE]... [--persist] | network "
+				 "show NAME");
+			goto bad;
+		}
+		if (!ae_valid_vm_name(argv[1])) {
+			snprintf(err, errlen, "'%s' is not a valid VM name",
+				 argv[1]);
+			goto bad;
+		}
+		wire = "network";
+		json_object_set_new(o, "action", json_string(argv[0]));
+		json_object_set_new(o, "name", json_string(argv[1]));
+		if (argc > 2) {
+			json_object_set_new(o, "backend", json_string(argv[2]));
+			if (json_array_size(set))
+				json_object_set(o, "set", set);
+		}
 	} else {
 		static const char *const map[][2] = {
 			{"create", "create-vm"}, {"start", "start-vm"},
@@ -367,11 +404,13 @@ static json_t *request(int argc, char **argv, char **route, int *want_all,
 						       json_object_get(o, "name")));
 	if (host)
 		*want_all = 0;
+	json_decref(set);
 	req = json_pack("{s:s, s:o}", "command", wire, "options", o);
 	return req;
 bad:
 	json_decref(o);
 	json_decref(hdrs);
+	json_decref(set);
 	return NULL;
 }
 

@@ -22,6 +22,7 @@ libaether_core_la_SOURCES = \
 	core/vm-create.c \
 	core/vm-start.c \
 	core/vm-info.c \
+	core/vm-network.c \
 	core/json.c core/json.h \
 	core/relay.c core/relay.h \
 	core/relay-port.c core/relay-port.h \

@@ -538,6 +538,11 @@ static int cmd_forward(int argc, char **argv)
 	return ae_cmd_forward(argc, argv, hostconf);
 }
 
+static int cmd_network(int argc, char **argv)
+{
+	return ae_cmd_network(argc, argv, hostconf);
+}
+
 static int cmd_net(int argc, char **argv)
 {
 #ifdef AE_HAVE_MANAGED_NETWORKS
@@ -654,6 +659,23 @@ static const struct command commands[] = {
 	 "The VM runs with the slirp backend; the request goes to its\n"
 	 "supervisor's control socket.\n",
 	 "", 0},
+	{"network", cmd_network,
+	 "network switch VM BACKEND [--set KEY=VALUE]... [--persist]\n"
+	 "network show VM [--json]",
+	 "move a running VM to another networking backend, live, or show "
+	 "what it is attached to",
+	 "Forms:\n"
+	 "  network switch VM BACKEND [--set KEY=VALUE]... [--persist]\n"
+	 "                          attach the new backend, then move the\n"
+	 "                          VM's NIC over and detach the old one; the\n"
+	 "                          guest keeps its NIC and sees a link\n"
+	 "                          down/up.  --set gives options of\n"
+	 "                          [network.BACKEND] (over the host config's\n"
+	 "                          and the VM file's); --persist also writes\n"
+	 "                          the new backend into the VM's file\n"
+	 "  network show VM [--json] backend, options, attachment, addresses\n"
+	 "The VM runs with switchable = yes in [vm].\n",
+	 " --set ", 0},
 	{"net", cmd_net,
 	 "net list [--json]\nnet show NAME [--json]\nnet start NAME\n"
 	 "net stop NAME [--force]",
@@ -680,10 +702,10 @@ static const struct command commands[] = {
 	 "  --credentials FILE    user and password for the broker (mode 0600)\n",
 	 " --host --amqp --credentials ", CMD_OWN_HELP},
 	{"remote", exec_agent, "remote [--amqp URL] COMMAND ...",
-	 "create/start/stop/delete/status/list/forward against the hosts of "
-	 "a broker",
+	 "create/start/stop/delete/status/list/forward/network against the "
+	 "hosts of a broker",
 	 "Commands: create, start, stop, delete, status, list, console,\n"
-	 "forward (as the local ones) and raw JSON.\n"
+	 "forward, network (as the local ones) and raw JSON.\n"
 	 "Options (before COMMAND):\n"
 	 "  --amqp URL            the broker (no password in it)\n"
 	 "  --credentials FILE    user and password for the broker (mode 0600)\n"
@@ -692,7 +714,7 @@ static const struct command commands[] = {
 	 "  --host H              send to host H only\n",
 	 " --amqp --credentials --timeout --host --image --backend --memory "
 	 "--cpus --mac --init-script --to --kernel --initrd --append --id "
-	 "--header ", CMD_OWN_HELP},
+	 "--header --set ", CMD_OWN_HELP},
 	{"help", cmd_help, "help [COMMAND]",
 	 "show this help, or the help of COMMAND",
 	 "aether COMMAND --help shows the same.\n",

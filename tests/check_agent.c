@@ -16,6 +16,7 @@
 #include "check-main.h"
 #include "conffile.h"
 #include "journal.h"
+#include "lifecycle.h"
 
 static char why[512];
 
@@ -334,6 +335,123 @@ START_TEST(bad_body_bytes)
 }
 END_TEST
 
+#define NETSW(extra) "{\"command\": \"network\", \"options\": {" \
+	"\"name\": \"v\", \"action\": \"switch\", " extra "}}"
+
+/* network switch|show: the argv, each --set one argument, in order. */
+START_TEST(network_argv)
+{
+	expect_step(NETSW("\"backend\": \"tap\""), AE_REQ_NETWORK,
+		    AE_REQ_STEP_RUN, PRE "network|switch|v|tap");
+	expect_step(NETSW("\"backend\": \"tap\", \"set\": [\"bridge=br1\", "
+			  "\"mtu=1400\"], \"persist\": true"),
+		    AE_REQ_NETWORK, AE_REQ_STEP_RUN,
+		    PRE "network|switch|v|tap|--set|bridge=br1|--set|mtu=1400|"
+			"--persist");
+	/* a value with blanks, quotes, '=' and ';' stays one argument */
+	expect_step(NETSW("\"backend\": \"vde\", \"set\": [\"group=a b\\\"c;=d\"], "
+			  "\"persist\": false"),
+		    AE_REQ_NETWORK, AE_REQ_STEP_RUN,
+		    PRE "network|switch|v|vde|--set|group=a b\"c;=d");
+	expect_step(NETSW("\"backend\": \"tap\""), AE_REQ_NETWORK,
+		    AE_REQ_STEP_START, NULL);
+	expect_step("{\"command\": \"network\", \"options\": {\"name\": "
+		    "\"v\", \"action\": \"show\"}}", AE_REQ_NETWORK,
+		    AE_REQ_STEP_RUN, PRE "network|show|v");
+}
+END_TEST
+
+/* Hostile network requests are refused before any aether runs. */
+START_TEST(network_bad)
+{
+	char *body, *big;
+	int i;
+
+	parse_bad(NETSW("\"backend\": \"tap\", \"bogus\": 1"),
+		  "network: unknown option 'bogus'");
+	parse_bad("{\"command\": \"network\", \"options\": {\"name\": \"v\", "
+		  "\"action\": \"delete\"}}", "action must be switch or show");
+	parse_bad("{\"command\": \"network\", \"options\": {\"action\": "
+		  "\"show\"}}", "option 'name' is missing");
+	parse_bad("{\"command\": \"network\", \"options\": {\"name\": \"v\", "
+		  "\"action\": \"show\", \"backend\": \"tap\"}}",
+		  "network show: takes only name");
+	parse_bad(NETSW("\"set\": []"), "network switch: needs backend");
+	/* backend names that are no backend name: a path, upper case, too
+	 * long, options, an embedded NUL */
+	parse_bad(NETSW("\"backend\": \"../tap\""), "not a backend name");
+	parse_bad(NETSW("\"backend\": \"TAP\""), "not a backend name");
+	parse_bad(NETSW("\"backend\": \"--persist\""), "not a backend name");
+	parse_bad(NETSW("\"backend\": \"\""), "not a backend name");
+	parse_bad(NETSW("\"backend\": "
+			"\"abcdefghijklmnopqrstuvwxyz0123456\""),
+		  "not a backend name");
+	/* (jansson refuses \u0000 in the body: the NUL never gets here) */
+	parse_bad(NETSW("\"backend\": \"tap\\u0000x\""), "is not allowed");
+	parse_bad(NETSW("\"backend\": 7"), "option 'backend' must be a string");
+	parse_bad("{\"command\": \"network\", \"options\": {\"name\": "
+		  "\"../v\", \"action\": \"show\"}}", "not a valid VM name");
+	/* set: its type, items that are not KEY=VALUE */
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": {\"bridge\": \"b\"}"),
+		  "option 'set' must be an array of strings");
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [1]"),
+		  "set[0] must be a string");
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [\"bridge\"]"),
+		  "set[0] 'bridge' is not KEY=VALUE");
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [\"=br0\"]"),
+		  "set[0] '=br0' is not KEY=VALUE");
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [\"a=1\", \"--x=1\"]"),
+		  "set[1]: '--x' is not an option name");
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [\"Bridge=1\"]"),
+		  "'Bridge' is not an option name");
+	/* newlines, NULs and other control characters, in keys and values */
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [\"bridge=a\\nb\"]"),
+		  "set[0]: the value of bridge contains a control character "
+		  "(0x0a)");
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [\"bridge=a\\rb\"]"),
+		  "control character (0x0d)");
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [\"bridge=a\\u007fb\"]"),
+		  "control character (0x7f)");
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [\"bridge=a\\u0000b\"]"),
+		  "is not allowed");
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [\"bri\\ndge=a\"]"),
+		  "is not an option name");
+	parse_bad(NETSW("\"backend\": \"tap\", \"set\": [\"bri\\u0000dge=a\"]"),
+		  "is not allowed");
+	/* too many --set; an oversize value; an oversize key */
+	big = ae_xstrdup("\"mtu=0\"");
+	for (i = 1; i <= AE_NETWORK_MAX_SET; i++) {
+		char *t = ae_xasprintf("%s, \"mtu=%d\"", big, i);
+		free(big);
+		big = t;
+	}
+	body = ae_xasprintf(NETSW("\"backend\": \"tap\", \"set\": [%s]"), big);
+	free(big);
+	parse_bad(body, "set has 17 items, over 16");
+	free(body);
+	big = ae_xmalloc(AE_NETWORK_MAX_VALUE + 2);
+	memset(big, 'x', AE_NETWORK_MAX_VALUE + 1);
+	big[AE_NETWORK_MAX_VALUE + 1] = '\0';
+	body = ae_xasprintf(NETSW("\"backend\": \"tap\", \"set\": [\"bridge=%s\"]"),
+			    big);
+	parse_bad(body, "the value of bridge is over 256 bytes");
+	free(body);
+	big[AE_NETWORK_MAX_VALUE] = '\0'; /* at the limit: taken */
+	body = ae_xasprintf(NETSW("\"backend\": \"tap\", \"set\": [\"bridge=%s\"]"),
+			    big);
+	json_decref(parse_ok(body, AE_REQ_NETWORK));
+	free(body);
+	body = ae_xasprintf(NETSW("\"backend\": \"tap\", \"set\": [\"%s=1\"]"),
+			    big);
+	parse_bad(body, "is not KEY=VALUE");
+	free(body);
+	free(big);
+	/* the network command goes nowhere near other commands' options */
+	parse_bad("{\"command\": \"forward\", \"options\": {\"name\": \"v\", "
+		  "\"action\": \"list\", \"set\": []}}", "unknown option 'set'");
+}
+END_TEST
+
 static const struct ae_fwd_policy *default_fwd(void)
 {
 	static struct ae_fwd_policy f;
@@ -623,10 +741,12 @@ static Suite *suite(void)
 	tcase_add_test(t, create_steps);
 	tcase_add_test(t, every_command_argv);
 	tcase_add_test(t, no_hostconf);
+	tcase_add_test(t, network_argv);
 	suite_add_tcase(s, t);
 	t = tcase_create("validation");
 	tcase_add_test(t, bad_requests);
 	tcase_add_test(t, bad_body_bytes);
+	tcase_add_test(t, network_bad);
 	tcase_add_test(t, request_ids);
 	suite_add_tcase(s, t);
 	t = tcase_create("policy");

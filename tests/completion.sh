@@ -92,6 +92,20 @@ has vde aether gc ""
 check slirp aether plugins show sl
 check show aether plugins ""
 check "" aether create vm1 --append ""
+check "$(printf 'show\nswitch')" aether network ""
+check "$(printf 'db2\nweb1')" aether network switch ""
+has vde aether network switch web1 ""
+check "" aether network show web1 ""
+check "$(printf -- '--help\n--persist\n--set')" aether network switch web1 tap --
+check "$(printf -- '--help\n--json')" aether network show web1 --
+# --set: the option names of the backend named, from aether plugins show
+has bridge= aether network switch web1 tap --set ""
+has create_bridge= aether network switch web1 tap --set ""
+check "$(printf 'persistent=\nprefix=')" aether network switch web1 tap --set p
+check "$(printf 'persistent=\nprefix=')" aether network switch web1 --set mtu=0 tap --set p
+has socket= aether network switch web1 vde --set ""
+check "" aether network switch web1 vde --set bridge
+check "" aether network switch web1 tap --set bridge=
 check "$WORK/files/web1.conf" aether run "$WORK/files/w"
 has "$WORK/files/other.conf" aether check-config "$WORK/files/"
 check "" aether run "$WORK/files/web1.conf" ""
