@@ -409,7 +409,7 @@ int ae_net_users(const char *rtroot, const char *name, char ***vms,
 		return rc;
 	for (i = 0; i < nl; i++) {
 		char *dir = ae_xasprintf("%s/vms/%s", rtroot, live[i].name);
-		char *path = ae_xasprintf("%s/network", dir), *text = NULL;
+		char *path = ae_xasprintf("%s/" AE_NET_VM_FILE, dir), *text = NULL;
 		size_t len;
 
 		if (ae_read_file(path, &text, &len, 256) == 0) {
@@ -657,7 +657,15 @@ int ae_net_vm_attach(const struct ae_vmconf *c, const char *rtroot,
 		     const char *vmdir, struct ae_ini_section **secp,
 		     char *err, size_t errlen)
 {
-	const struct ae_ini_section *in = &c->backend_section;
+	return ae_net_section_attach(c, c->network, &c->backend_section,
+				     rtroot, vmdir, secp, err, errlen);
+}
+
+int ae_net_section_attach(const struct ae_vmconf *c, const char *network,
+			  const struct ae_ini_section *in, const char *rtroot,
+			  const char *vmdir, struct ae_ini_section **secp,
+			  char *err, size_t errlen)
+{
 	struct ae_ini_section *sec;
 	struct ae_netconf nc;
 	const struct ae_net *n;
@@ -666,8 +674,14 @@ int ae_net_vm_attach(const struct ae_vmconf *c, const char *rtroot,
 	int lock, rc;
 
 	*secp = NULL;
-	if ((rc = vm_net(c, &nc, &n, err, errlen)) < 0)
+	if ((rc = ae_netconf_load(c->host_ini, &nc, err, errlen)) < 0)
 		return rc;
+	if (!(n = ae_netconf_find(&nc, network))) {
+		ae_netconf_free(&nc);
+		return ae_seterr(err, errlen, ENOENT,
+				 "network %s: no [net.%s] in the host config "
+				 "(%s)", network, network, c->host_ini->file);
+	}
 	if ((lock = ae_runtime_lock(rtroot, why, sizeof why)) < 0) {
 		ae_netconf_free(&nc);
 		return ae_seterr(err, errlen, -lock, "%s", why);
@@ -676,7 +690,7 @@ int ae_net_vm_attach(const struct ae_vmconf *c, const char *rtroot,
 	if (rc == 0)
 		rc = ae_net_up_locked(n, rtroot, why, sizeof why);
 	if (rc == 0) {
-		path = ae_xasprintf("%s/network", vmdir);
+		path = ae_xasprintf("%s/" AE_NET_VM_FILE, vmdir);
 		rc = ae_write_file(path, n->name, strlen(n->name), 0600);
 		if (rc < 0)
 			snprintf(why, sizeof why, "%s: %s", path,

@@ -23,6 +23,8 @@
 
 #define AE_NET_NAME_MAX 11 /* [a-z0-9][a-z0-9_-]{0,10} */
 #define AE_NET_ALIAS_TAG "aether-net:"
+/* In a running VM's runtime dir: the managed network it is on. */
+#define AE_NET_VM_FILE "net"
 
 struct ae_net {
 	char name[AE_NET_NAME_MAX + 1];
@@ -153,12 +155,18 @@ int ae_net_vm_reserve(const struct ae_vmconf *c, char addr[16], char *err,
 void ae_net_vm_release(const char *hostconf, const char *vm);
 /* The supervisor, before the backend is opened: under the runtime lock,
  * reserve c's address, bring its network up when it is down and record
- * the network in vmdir/network.  *sec gets the section the tap plugin
+ * the network in vmdir/net (AE_NET_VM_FILE).  *sec gets the section the tap plugin
  * sees: the VM's, with network = NAME replaced by bridge = its bridge
  * (free with ae_net_section_free). */
 int ae_net_vm_attach(const struct ae_vmconf *c, const char *rtroot,
 		     const char *vmdir, struct ae_ini_section **sec,
 		     char *err, size_t errlen);
+/* The same for section in naming network = NETWORK (a live backend
+ * switch onto a managed network). */
+int ae_net_section_attach(const struct ae_vmconf *c, const char *network,
+			  const struct ae_ini_section *in, const char *rtroot,
+			  const char *vmdir, struct ae_ini_section **sec,
+			  char *err, size_t errlen);
 void ae_net_section_free(struct ae_ini_section *sec);
 /* The supervisor, after the VM stopped: an ephemeral network without
  * other running VMs is taken down. */
@@ -174,6 +182,10 @@ static inline int ae_net_vm_reserve(const struct ae_vmconf *c, char addr[16],
 	(void)c; (void)err; (void)errlen;
 	addr[0] = '\0';
 	return 0;
+}
+static inline void ae_net_section_free(struct ae_ini_section *sec)
+{
+	(void)sec;
 }
 static inline void ae_net_vm_release(const char *hostconf, const char *vm)
 {

@@ -269,6 +269,8 @@ struct run {
 	struct ae_relay_port *port;
 	char *backend;
 	struct ae_ini_section *swsec;
+	struct ae_ini_section *swnetsec; /* swsec with its managed network's
+					    bridge, or NULL */
 	char attachment[320]; /* "KIND DETAIL", for network show */
 };
 
@@ -865,6 +867,17 @@ static int section_has(const struct ae_ini_section *s, const char *key)
 	return 0;
 }
 
+static const char *section_value(const struct ae_ini_section *s,
+				 const char *key)
+{
+	size_t i;
+
+	for (i = 0; s && i < s->n_entries; i++)
+		if (!strcmp(s->entries[i].key, key))
+			return s->entries[i].value;
+	return NULL;
+}
+
 /* [network.BACKEND] for a switch: the VM's own section when it goes back
  * to its configured backend, else the host config's; each key of the
  * request replaces that key.  Forwards the VM has now are left out of
@@ -888,6 +901,9 @@ static struct ae_ini_section *switch_section(struct run *r,
 	for (i = 0; base && i < base->n_entries; i++) {
 		const struct ae_ini_entry *e = &base->entries[i];
 		if (section_has(opts, e->key) ||
+		    /* network = NAME and bridge = DEV replace each other */
+		    (!strcmp(e->key, "bridge") && section_has(opts, "network")) ||
+		    (!strcmp(e->key, "network") && section_has(opts, "bridge")) ||
 		    (!strcmp(e->key, "hostfwd") &&
 		     ae_control_has_forward(r->ctl, e->value)))
 			continue;
@@ -917,6 +933,26 @@ static int set_link(struct run *r, int up)
 	return rc;
 }
 
+/* A link down and up a few milliseconds apart can pass unseen: the
+ * guest's driver reads the link state once, already up again, and its
+ * DHCP client never renews.  The link stays down at least this long. */
+#define SWITCH_LINK_DOWN_MS 500
+
+static void link_down_hold(uint64_t since_ns)
+{
+	uint64_t until = since_ns + (uint64_t)SWITCH_LINK_DOWN_MS * 1000000u;
+	uint64_t now = ae_now_ns();
+
+	if (now < until) {
+		struct timespec ts = {
+			.tv_sec = (time_t)((until - now) / 1000000000u),
+			.tv_nsec = (long)((until - now) % 1000000000u),
+		};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
 static void control_target(struct run *r, struct ae_control_target *t);
 static int net_switch(void *ctx, const char *backend,
 		      const struct ae_ini_section *opts, char *err,
@@ -928,9 +964,13 @@ static int net_switch(void *ctx, const char *backend,
 	struct aether_attachment att;
 	struct ae_relay_port *np = NULL;
 	struct ae_control_target t;
+	struct ae_ini_section *netsec = NULL;
+	const char *netname;
 	void *nstate = NULL;
 	char *next = ae_xasprintf("%s/network.next", r->vmdir), *rec;
-	uint64_t t0 = ae_now_ns();
+	char *netfile = NULL, *oldnet = NULL;
+	size_t oldnet_len = 0;
+	uint64_t t0 = ae_now_ns(), t_down;
 	int rc;
 
 	if (!r->c->switchable || !r->relay || !r->port) {
@@ -945,8 +985,25 @@ static int net_switch(void *ctx, const char *backend,
 	rec = ae_xasprintf("backend %s\nfrom %s\n", backend, r->backend);
 	ae_write_file(next, rec, strlen(rec), 0600);
 	free(rec);
-	rc = ae_instance_open(backend, r->c->plugin_dir, sec, &ni, err,
-			      errlen);
+	netfile = ae_xasprintf("%s/" AE_NET_VM_FILE, r->vmdir);
+	if (ae_read_file(netfile, &oldnet, &oldnet_len, 256) < 0)
+		oldnet = NULL;
+	if ((netname = section_value(sec, "network"))) {
+		/* onto a managed network: its bridge, brought up when it is
+		 * down, the VM's address reserved, as at start */
+#ifdef AE_HAVE_MANAGED_NETWORKS
+		rc = ae_net_section_attach(r->c, netname, sec, r->root,
+					   r->vmdir, &netsec, err, errlen);
+#else
+		rc = ae_seterr(err, errlen, EOPNOTSUPP, "network = %s: this "
+			       "aether was built without managed networks",
+			       netname);
+#endif
+		if (rc < 0)
+			goto fail;
+	}
+	rc = ae_instance_open(backend, r->c->plugin_dir, netsec ? netsec : sec,
+			      &ni, err, errlen);
 	if (rc < 0)
 		goto fail;
 	memset(&att, 0, sizeof att);
@@ -972,6 +1029,7 @@ static int net_switch(void *ctx, const char *backend,
 	}
 	/* The swap: the guest sees its link go down and up. */
 	set_link(r, 0);
+	t_down = ae_now_ns();
 	ae_relay_port_use(r->relay, np);
 	ae_relay_port_close(r->port);
 	oi = r->inst;
@@ -986,12 +1044,19 @@ static int net_switch(void *ctx, const char *backend,
 	r->kind = att.kind;
 	free(r->backend);
 	r->backend = ae_xstrdup(backend);
-	r->section = sec;
+	r->section = netsec ? netsec : sec;
 	describe_attachment(r, &att);
 	control_target(r, &t);
 	ae_control_retarget(r->ctl, &t);
 	section_free(r->swsec);
 	r->swsec = sec;
+	ae_net_section_free(r->swnetsec);
+	r->swnetsec = netsec;
+	if (!netsec)
+		unlink(netfile); /* on no managed network any more */
+	free(netfile);
+	free(oldnet);
+	link_down_hold(t_down);
 	set_link(r, 1);
 	record_network(r);
 	unlink(next);
@@ -1002,7 +1067,15 @@ static int net_switch(void *ctx, const char *backend,
 	return 0;
 fail:
 	ae_instance_close(ni);
+	ae_net_section_free(netsec);
 	section_free(sec);
+	/* the VM is still on its old network, if any */
+	if (netfile && oldnet)
+		ae_write_file(netfile, oldnet, oldnet_len, 0600);
+	else if (netfile)
+		unlink(netfile);
+	free(netfile);
+	free(oldnet);
 	unlink(next);
 	free(next);
 	ae_warn("%s: network switch to %s failed, still on %s: %s", r->c->name,
@@ -1302,6 +1375,7 @@ out:
 	ae_conlog_close(r.con); /* QEMU is gone: the rest of its output */
 	ae_relay_free(r.relay); /* after detach: the port is gone */
 	ae_instance_close(r.inst);
+	ae_net_section_free(r.swnetsec);
 	section_free(r.swsec);
 	free(r.backend);
 	if (r.vmdir)

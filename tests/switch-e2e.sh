@@ -22,6 +22,8 @@
 #     pinging and fetching on slirp, no link down, nothing of the attempt
 #     left (no TAP device, no runtime record of it);
 #   - a forward on slirp is reported dropped by the switch to tap;
+#   - a switch onto a managed network ([net.lab], --set network=lab) and
+#     back: lease of the reserved address, net stop refused while on it;
 #   - --persist rewrites the VM file (backend and [network.tap]); without it
 #     the file is byte for byte the same; the next start uses the file;
 #   - kill -9 of the supervisor while a switch to vde is under way (once
@@ -101,6 +103,9 @@ prefix = $LC_PREFIX
 [network.vde]
 managed = yes
 tap = swvde
+[net.lab]
+subnet = 10.77.0.0/24
+nat = no
 EOC
 qemu-img create -q -f qcow2 "$WORK/base.qcow2" 16M || fail "qemu-img create failed"
 
@@ -232,6 +237,18 @@ cmp -s "$VMFILE" "$WORK/vm.conf.tap" || fail "a switch without --persist changed
 t=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | grep "^$LC_PREFIX")
 [ -z "$t" ] || fail "back on slirp: TAP device of the tap attachment left: $t"
 pass "without --persist the VM file is unchanged"
+
+# Onto a managed network: --set network=lab brings lab up, reserves the
+# VM's address and joins lab's bridge, as a start does; off it again, the
+# network no longer counts the VM as a user.
+switch_to tap tap '10\.77\.0\.[0-9]+' 10.77.0.1 10.77.0.1 --set network=lab
+ae_expect 0 '' net show lab
+grep -Eq "^reservation: $VM [0-9a-f:]+ 10\.77\.0\.[0-9]+ " "$WORK/out" ||
+	{ cat "$WORK/out" >&2; fail "net show lab: no reservation of $VM"; }
+ae_expect 1 "$VM" net stop lab
+switch_to slirp frame '10\.0\.2\.[0-9]+' 10.0.2.2 127.0.0.1
+ae_expect 0 '' net stop lab
+pass "a switch onto the managed network lab and off it again"
 
 # ---------------------------------------------------------------------
 # kill -9 of the supervisor during a switch to vde, then aether gc.
