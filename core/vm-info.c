@@ -76,6 +76,7 @@ static int vm_addresses(const struct vmref *v, char out[][INET6_ADDRSTRLEN + 16]
 
 struct vminfo {
 	const char *name, *state, *backend;
+	char backend_now[64]; /* after a live switch: the running backend */
 	char why[256], mac[18], uuid[40];
 	long pid, qemu_pid, index;
 	long long uptime;
@@ -106,6 +107,16 @@ static void gather(struct vmref *v, struct vminfo *in, int with_addrs)
 			    in->addrs[0], sizeof in->addrs[0]) == 0)
 		in->n_addrs = 1;
 	if (v->sup_alive) {
+		/* a live switch (aether network switch) records the backend
+		 * the VM runs on now: "backend NAME" first */
+		char *path = ae_xasprintf("%s/network", v->rtdir), *text = NULL;
+		size_t len;
+
+		if (ae_read_file(path, &text, &len, 4096) == 0 &&
+		    sscanf(text, "backend %63[a-z0-9_]", in->backend_now) == 1)
+			in->backend = in->backend_now;
+		free(text);
+		free(path);
 		in->pid = v->sup_pid;
 		in->qemu_pid = v->qemu_alive ? v->qemu_pid : 0;
 		in->index = v->index;

@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #ifdef AE_HAVE_VDEPLUG
 #include <libvdeplug.h>
+#include "asan-vdeplug.h" /* the VDE port's tests under ASan */
 #endif
 
 static const uint8_t gmac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};

@@ -46,33 +46,7 @@
  * where everything must run.  See CK_SKIP_TEST in check-main.h. */
 #define SKIP_TEST CK_SKIP_TEST
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CHECK_VDE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CHECK_VDE_ASAN 1
-#endif
-#endif
-
-#ifdef CHECK_VDE_ASAN
-#include <dlfcn.h>
-
-/* libvdeplug loads its transport modules (libvdeplug_vde.so) with
- * RTLD_DEEPBIND, which the AddressSanitizer runtime refuses: it exits the
- * process.  Under ASan this program defines dlopen (found before the
- * runtime's, as libvdeplug calls it by name) and passes each call on
- * without that flag, so the plugin and the tests can talk to switches. */
-void *dlopen(const char *file, int flags)
-{
-	static void *(*next)(const char *, int);
-
-	if (!next)
-		next = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
-	if (!next)
-		return NULL;
-	return next(file, flags & ~RTLD_DEEPBIND);
-}
-#endif
+#include "asan-vdeplug.h"
 
 static char tdir[PATH_MAX];   /* the test's private dir (XDG_RUNTIME_DIR) */
 static char logpath[PATH_MAX];

@@ -3,7 +3,8 @@
 if HAVE_CHECK
 if HAVE_LIBSLIRP
 check_PROGRAMS += tests/check_relay
-tests_check_relay_SOURCES = tests/check_relay.c tests/check-main.h
+tests_check_relay_SOURCES = tests/check_relay.c tests/check-main.h \
+	tests/asan-vdeplug.h
 tests_check_relay_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_check_relay_LDADD = libaether-core.la $(VDEPLUG_LIBS) $(CHECK_LIBS)
 TESTS += tests/check_relay

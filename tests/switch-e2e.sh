@@ -247,6 +247,8 @@ grep -Eq "^reservation: $VM [0-9a-f:]+ 10\.77\.0\.[0-9]+ " "$WORK/out" ||
 	{ cat "$WORK/out" >&2; fail "net show lab: no reservation of $VM"; }
 ae_expect 1 "$VM" net stop lab
 switch_to slirp frame '10\.0\.2\.[0-9]+' 10.0.2.2 127.0.0.1
+# status names the backend the VM runs on now, not its file's (tap)
+ae_expect 0 '^backend: +slirp$' status "$VM"
 ae_expect 0 '' net stop lab
 pass "a switch onto the managed network lab and off it again"
 

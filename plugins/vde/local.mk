@@ -18,7 +18,7 @@ systemduserunit_DATA = data/systemd/aether-vde.service
 
 if HAVE_CHECK
 check_PROGRAMS += tests/check_vde
-tests_check_vde_SOURCES = tests/check_vde.c
+tests_check_vde_SOURCES = tests/check_vde.c tests/asan-vdeplug.h
 tests_check_vde_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -Wno-format-truncation
 tests_check_vde_LDADD = libaether-core.la $(VDEPLUG_LIBS) $(CHECK_LIBS)
 TESTS += tests/check_vde
