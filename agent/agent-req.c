@@ -11,6 +11,7 @@
 #include "agent-req.h"
 #include "agentconf.h"
 #include "lifecycle.h"
+#include "options.h"
 #include "util.h"
 
 const char *const ae_req_cmd_names[AE_REQ_N] = {

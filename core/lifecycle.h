@@ -29,8 +29,7 @@ int ae_cmd_network(int argc, char **argv, const char *hostconf);
 #define AE_NETWORK_MAX_SET 16
 #define AE_NETWORK_MAX_VALUE 256
 #define AE_NETWORK_MAX_REQUEST 4096
-/* 1 when k is an option name --set takes: [a-z0-9_], 1 to 64. */
-int ae_network_valid_key(const char *k);
+/* ae_network_valid_key (options.h): an option name --set takes. */
 
 /* For `aether gc`, before the plugins' gc: kill QEMU processes whose
  * supervisor died (found by their QMP socket path under runtime_root) and

@@ -261,3 +261,16 @@ int ae_optset_where(const struct ae_optset *o, const char *key, unsigned idx,
 	*line = o->line;
 	return 1;
 }
+
+/* A backend option key as `--set KEY=VALUE` and the agent take it:
+ * [a-z0-9_]{1,64}. */
+int ae_network_valid_key(const char *k)
+{
+	size_t n = 0;
+
+	for (; k[n]; n++)
+		if (!((k[n] >= 'a' && k[n] <= 'z') ||
+		      (k[n] >= '0' && k[n] <= '9') || k[n] == '_'))
+			return 0;
+	return n >= 1 && n <= 64;
+}

@@ -33,4 +33,8 @@ int ae_option_check_value(const struct aether_option *opt, const char *value,
 			  char *err, size_t errlen);
 const char *ae_option_type_name(uint32_t type);
 
+/* 1 when k is an option name `--set KEY=VALUE` (aether network switch)
+ * and the agent take: [a-z0-9_], 1 to 64. */
+int ae_network_valid_key(const char *k);
+
 #endif

@@ -28,6 +28,7 @@
 #include "json.h"
 #include "lifecycle.h"
 #include "loader.h"
+#include "options.h"
 #include "util.h"
 #include "vmconf.h"
 #include "vmref.h"
@@ -47,17 +48,6 @@ static void usage(void)
 		"usage: aether network switch VM BACKEND [--set KEY=VALUE]... "
 		"[--persist]\n"
 		"       aether network show VM [--json]\n");
-}
-
-int ae_network_valid_key(const char *k)
-{
-	size_t n = 0;
-
-	for (; k[n]; n++)
-		if (!((k[n] >= 'a' && k[n] <= 'z') ||
-		      (k[n] >= '0' && k[n] <= '9') || k[n] == '_'))
-			return 0;
-	return n >= 1 && n <= 64;
 }
 
 /* KEY=VALUE of --set: 0, or -1 having said why. */

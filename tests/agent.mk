@@ -37,7 +37,7 @@ if FUZZER
 noinst_PROGRAMS += tests/fuzz/fuzz-agent
 tests_fuzz_fuzz_agent_SOURCES = tests/fuzz/fuzz-agent.c agent/agent-req.c \
 	agent/agentconf.c core/util.c core/conffile.c core/qemu-argv.c \
-	core/vmconf.c core/options.c core/mac.c core/relay.c
+	core/vmconf.c core/options.c core/mac.c core/relay.c core/netconf.c core/addrpool.c core/store.c
 tests_fuzz_fuzz_agent_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(AMQP_CFLAGS) \
 	$(FUZZ_FLAGS)
 tests_fuzz_fuzz_agent_LDFLAGS = $(FUZZ_FLAGS)

@@ -146,7 +146,7 @@ if FUZZER
 noinst_PROGRAMS += tests/fuzz/fuzz-config
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c \
 	core/util.c core/conffile.c core/options.c core/vmconf.c core/mac.c \
-	core/qemu-argv.c core/relay.c
+	core/qemu-argv.c core/relay.c core/netconf.c core/addrpool.c core/store.c
 tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS) $(FUZZ_FLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(FUZZ_FLAGS)
 tests_fuzz_fuzz_config_LDADD = $(INIH_LIBS)
