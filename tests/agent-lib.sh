@@ -74,10 +74,15 @@ ag_host() {
 		qemu-img create -q -f qcow2 "$WORK/base.qcow2" 16M || fail "qemu-img"
 	cp "$WORK/base.qcow2" "$_h/images/base.qcow2"
 	cp "$WORK/cred" "$_h/cred"
+	# plugin_dir: one quoted piece per directory on continuation lines
+	# (a deep build tree, as in distcheck, makes the list longer than
+	# the config's line limit); the pieces are concatenated.
+	_pd=$(printf '%s\n' "$AETHER_PLUGIN_PATH" | tr ':' '\n' |
+		sed '1s/.*/plugin_dir = "&"/; 1!s/.*/\t":&"/')
 	cat >"$_h/host.conf" <<EOC
 [aether]
 runtime_dir = $_h/run
-plugin_dir = $AETHER_PLUGIN_PATH
+$_pd
 [vm]
 accel = tcg
 memory = 32
