@@ -31,7 +31,7 @@
 # back-to-back segments towards the guest, so that the guest's per-packet
 # cost does not cap the faster paths (every backend still sees MTU-sized
 # frames); BENCH_CONV_ARGS= (empty) turns that off.
-# BENCH_SECONDS (3) per iperf3 run, BENCH_REPS (1) runs each (median);
+# BENCH_SECONDS (3) per iperf3 run, BENCH_REPS (5) paired trials (median);
 # BENCH_TCP_PATHS picks paths; BENCH_PASST_OPTIONS replaces the passt
 # plugin's options ("mtu = MTU").
 # Needs root (network namespaces, TAP), iperf3, ip; exit 77 otherwise.
@@ -42,7 +42,7 @@ B=$(cd "$top_builddir" && pwd)
 CONV=$B/bench/tcp-conv
 BACK=$B/bench/tcp-backend
 SECS=${BENCH_SECONDS:-3}
-REPS=${BENCH_REPS:-1}
+REPS=${BENCH_REPS:-5}
 CONV_ARGS=${BENCH_CONV_ARGS---tso}
 AETHER_PLUGIN_PATH=${AETHER_PLUGIN_PATH:-$B/plugins/slirp}
 case ":$AETHER_PLUGIN_PATH:" in
@@ -222,54 +222,88 @@ mtu = $2
 	return 0
 }
 
-# measure [-R]: Gbit/s received, the median of REPS iperf3 runs from the
-# namespace (empty when none gave a figure).
+# measure [-R]: Gbit/s received in one iperf3 run from the namespace
+# (empty when it gave no figure).
 measure() {
-	i=0
-	while [ $i -lt "$REPS" ]; do
-		timeout $((SECS + 20)) ip netns exec "$NS" iperf3 -c "$GW" -p $PORT \
-			-t "$SECS" -f g "$@" 2>&1 | tee -a "$log" |
-			awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Gbits/sec") v = $(i - 1) }
-			     END { if (v != "") print v }'
-		i=$((i + 1))
-	done | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+	timeout $((SECS + 20)) ip netns exec "$NS" iperf3 -c "$GW" -p $PORT \
+		-t "$SECS" -f g "$@" 2>&1 | tee -a "$log" |
+		awk '/receiver/ { for (i = 1; i <= NF; i++) if ($i == "Gbits/sec") v = $(i - 1) }
+		     END { if (v != "") print v }'
 }
 
 PATHS=${BENCH_TCP_PATHS:-qemu-slirp aether-slirp libslirp passt aether-passt ceiling-stream ceiling-dgram}
-# r_PATH_MTU_DIR: Gbit/s, empty when not measured.
+RPATHS=$(for p in $PATHS; do echo "$p"; done | sed -n '1!G;h;$p')
+# t_PATH_MTU_DIR_TRIAL: Gbit/s of one trial, empty when not measured.
+# Each trial starts every path afresh and runs them back to back, in the
+# listed order in odd trials and reversed in even ones, so that a shared,
+# noisy machine shifts the paths compared alike; ratios are the median of
+# the trials' own ratios.
 for m in 1500 65520; do
-	for p in $PATHS; do
-		why=
-		v=$(echo "$p" | tr - _)
-		if start_path "$p" $m; then
-			eval "r_${v}_${m}_up=\$(measure)"
-			eval "r_${v}_${m}_down=\$(measure -R)"
-			eval "[ -n \"\$r_${v}_${m}_up\$r_${v}_${m}_down\" ]" ||
-				why="no iperf3 result: $(grep -iE 'error|tcp-' "$log" | tail -n 1)"
-		fi
-		stop_path
-		case $p in ceiling-*) ip netns del "$NS2" 2>/dev/null; esac
-		[ -z "$why" ] || eval "why_${v}=\"\$why\""
+	t=1
+	while [ $t -le "$REPS" ]; do
+		if [ $((t % 2)) = 1 ]; then order=$PATHS; else order=$RPATHS; fi
+		for p in $order; do
+			why=
+			v=$(echo "$p" | tr - _)
+			if start_path "$p" $m; then
+				eval "t_${v}_${m}_up_$t=\$(measure)"
+				eval "t_${v}_${m}_down_$t=\$(measure -R)"
+				eval "[ -n \"\${t_${v}_${m}_up_$t:-}\${t_${v}_${m}_down_$t:-}\" ]" ||
+					why="no iperf3 result: $(grep -iE 'error|tcp-' "$log" | tail -n 1)"
+			fi
+			stop_path
+			case $p in ceiling-*) ip netns del "$NS2" 2>/dev/null; esac
+			[ -z "$why" ] || eval "why_${v}=\"\$why\""
+		done
+		t=$((t + 1))
 	done
 done
 
-get() { eval "echo \${r_$(echo "$1" | tr - _)_$2_$3:-}"; }
-mean() { # PATH MTU -> mean of up and down (empty if either is missing)
-	awk -v a="$(get "$1" "$2" up)" -v b="$(get "$1" "$2" down)" \
-		'BEGIN { if (a != "" && b != "") printf "%.2f", (a + b) / 2 }'
+# trials PATH MTU DIR: that path's figures, one per trial (empty: none)
+trials() {
+	t=1
+	while [ $t -le "$REPS" ]; do
+		eval "echo \${t_$(echo "$1" | tr - _)_$2_$3_$t:-}"
+		t=$((t + 1))
+	done
+}
+median() { sort -n | awk 'NF { v[++n] = $1 } END { if (n) print v[int((n + 1) / 2)] }'; }
+get() { trials "$1" "$2" "$3" | median; }
+# pmean PATH MTU TRIAL: mean of up and down in that trial (empty if either is missing)
+pmean() {
+	v=$(echo "$1" | tr - _)
+	eval "a=\${t_${v}_$2_up_$3:-} b=\${t_${v}_$2_down_$3:-}"
+	awk -v a="$a" -v b="$b" 'BEGIN { if (a != "" && b != "") printf "%.3f\n", (a + b) / 2 }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2f", a / b }'; }
+# pratios A B MTU: the per-trial ratios of A's mean against B's (A may be
+# "best", aether's faster rootless path in that trial)
+pratios() {
+	t=1
+	while [ $t -le "$REPS" ]; do
+		if [ "$1" = best ]; then
+			a=$(for p in aether-slirp aether-passt; do pmean $p "$3" $t; done | sort -n | tail -n 1)
+		else
+			a=$(pmean "$1" "$3" $t)
+		fi
+		ratio "$a" "$(pmean "$2" "$3" $t)"
+		echo
+		t=$((t + 1))
+	done
+}
+pratio() { pratios "$@" | median; }
 
-echo "TCP Gbit/s, iperf3 -t $SECS (median of $REPS), namespace -> host loopback (up)"
-echo "and back (down); converter: tcp-conv ${CONV_ARGS:-(no offloads)}"
-echo "ratio: mean of up and down against aether-slirp at the same MTU;"
+echo "TCP Gbit/s, iperf3 -t $SECS, median of $REPS paired trials, namespace -> host"
+echo "loopback (up) and back (down); converter: tcp-conv ${CONV_ARGS:-(no offloads)}"
+echo "ratio: median of the trials' ratios (mean of up and down) against"
+echo "aether-slirp in the same trial and MTU;"
 echo "ceiling-*: two converters back to back, two guest stacks (a lower bound)"
-printf '%-13s %8s %8s %6s %8s %8s %6s\n' path 1500up 1500down ratio 65520up 65520down ratio
+printf '%-14s %8s %8s %6s %8s %8s %6s\n' path 1500up 1500down ratio 65520up 65520down ratio
 for p in $PATHS; do
-	line=$(printf '%-13s' "$p")
+	line=$(printf '%-14s' "$p")
 	for m in 1500 65520; do
 		line="$line$(printf ' %8s %8s %6s' "$(get "$p" $m up)" "$(get "$p" $m down)" \
-			"$(ratio "$(mean "$p" $m)" "$(mean aether-slirp $m)")")"
+			"$(pratio "$p" aether-slirp $m)")"
 	done
 	echo "$line"
 	w=$(eval "echo \${why_$(echo "$p" | tr - _):-}")
@@ -278,14 +312,11 @@ done
 echo "  (qemu-slirp's link is 1500 bytes at both MTUs: -netdev user has no MTU option)"
 
 for m in 1500 65520; do
+	echo "  aether-passt/passt per trial, MTU $m: $(pratios aether-passt passt $m | tr '\n' ' ')"
 	verdict "aether-passt against bare passt, MTU $m (mean of up and down)" \
-		"$(ratio "$(mean aether-passt $m)" "$(mean passt $m)")" ">=" 0.95 x
+		"$(pratio aether-passt passt $m)" ">=" 0.95 x
 done
-best=
-for p in aether-slirp aether-passt; do
-	v=$(mean $p 65520)
-	[ -n "$v" ] && best=$(awk -v a="$best" -v b="$v" 'BEGIN { print (a == "" || b > a) ? b : a }')
-done
+echo "  fastest/aether-slirp per trial, MTU 65520: $(pratios best aether-slirp 65520 | tr '\n' ' ')"
 verdict "aether's fastest rootless path against aether-slirp, MTU 65520" \
-	"$(ratio "$best" "$(mean aether-slirp 65520)")" ">=" 4 x
+	"$(pratio best aether-slirp 65520)" ">=" 4 x
 exit $bench_status

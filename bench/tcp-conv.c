@@ -150,12 +150,35 @@ static uint8_t *out_frame(size_t len)
 }
 
 /* Internet checksum over raw bytes in host order (byte-order neutral as
- * long as the result is stored back the same way). */
+ * long as the result is stored back the same way).  The bulk goes 32
+ * bytes at a time as 64-bit words into two 128-bit sums (the carries
+ * collect in the high half: the ones' complement sum is then high + low
+ * with the end-around carry), about twice the speed of 32-bit words: the
+ * guest kernel's own checksum is that fast, and at MTU 65520 this loop
+ * was the converter's largest cost. */
 static uint64_t sum_raw(const uint8_t *p, size_t len, uint64_t s)
 {
 	uint32_t w;
 	uint16_t h = 0;
 
+	if (len >= 32) {
+		unsigned __int128 a = 0, b = 0;
+		uint64_t q[4], lo, hi, t;
+
+		for (; len >= 32; p += 32, len -= 32) {
+			memcpy(q, p, 32);
+			a += q[0];
+			b += q[1];
+			a += q[2];
+			b += q[3];
+		}
+		a += b;
+		lo = (uint64_t)a;
+		hi = (uint64_t)(a >> 64);
+		t = lo + hi;
+		t += t < hi;
+		s += (t & 0xffffffffu) + (t >> 32);
+	}
 	for (; len >= 4; p += 4, len -= 4) {
 		memcpy(&w, p, 4);
 		s += w;
