@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -165,6 +167,58 @@ static inline int ck_run_suite(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* Can this process make a private network namespace (and, with `more`,
+ * do more there)?  Probed in a forked child, so the caller's namespaces
+ * are untouched: the child unshares its network namespace and then runs
+ * more(msg, len), which writes why not into msg when it cannot.  Returns
+ * 0, or -1 with the reason in why. */
+static inline int ck_probe_netns(char *why, size_t len,
+				 void (*more)(char *msg, size_t len))
+{
+	pid_t pid;
+	int st, pfd[2];
+	ssize_t n;
+
+	if (geteuid() != 0) {
+		snprintf(why, len, "not root (needs CAP_NET_ADMIN and a "
+				   "private network namespace)");
+		return -1;
+	}
+	if (pipe(pfd) < 0) {
+		snprintf(why, len, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		char msg[256] = "";
+
+		close(pfd[0]);
+		if (unshare(CLONE_NEWNET) != 0)
+			snprintf(msg, sizeof msg, "unshare(CLONE_NEWNET): %s",
+				 strerror(errno));
+		else if (more)
+			more(msg, sizeof msg);
+		n = write(pfd[1], msg, strlen(msg));
+		(void)n;
+		_exit(msg[0] ? 1 : 0);
+	}
+	close(pfd[1]);
+	n = pid < 0 ? 0 : read(pfd[0], why, len - 1);
+	why[n > 0 ? n : 0] = '\0';
+	close(pfd[0]);
+	if (pid < 0) {
+		snprintf(why, len, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0) {
+		if (!why[0])
+			snprintf(why, len, "the probe child failed");
+		return -1;
+	}
+	return 0;
 }
 
 #endif

@@ -743,39 +743,6 @@ START_TEST(net_up_refused)
 }
 END_TEST
 
-static int probe(char *why, size_t len)
-{
-	int pfd[2], st;
-	pid_t pid;
-	ssize_t n;
-
-	if (geteuid() != 0) {
-		snprintf(why, len, "not root");
-		return -1;
-	}
-	if (pipe(pfd) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		char msg[128] = "";
-		close(pfd[0]);
-		if (unshare(CLONE_NEWNET) != 0)
-			snprintf(msg, sizeof msg, "unshare(CLONE_NEWNET): %s",
-				 strerror(errno));
-		n = write(pfd[1], msg, strlen(msg));
-		(void)n;
-		_exit(msg[0] ? 1 : 0);
-	}
-	close(pfd[1]);
-	n = read(pfd[0], why, len - 1);
-	why[n > 0 ? n : 0] = '\0';
-	close(pfd[0]);
-	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0)
-		return -1;
-	return 0;
-}
-
 static Suite *net_suite(void)
 {
 	Suite *s = suite_create("net");
@@ -814,7 +781,7 @@ int main(void)
 	int failed;
 
 	ck_skip_init();
-	ns_ok = probe(ns_why, sizeof ns_why) == 0;
+	ns_ok = ck_probe_netns(ns_why, sizeof ns_why, NULL) == 0;
 	sr = srunner_create(net_suite());
 	/* every namespace case unshares its own network namespace */
 	srunner_set_fork_status(sr, CK_FORK);

@@ -677,50 +677,27 @@ static Suite *nft_suite(void)
 	return s;
 }
 
-/* Can this process make a network namespace and list its ruleset? */
+/* In the probe's private namespace: can nftables add a table? */
+static void probe_nft(char *msg, size_t len)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+
+	if (!ctx) {
+		snprintf(msg, len, "nft_ctx_new failed");
+		return;
+	}
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	if (nft_run_cmd_from_buffer(ctx, "add table inet probe"))
+		snprintf(msg, len, "nftables: %s",
+			 nft_ctx_get_error_buffer(ctx));
+	nft_ctx_free(ctx);
+}
+
+/* Can this process make a network namespace and change its ruleset? */
 static int probe(char *why, size_t len)
 {
-	pid_t pid;
-	int st, pfd[2];
-	ssize_t n;
-
-	if (geteuid() != 0) {
-		snprintf(why, len, "not root (needs CAP_NET_ADMIN and a "
-				   "private network namespace)");
-		return -1;
-	}
-	if (pipe(pfd) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		char msg[256] = "";
-		struct nft_ctx *ctx;
-		close(pfd[0]);
-		if (unshare(CLONE_NEWNET) != 0)
-			snprintf(msg, sizeof msg, "unshare(CLONE_NEWNET): %s",
-				 strerror(errno));
-		else if (!(ctx = nft_ctx_new(NFT_CTX_DEFAULT)))
-			snprintf(msg, sizeof msg, "nft_ctx_new failed");
-		else {
-			nft_ctx_buffer_output(ctx);
-			nft_ctx_buffer_error(ctx);
-			if (nft_run_cmd_from_buffer(ctx, "add table inet probe"))
-				snprintf(msg, sizeof msg, "nftables: %s",
-					 nft_ctx_get_error_buffer(ctx));
-			nft_ctx_free(ctx);
-		}
-		n = write(pfd[1], msg, strlen(msg));
-		(void)n;
-		_exit(msg[0] ? 1 : 0);
-	}
-	close(pfd[1]);
-	n = read(pfd[0], why, len - 1);
-	why[n > 0 ? n : 0] = '\0';
-	close(pfd[0]);
-	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0)
-		return -1;
-	return 0;
+	return ck_probe_netns(why, len, probe_nft);
 }
 
 int main(void)

@@ -1340,56 +1340,31 @@ static Suite *tap_suite(void)
 	return s;
 }
 
-/* Can this process make a network namespace with a TAP in it?  Probed
- * in a child so the parent's namespace is untouched. */
+/* In the probe's private namespace: can a TAP device be made? */
+static void probe_tap(char *msg, size_t len)
+{
+	struct ifreq ifr = {0};
+	int fd = open("/dev/net/tun", O_RDWR);
+
+	if (fd < 0) {
+		snprintf(msg, len, "open /dev/net/tun: %s", strerror(errno));
+		return;
+	}
+	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "probe0");
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+		snprintf(msg, len, "TUNSETIFF: %s", strerror(errno));
+	close(fd);
+}
+
+/* Can this process make a network namespace with a TAP in it? */
 static int probe(char *why, size_t len)
 {
-	pid_t pid;
-	int st, pfd[2];
-	ssize_t n;
-
-	if (geteuid() != 0) {
-		snprintf(why, len, "not root (needs CAP_NET_ADMIN and a "
-				   "private network namespace)");
-		return -1;
-	}
 	if (access("/dev/net/tun", R_OK | W_OK) != 0) {
 		snprintf(why, len, "/dev/net/tun: %s", strerror(errno));
 		return -1;
 	}
-	if (pipe(pfd) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		char msg[256] = "";
-		int fd;
-		struct ifreq ifr = {0};
-		close(pfd[0]);
-		if (unshare(CLONE_NEWNET) != 0)
-			snprintf(msg, sizeof msg, "unshare(CLONE_NEWNET): %s",
-				 strerror(errno));
-		else if ((fd = open("/dev/net/tun", O_RDWR)) < 0)
-			snprintf(msg, sizeof msg, "open /dev/net/tun: %s",
-				 strerror(errno));
-		else {
-			snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "probe0");
-			ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-			if (ioctl(fd, TUNSETIFF, &ifr) < 0)
-				snprintf(msg, sizeof msg, "TUNSETIFF: %s",
-					 strerror(errno));
-		}
-		n = write(pfd[1], msg, strlen(msg));
-		(void)n;
-		_exit(msg[0] ? 1 : 0);
-	}
-	close(pfd[1]);
-	n = read(pfd[0], why, len - 1);
-	why[n > 0 ? n : 0] = '\0';
-	close(pfd[0]);
-	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0)
-		return -1;
-	return 0;
+	return ck_probe_netns(why, len, probe_tap);
 }
 
 int main(int argc, char **argv)
