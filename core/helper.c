@@ -10,7 +10,9 @@
 #include <string.h>
 #include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,12 +46,90 @@ char *ae_find_program(const char *name)
 	return found;
 }
 
+static int spawn(const char *const *argv, const char *const *envp,
+		 const char *log_path, int setsid_, const int *keep_fds,
+		 size_t n_keep, int only, const struct ae_creds *creds,
+		 pid_t *pid_out, char *err, size_t errlen);
+
 int ae_spawn(const char *const *argv, const char *const *envp,
 	     const char *log_path, int setsid_, const int *keep_fds,
 	     size_t n_keep, pid_t *pid_out, char *err, size_t errlen)
 {
-	return ae_spawn_as(argv, envp, log_path, setsid_, keep_fds, n_keep,
-			   NULL, pid_out, err, errlen);
+	return spawn(argv, envp, log_path, setsid_, keep_fds, n_keep, 0, NULL,
+		     pid_out, err, errlen);
+}
+
+int ae_spawn_as(const char *const *argv, const char *const *envp,
+		const char *log_path, int setsid_, const int *keep_fds,
+		size_t n_keep, const struct ae_creds *creds, pid_t *pid_out,
+		char *err, size_t errlen)
+{
+	return spawn(argv, envp, log_path, setsid_, keep_fds, n_keep, 0, creds,
+		     pid_out, err, errlen);
+}
+
+int ae_spawn_only(const char *const *argv, const char *const *envp,
+		  const char *log_path, int setsid_, const int *keep_fds,
+		  size_t n_keep, const struct ae_creds *creds, pid_t *pid_out,
+		  char *err, size_t errlen)
+{
+	return spawn(argv, envp, log_path, setsid_, keep_fds, n_keep, 1, creds,
+		     pid_out, err, errlen);
+}
+
+int ae_check_keep_fds(const char *what, const int *keep_fds, size_t n_keep,
+		      char *err, size_t errlen)
+{
+	size_t i;
+
+	if (n_keep > AETHER_HELPER_MAX_KEEP_FDS)
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s: %zu descriptors to keep, more than "
+				 "the %d allowed",
+				 what, n_keep, AETHER_HELPER_MAX_KEEP_FDS);
+	if (n_keep && !keep_fds)
+		return ae_seterr(err, errlen, EINVAL,
+				 "%s: %zu descriptors to keep but no list",
+				 what, n_keep);
+	for (i = 0; i < n_keep; i++) {
+		if (keep_fds[i] >= 0 && keep_fds[i] <= 2)
+			return ae_seterr(err, errlen, EINVAL,
+					 "%s: descriptor %d to keep (entry "
+					 "%zu): 0, 1 and 2 are the helper's "
+					 "stdin, stdout and stderr",
+					 what, keep_fds[i], i);
+		if (keep_fds[i] < 0 || fcntl(keep_fds[i], F_GETFD) < 0)
+			return ae_seterr(err, errlen, EINVAL,
+					 "%s: descriptor %d to keep (entry "
+					 "%zu) is not open",
+					 what, keep_fds[i], i);
+	}
+	return 0;
+}
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* In the child (async-signal-safe): every descriptor from 3 up
+ * close-on-exec.  close_range(2) does it in one call (Linux 5.11); an
+ * older kernel gets a loop up to the descriptor limit. */
+static void cloexec_from_3(void)
+{
+	struct rlimit rl;
+	long fd, max = 65536;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max = rl.rlim_cur < (1u << 20) ? (long)rl.rlim_cur : 1L << 20;
+	for (fd = 3; fd < max; fd++) {
+		int fl = fcntl((int)fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
+	}
 }
 
 /* The steps of the child that can fail, as reported through the pipe. */
@@ -81,10 +161,10 @@ static int drop_privileges(const struct ae_creds *cr)
 	return 0;
 }
 
-int ae_spawn_as(const char *const *argv, const char *const *envp,
-		const char *log_path, int setsid_, const int *keep_fds,
-		size_t n_keep, const struct ae_creds *creds, pid_t *pid_out,
-		char *err, size_t errlen)
+static int spawn(const char *const *argv, const char *const *envp,
+		 const char *log_path, int setsid_, const int *keep_fds,
+		 size_t n_keep, int only, const struct ae_creds *creds,
+		 pid_t *pid_out, char *err, size_t errlen)
 {
 	int errpipe[2], logfd = -1, nullfd, e = 0, rep[2] = {0, 0};
 	char *prog;
@@ -138,6 +218,8 @@ int ae_spawn_as(const char *const *argv, const char *const *envp,
 			dup2(logfd, 1);
 			dup2(logfd, 2);
 		}
+		if (only)
+			cloexec_from_3(); /* the pipe is already: it stays */
 		for (i = 0; i < n_keep; i++) {
 			int fl = fcntl(keep_fds[i], F_GETFD);
 			if (fl >= 0)
@@ -235,9 +317,25 @@ int ae_helper_start(const struct aether_helper_spec *spec,
 	if (spec->flags & ~AETHER_HELPER_DETACHED)
 		return ae_seterr(err, errlen, EINVAL,
 				 "helper flags 0x%x unknown", spec->flags);
-	rc = ae_spawn(spec->argv, spec->envp, spec->log_path,
-		      !!(spec->flags & AETHER_HELPER_DETACHED), NULL, 0, &pid,
-		      err, errlen);
+	if (spec->struct_size >= offsetof(struct aether_helper_spec,
+					  n_keep_fds) +
+				     sizeof spec->n_keep_fds) {
+		/* 1.3: exactly the listed descriptors */
+		rc = ae_check_keep_fds(spec->argv[0], spec->keep_fds,
+				       spec->n_keep_fds, err, errlen);
+		if (rc == 0)
+			rc = ae_spawn_only(spec->argv, spec->envp,
+					   spec->log_path,
+					   !!(spec->flags &
+					      AETHER_HELPER_DETACHED),
+					   spec->keep_fds, spec->n_keep_fds,
+					   NULL, &pid, err, errlen);
+	} else {
+		/* 1.0 to 1.2: what is not close-on-exec is inherited */
+		rc = ae_spawn(spec->argv, spec->envp, spec->log_path,
+			      !!(spec->flags & AETHER_HELPER_DETACHED), NULL,
+			      0, &pid, err, errlen);
+	}
 	if (rc < 0)
 		return rc;
 	h = ae_xcalloc(1, sizeof *h);

@@ -45,6 +45,25 @@ int ae_spawn_as(const char *const *argv, const char *const *envp,
 		size_t n_keep, const struct ae_creds *creds, pid_t *pid,
 		char *err, size_t errlen);
 
+/* ae_spawn_as, but the child gets only stdin, stdout, stderr and the
+ * n_keep descriptors of keep_fds, at the same numbers: every other
+ * descriptor is close-on-exec in the child, whatever it is in the
+ * caller.  The caller checks keep_fds (ae_check_keep_fds). */
+int ae_spawn_only(const char *const *argv, const char *const *envp,
+		  const char *log_path, int setsid_, const int *keep_fds,
+		  size_t n_keep, const struct ae_creds *creds, pid_t *pid,
+		  char *err, size_t errlen);
+
+/* 0 when keep_fds (n_keep entries, at most AETHER_HELPER_MAX_KEEP_FDS) are
+ * open descriptors above 2, else -EINVAL with the reason in err, naming
+ * what (e.g. the helper's program). */
+int ae_check_keep_fds(const char *what, const int *keep_fds, size_t n_keep,
+		      char *err, size_t errlen);
+
+/* Start the helper spec describes.  A spec of the 1.3 size or longer
+ * gives it exactly spec->keep_fds (ae_spawn_only, after
+ * ae_check_keep_fds); a shorter one every descriptor of this process that
+ * is not close-on-exec (ae_spawn). */
 int ae_helper_start(const struct aether_helper_spec *spec,
 		    struct aether_helper **out, char *err, size_t errlen);
 int ae_helper_stop(struct aether_helper *h);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # ABI stability, checked rather than promised (see abi/README):
-#  1. abi10 and abi11, plugins built against the frozen 1.0 and 1.1
-#     headers, load into this aether and every verb works through the
+#  1. abi10, abi11 and abi12, plugins built against the frozen 1.0, 1.1
+#     and 1.2 headers, load into this aether and every verb works through the
 #     current core; the verbs later minors appended answer -EOPNOTSUPP (or
 #     are not called) without the host reading past the short descriptor,
 #     no frame port appears, and their 1.0 gc reads the whole live array;
@@ -218,9 +218,44 @@ expect "$WORK/drive11.out" '^detach rc=0$' "detach"
 	fail "state left in the plugin's runtime dir: $(ls "$WORK/run/plugins/abi11")"
 pass "nothing left in the 1.1 plugin's runtime dir"
 
-# Source compatibility: the 1.0 and 1.1 plugins build, warning-free,
+# --- 1c. a plugin of ABI 1.2: gc_v2, validate, a helper spec of 1.2 size ---
+[ -f "$top_builddir/abi/abi12.la" ] || fail "abi/abi12.la not built (make check builds it)"
+"$AETHER" -c none plugins show abi12 >"$WORK/show12.out" 2>&1 ||
+	{ cat "$WORK/show12.out" >&2; fail "aether plugins show abi12 failed"; }
+expect "$WORK/show12.out" '^  ABI: +1\.2 \(this aether: 1\.[0-9]+\)' "plugin built against the 1.2 header loads"
+rc=0
+"$top_builddir/abi/drive" abi12 "label = frozen12
+tag = a
+tag = b" >"$WORK/drive12.out" 2>"$WORK/drive12.err" || rc=$?
+cat "$WORK/drive12.out" "$WORK/drive12.err" >&2
+[ $rc -eq 0 ] || fail "driving the 1.2 plugin failed (exit $rc)"
+expect "$WORK/drive12.out" '^load rc=0 abi=1\.2 size=' "descriptor of ABI 1.2 accepted"
+expect "$WORK/drive12.err" 'abi12: init: ABI 1\.2 plugin in a 1\.[0-9]+ host' "init got a host table it understands"
+expect "$WORK/drive12.err" 'abi12: attach drive-a: helper inherited descriptor [0-9]+ \(inherited\)' "a helper spec of the 1.2 size: the helper inherits a descriptor that is not close-on-exec, as before"
+expect "$WORK/drive12.out" '^attach rc=0 kind=stream fd=open$' "attach: STREAM attachment with a live fd"
+expect "$WORK/drive12.err" 'abi12: attach drive-a: label frozen12, 2 tag\(s\)' "options of 1.2"
+expect "$WORK/drive12.out" '^addresses rc=1 attached out=written$' "1.1 verb addresses answers"
+expect "$WORK/drive12.out" '^forward rc=0 add$' "1.1 verb forward (add)"
+expect "$WORK/drive12.out" '^validate rc=0$' "1.2 verb validate accepts good options"
+expect "$WORK/drive12.out" '^forward rc=0 remove$' "1.1 verb forward (remove)"
+expect "$WORK/drive12.err" 'abi12: gc_v2: 2 live VM\(s\): drive-b drive-a$' "gc_v2 of a 1.2 plugin gets every live VM"
+expect "$WORK/drive12.out" '^check rc=0 after-gc-live$' "gc_v2 kept the state of drive-a"
+expect "$WORK/drive12.err" 'abi12: gc_v2: removed drive-a\.abi12' "gc_v2 with no VM live removed the state"
+expect "$WORK/drive12.out" '^check rc=-2 after-gc-none$' "check sees what gc_v2 removed"
+expect "$WORK/drive12.out" '^beyond rc=0 (trapped=[1-9][0-9]* trap-calls=0|asan-redzone|descriptor-complete)$' "nothing past the 1.2 descriptor read or called"
+expect "$WORK/drive12.out" '^detach rc=0$' "detach"
+[ -z "$(find "$WORK/run/plugins/abi12" -type f 2>/dev/null)" ] ||
+	fail "state left in the plugin's runtime dir: $(ls "$WORK/run/plugins/abi12")"
+pass "nothing left in the 1.2 plugin's runtime dir"
+rc=0
+"$top_builddir/abi/drive" abi12 "label = a/b" >"$WORK/drive12bad.out" 2>"$WORK/drive12bad.err" || rc=$?
+[ $rc -ne 0 ] || { cat "$WORK/drive12bad.out" "$WORK/drive12bad.err" >&2; fail "the 1.2 plugin's validate let a bad label through"; }
+expect "$WORK/drive12bad.out" '^load rc=-22' "the 1.2 verb validate refuses a bad label"
+expect "$WORK/drive12bad.err" 'label = a/b: must be non-empty' "its opt_error names the key and value"
+
+# Source compatibility: the 1.0, 1.1 and 1.2 plugins build, warning-free,
 # against the current header, in C and the header alone in C++.
-for v in 1.0 1.1; do
+for v in 1.0 1.1 1.2; do
 	$CC -std=gnu11 -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/include" \
 		"$ABI/plugin-$v.c" || fail "the $v plugin no longer compiles against include/aether/plugin.h"
 	pass "the $v plugin compiles against the current header"
@@ -233,7 +268,7 @@ if command -v c++ >/dev/null 2>&1; then
 fi
 
 # The 1.0 gc's array: the host packs it with AETHER_VM_SIZE_1_0, which must
-# be sizeof(struct aether_vm) as the 1.0 and 1.1 headers define it.
+# be sizeof(struct aether_vm) as the 1.0, 1.1 and 1.2 headers define it.
 cat >"$WORK/vmsize.c" <<'EOC'
 #include <stdio.h>
 #include <aether/plugin.h>
@@ -243,12 +278,12 @@ printf '#include <stdio.h>\n#include <aether/plugin.h>\nint main(void) { printf(
 $CC -I"$top_srcdir/include" -o "$WORK/vmsize-now" "$WORK/vmsize-now.c" ||
 	fail "AETHER_VM_SIZE_1_0 does not compile"
 now=$("$WORK/vmsize-now")
-for v in 1.0 1.1; do
+for v in 1.0 1.1 1.2; do
 	$CC -I"$ABI/$v" -o "$WORK/vmsize-$v" "$WORK/vmsize.c" || fail "cannot build against the $v header"
 	old=$("$WORK/vmsize-$v")
 	[ "$old" = "$now" ] || fail "AETHER_VM_SIZE_1_0 is $now but struct aether_vm of $v is $old bytes"
 done
-pass "AETHER_VM_SIZE_1_0 ($now) is the size of struct aether_vm in 1.0 and 1.1"
+pass "AETHER_VM_SIZE_1_0 ($now) is the size of struct aether_vm in 1.0, 1.1 and 1.2"
 
 # --- 2-5. the ABI itself -----------------------------------------------------
 if ! command -v abidw >/dev/null 2>&1 || ! command -v abidiff >/dev/null 2>&1; then

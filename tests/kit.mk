@@ -1,8 +1,9 @@
 # tests/kit.mk - the third-party plugin kit and the static build:
 #  - abi/: the released ABI's baseline (libabigail XML of abi/abi-types.c
 #    built against each frozen header abi/1.N/aether/plugin.h), checked by
-#    tests/abi-check.sh, which also loads and drives abi/abi10.la and
-#    abi/abi11.la, plugins built against the frozen 1.0 and 1.1 headers;
+#    tests/abi-check.sh, which also loads and drives abi/abi10.la,
+#    abi/abi11.la and abi/abi12.la, plugins built against the frozen 1.0,
+#    1.1 and 1.2 headers;
 #    tests/abi-compat-cli.sh runs the
 #    aether commands with abi10 as the backend;
 #  - examples/mynet: an out-of-tree plugin, installed under $(docdir) and
@@ -14,7 +15,8 @@
 # ABI baseline and a plugin of the oldest supported ABI
 
 EXTRA_DIST += abi/README abi/abi-1.0.xml abi/abi-types.c \
-	abi/1.0/aether/plugin.h abi/abi-1.1.xml abi/1.1/aether/plugin.h
+	abi/1.0/aether/plugin.h abi/abi-1.1.xml abi/1.1/aether/plugin.h \
+	abi/abi-1.2.xml abi/1.2/aether/plugin.h
 
 # Built against the frozen header only: its own CPPFLAGS replace
 # AM_CPPFLAGS, so include/ is not on the path.  Never installed (-rpath
@@ -31,6 +33,15 @@ check_LTLIBRARIES += abi/abi11.la
 abi_abi11_la_SOURCES = abi/plugin-1.1.c
 abi_abi11_la_CPPFLAGS = -I$(srcdir)/abi/1.1
 abi_abi11_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
+	-rpath /nowhere
+
+# A plugin of ABI 1.2 (gc_v2, validate with opt_error, a helper spec of the
+# 1.2 size that hands its helper a descriptor by inheritance), built
+# against the frozen 1.2 header the same way.
+check_LTLIBRARIES += abi/abi12.la
+abi_abi12_la_SOURCES = abi/plugin-1.2.c
+abi_abi12_la_CPPFLAGS = -I$(srcdir)/abi/1.2
+abi_abi12_la_LDFLAGS = -module -avoid-version -shared -no-undefined \
 	-rpath /nowhere
 
 # Runs every verb of a plugin through the core (see abi/drive.c).

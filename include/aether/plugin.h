@@ -49,6 +49,14 @@
  *        older host).  Stated, not new: which verbs are REQUIRED, which
  *        structures are frozen in 1.x, and that a positive return from
  *        any verb (addresses: above max) is taken as -EPROTO.
+ *   1.3  Appended, so 1.0, 1.1 and 1.2 plugins load and work unchanged:
+ *        keep_fds and n_keep_fds at the end of struct
+ *        aether_helper_spec.  A spec that has them gives the helper
+ *        exactly the listed descriptors (besides stdin, stdout, stderr);
+ *        a shorter spec keeps the old behaviour (every descriptor of the
+ *        host that is not close-on-exec is inherited).
+ *        AETHER_HELPER_MAX_KEEP_FDS; AETHER_HOST_HAS_KEEP_FDS tells whether
+ *        a host honours them.
  */
 #ifndef AETHER_PLUGIN_H
 #define AETHER_PLUGIN_H
@@ -65,7 +73,7 @@ extern "C" {
 
 #define AETHER_PLUGIN_MAGIC 0x41455448u /* "AETH" */
 #define AETHER_ABI_MAJOR 1
-#define AETHER_ABI_MINOR 2
+#define AETHER_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define AETHER_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -289,6 +297,27 @@ struct aether_helper; /* opaque: a helper process the host supervises */
 				       the host neither waits for nor kills it
 				       at exit, and only stops it on request */
 
+/* The most descriptors a helper spec may list in keep_fds (1.3). */
+#define AETHER_HELPER_MAX_KEEP_FDS 64
+
+/*
+ * What helper_start runs.  Descriptors the helper gets:
+ *   - struct_size covers keep_fds and n_keep_fds (1.3 and later): stdin
+ *     (/dev/null), stdout and stderr (log_path, or the host's stderr) and
+ *     exactly the n_keep_fds descriptors listed in keep_fds, at the same
+ *     numbers, whether or not they are close-on-exec in the host (they
+ *     stay as they are there).  Every other descriptor is closed in the
+ *     helper.  Each listed descriptor must be open and above 2, and
+ *     n_keep_fds at most AETHER_HELPER_MAX_KEEP_FDS (keep_fds may be NULL
+ *     when n_keep_fds is 0): otherwise helper_start returns -EINVAL and
+ *     starts nothing.
+ *   - a shorter spec (built against 1.0 to 1.2): stdin, stdout and stderr
+ *     as above, and every descriptor of the host process that is not
+ *     close-on-exec, whoever opened it (the behaviour of 1.2 hosts).
+ * A 1.2 host ignores keep_fds: a plugin that may run there and needs a
+ * descriptor in its helper checks AETHER_HOST_HAS_KEEP_FDS and, when it is
+ * false, leaves that descriptor without close-on-exec for the call.
+ */
 struct aether_helper_spec {
 	uint32_t struct_size;
 	uint32_t flags;            /* AETHER_HELPER_* */
@@ -298,6 +327,10 @@ struct aether_helper_spec {
 				      0600); NULL: the host's stderr */
 	int32_t stop_signal;       /* 0: SIGTERM */
 	int32_t stop_timeout_ms;   /* then SIGKILL; 0: 5000 */
+
+	/* ABI 1.3 (used only when struct_size covers them; see above). */
+	const int *keep_fds;       /* the descriptors the helper gets */
+	uint32_t n_keep_fds;       /* how many; 0..AETHER_HELPER_MAX_KEEP_FDS */
 };
 
 struct aether_host {
@@ -333,7 +366,9 @@ struct aether_host {
 
 	/*
 	 * Start a helper process (no shell) with stdin on /dev/null and its
-	 * own process group.  Returns 0 and a handle, or a negative errno.
+	 * own process group; the descriptors it gets are those struct
+	 * aether_helper_spec describes.  Returns 0 and a handle, or a
+	 * negative errno.
 	 * helper_stop sends the stop signal, waits stop_timeout_ms, then
 	 * SIGKILL, reaps, and frees the handle.  helper_pid gives the pid,
 	 * helper_alive returns 1 while it runs, 0 when it has exited.
@@ -371,6 +406,12 @@ struct aether_host {
 	((h)->struct_size >= offsetof(struct aether_host, m) +                \
 				     sizeof((h)->m) &&                        \
 	 (h)->m != NULL)
+
+/* Does host h honour aether_helper_spec.keep_fds (a host of ABI 1.3 or
+ * later)?  An older one ignores them and passes on every descriptor that
+ * is not close-on-exec. */
+#define AETHER_HOST_HAS_KEEP_FDS(h)                                           \
+	((h)->abi_major == AETHER_ABI_MAJOR && (h)->abi_minor >= 3)
 
 /*
  * Report a bad option value (header only, no ABI of its own): through

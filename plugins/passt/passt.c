@@ -884,11 +884,15 @@ static int passt_attach(void *state, const struct aether_vm *vm,
 		if (setsockopt(sv[i], SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz))
 			setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
 	}
-	/* passt's end, without close-on-exec: the helper service execs the
-	 * program with the host's descriptors that are not close-on-exec
-	 * (aether's does; the ABI has no descriptor list for helpers), and
-	 * it is closed here right after the start. */
-	child = fcntl(sv[1], F_DUPFD, 3);
+	/* passt's end, above 2: a 1.3 host gives the helper exactly the
+	 * descriptors of keep_fds, so it stays close-on-exec here; a 1.2
+	 * host execs the helper with the host's descriptors that are not
+	 * close-on-exec, so there it goes without the flag.  Closed here
+	 * right after the start. */
+	child = fcntl(sv[1],
+		      AETHER_HOST_HAS_KEEP_FDS(st->host) ? F_DUPFD_CLOEXEC
+							 : F_DUPFD,
+		      3);
 	close(sv[1]);
 	if (child < 0) {
 		rc = -errno;
@@ -905,6 +909,8 @@ static int passt_attach(void *state, const struct aether_vm *vm,
 	spec.argv = b.v;
 	spec.log_path = a->err;
 	spec.stop_timeout_ms = 2000;
+	spec.keep_fds = &child;
+	spec.n_keep_fds = 1;
 	rc = st->host->helper_start(st->host, &spec, &a->helper);
 	close(child);
 	if (rc < 0) {
