@@ -609,13 +609,59 @@ int ae_net_vm_reserve(const struct ae_vmconf *c, char addr[16], char *err,
 	return rc;
 }
 
+/* Release vm's reservation on every network of the store (STORE/net/NAME),
+ * telling the running dnsmasq of those configured in nc (none when rtroot
+ * is NULL).  why: NULL, or an info line per address released, "VM:
+ * address A on network N released (WHY)". */
+static void release_all(const char *store, const struct ae_netconf *nc,
+			const char *rtroot, const char *vm, const char *why)
+{
+	char *top = ae_xasprintf("%s/net", store), err[512];
+	DIR *d;
+	struct dirent *de;
+
+	if ((d = opendir(top))) {
+		while ((de = readdir(d))) {
+			const struct ae_net *n;
+			struct ae_resv *v = NULL;
+			size_t cnt = 0, i;
+			char *dir, addr[16] = "";
+			int changed = 0;
+
+			if (!ae_net_valid_name(de->d_name))
+				continue;
+			dir = ae_xasprintf("%s/%s", top, de->d_name);
+			/* the address, for the log: vm's entry changes only
+			 * through vm's own runs and create/delete */
+			if (why && ae_pool_read(dir, &v, &cnt, err,
+						sizeof err) == 0)
+				for (i = 0; i < cnt; i++)
+					if (!strcmp(v[i].vm, vm))
+						ae_pool_fmt(v[i].addr, addr);
+			free(v);
+			if (ae_pool_release(dir, vm, &changed, err,
+					    sizeof err) < 0)
+				ae_warn("network %s: %s", de->d_name, err);
+			else if (changed && why)
+				ae_info("%s: address %s on network %s released "
+					"(%s)", vm, addr[0] ? addr : "?",
+					de->d_name, why);
+			n = ae_netconf_find(nc, de->d_name);
+			if (changed && n && rtroot &&
+			    ae_net_reload(n, rtroot, err, sizeof err) < 0)
+				ae_warn("network %s: %s", n->name, err);
+			free(dir);
+		}
+		closedir(d);
+	}
+	free(top);
+}
+
 void ae_net_vm_release(const char *hostconf, const char *vm)
 {
 	struct ae_ini *host = NULL;
 	struct ae_netconf nc = {0};
-	char *root = NULL, *store = NULL, *top, err[512];
-	DIR *d;
-	struct dirent *de;
+	char *root = NULL, *store = NULL, err[512];
 
 	if (ae_net_context(hostconf, &host, &nc, &root, err, sizeof err) < 0)
 		ae_warn("%s (running networks are not told of the release)",
@@ -624,33 +670,51 @@ void ae_net_vm_release(const char *hostconf, const char *vm)
 		ae_warn("%s", err);
 		goto out;
 	}
-	top = ae_xasprintf("%s/net", store);
-	if ((d = opendir(top))) {
-		while ((de = readdir(d))) {
-			const struct ae_net *n;
-			char *dir;
-			int changed = 0;
-
-			if (!ae_net_valid_name(de->d_name))
-				continue;
-			dir = ae_xasprintf("%s/%s", top, de->d_name);
-			if (ae_pool_release(dir, vm, &changed, err,
-					    sizeof err) < 0)
-				ae_warn("network %s: %s", de->d_name, err);
-			n = ae_netconf_find(&nc, de->d_name);
-			if (changed && n && root &&
-			    ae_net_reload(n, root, err, sizeof err) < 0)
-				ae_warn("network %s: %s", n->name, err);
-			free(dir);
-		}
-		closedir(d);
-	}
-	free(top);
+	release_all(store, &nc, root, vm, NULL);
 out:
 	free(store);
 	free(root);
 	ae_netconf_free(&nc);
 	ae_ini_free(host);
+}
+
+void ae_net_vm_release_unstored(const struct ae_vmconf *c, const char *rtroot)
+{
+	struct ae_netconf nc = {0};
+	char *store = NULL, *vmfile = NULL, err[512];
+	struct stat st;
+	int lock;
+
+	if (ae_store_root(&store, err, sizeof err) < 0) {
+		ae_warn("%s: %s (its addresses stay reserved)", c->name, err);
+		return;
+	}
+	/* under the store lock: an `aether create` of this name, which
+	 * reserves and then renames its directory into vms/, is either
+	 * done (the VM is in the store) or has not reserved yet */
+	if ((lock = ae_store_lock(store, LOCK_EX)) < 0) {
+		ae_warn("%s: %s/lock: %s (its addresses stay reserved)",
+			c->name, store, strerror(-lock));
+		free(store);
+		return;
+	}
+	vmfile = ae_xasprintf("%s/vms/%s/vm.conf", store, c->name);
+	if (lstat(vmfile, &st) == 0)
+		goto out; /* a store VM keeps its address */
+	if (errno != ENOENT && errno != ENOTDIR) {
+		ae_warn("%s: %s: %s (its addresses stay reserved)", c->name,
+			vmfile, strerror(errno));
+		goto out;
+	}
+	if (ae_netconf_load(c->host_ini, &nc, err, sizeof err) < 0)
+		ae_warn("%s: %s (running networks are not told of the "
+			"release)", c->name, err);
+	release_all(store, &nc, rtroot, c->name, "not in the store");
+	ae_netconf_free(&nc);
+out:
+	close(lock);
+	free(vmfile);
+	free(store);
 }
 
 int ae_net_vm_attach(const struct ae_vmconf *c, const char *rtroot,

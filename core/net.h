@@ -153,6 +153,14 @@ int ae_net_vm_reserve(const struct ae_vmconf *c, char addr[16], char *err,
 /* aether delete: release vm's reservations on every network of the
  * store, telling the running dnsmasq of a configured one. */
 void ae_net_vm_release(const char *hostconf, const char *vm);
+/* The supervisor, when a run that may have reserved ends (the VM stopped,
+ * or its start failed): a VM that is not in the store (no
+ * STORE/vms/NAME/vm.conf: `aether run FILE`) has its reservations on
+ * every network of the store released, the running dnsmasq of a network
+ * of c's host config told (rtroot: the runtime root), an info line each.
+ * A store VM keeps its address for its next start. */
+void ae_net_vm_release_unstored(const struct ae_vmconf *c,
+				const char *rtroot);
 /* The supervisor, before the backend is opened: under the runtime lock,
  * reserve c's address, bring its network up when it is down and record
  * the network in vmdir/net (AE_NET_VM_FILE).  *sec gets the section the tap plugin

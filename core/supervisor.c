@@ -271,6 +271,7 @@ struct run {
 	struct ae_ini_section *swsec;
 	struct ae_ini_section *swnetsec; /* swsec with its managed network's
 					    bridge, or NULL */
+	int netres;           /* a managed network's address may be reserved */
 	char attachment[320]; /* "KIND DETAIL", for network show */
 };
 
@@ -992,6 +993,7 @@ static int net_switch(void *ctx, const char *backend,
 		/* onto a managed network: its bridge, brought up when it is
 		 * down, the VM's address reserved, as at start */
 #ifdef AE_HAVE_MANAGED_NETWORKS
+		r->netres = 1;
 		rc = ae_net_section_attach(r->c, netname, sec, r->root,
 					   r->vmdir, &netsec, err, errlen);
 #else
@@ -1294,6 +1296,7 @@ int ae_run(const struct ae_vmconf *c, const struct ae_run_opts *o)
 	if (c->network) {
 		/* network = NAME: its bridge, brought up when it is down */
 #ifdef AE_HAVE_MANAGED_NETWORKS
+		r.netres = 1;
 		if (ae_net_vm_attach(c, r.root, r.vmdir, &r.netsec, err,
 				     sizeof err) < 0) {
 			ae_err("%s: %s", c->name, err);
@@ -1382,6 +1385,10 @@ out:
 		record_state(&r, ret == AE_EXIT_OK ? "stopped" : "crashed", ret,
 			     exit_reason(ret));
 #ifdef AE_HAVE_MANAGED_NETWORKS
+	/* a VM run from a file outside the store leaves no address behind,
+	 * also when its start failed; a store VM keeps its own */
+	if (r.netres)
+		ae_net_vm_release_unstored(c, r.root);
 	if (r.netsec) /* an ephemeral network goes with its last VM */
 		ae_net_vm_detach(c, r.root);
 	ae_net_section_free(r.netsec);

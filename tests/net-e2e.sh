@@ -17,7 +17,11 @@
 #   - a guest gets a SLAAC address in the ipv6 prefix;
 #   - aether's nft table (read back through libnftables' JSON by
 #     tests/net-nftcheck.c) has lab's forward and masquerade rules;
-#   - deleting a VM frees its address for the next one created;
+#   - deleting a VM frees its address for the next one created; a
+#     stopped store VM keeps it;
+#   - a VM file outside the store run with `aether run` (its guest powers
+#     off by itself, or QEMU fails to start) leaves no reservation, and
+#     the store VMs' reservations on the same network stay;
 #   - kill -9 of the supervisor, dnsmasq and QEMU, then aether gc and
 #     aether net stop: no bridge, no rules, no dnsmasq, no runtime files.
 # Needs root, unshare, nsenter, ip, busybox (nc), dnsmasq, qemu, qemu-img,
@@ -290,6 +294,67 @@ grep -Eq '^chain [a-z]+_lab type=nat hook=postrouting' "$WORK/nft.up" ||
 pass "aether's nft table holds lab's forward and masquerade rules"
 
 # ---------------------------------------------------------------------
+# A VM file outside the store, run with `aether run`: its address is
+# reserved for the run and released when it ends, also when its start
+# fails; g1 and g2 (in the store, running) keep theirs.  (Before any
+# delete: an address freed by a delete may still be in dnsmasq's leases
+# for the old MAC, which a new guest would not be offered.)
+
+# solo_file NAME MAC [VM KEY LINES]: a VM file outside the store on lab.
+solo_file() {
+	cat <<EOC
+[vm]
+name = $1
+mac = $2
+kernel = $GUEST_KERNEL
+initrd = $GUEST_INITRD
+append = console=ttyS0 quiet panic=-1
+console = file:$WORK/$1.console
+${3:-}
+[network]
+backend = tap
+[network.tap]
+network = lab
+prefix = $PREFIX
+EOC
+}
+# The address `aether run` logged reserving for VM $1 (log file $2).
+run_resv() {
+	sed -n "s/^.*$1: network lab (bridge $BR), address \([0-9.]*\) reserved.*/\1/p" "$2" | head -n 1
+}
+solo_mac=52:54:00:5e:a1:01
+solo_file solo "$solo_mac" >"$WORK/solo.conf"
+[ ! -e "$WORK/store/vms/solo" ] || fail "solo is in the store"
+# The guest takes its lease and powers off by itself.
+timeout 240 "$AETHER" -c "$WORK/host.conf" -v run "$WORK/solo.conf" >"$WORK/solo.log" 2>&1
+rc=$?
+[ $rc = 0 ] || { cat "$WORK/solo.log" >&2; grep -a GUEST "$WORK/solo.console" >&2; fail "aether run solo.conf exited $rc"; }
+sip=$(run_resv solo "$WORK/solo.log")
+[ -n "$sip" ] || { cat "$WORK/solo.log" >&2; fail "aether run solo.conf logged no reservation on lab"; }
+sl=$(lease_of "$WORK/solo.console")
+[ "$sl" = "$sip" ] || { grep -a GUEST "$WORK/solo.console" >&2; fail "solo leased '$sl', its reservation was $sip"; }
+[ -z "$(resv solo)" ] || { cat "$WORK/show" >&2; fail "aether run of solo.conf (not in the store) left its reservation $sip"; }
+[ "$(resv g1)" = "$ip1" ] && [ "$(resv g2)" = "$ip2" ] ||
+	{ cat "$WORK/show" >&2; fail "g1 or g2 lost its reservation ($ip1, $ip2) when solo's run ended"; }
+grep -q "solo: address $sip on network lab released (not in the store)" "$WORK/solo.log" ||
+	{ cat "$WORK/solo.log" >&2; fail "aether run solo.conf did not log the release of $sip"; }
+grep -qi "$solo_mac" "$NETDIR/dhcp-hosts" &&
+	{ cat "$NETDIR/dhcp-hosts" >&2; fail "dnsmasq's dhcp-hosts still has solo's entry ($solo_mac)"; }
+pass "aether run of a VM outside the store: $sip leased, released at its end; g1 and g2 keep $ip1 and $ip2"
+
+# The same when QEMU does not start: the reservation made goes again.
+solo_file solo2 52:54:00:5e:a1:02 "qemu = $WORK/no-such-qemu" >"$WORK/solo2.conf"
+timeout 120 "$AETHER" -c "$WORK/host.conf" -v run "$WORK/solo2.conf" >"$WORK/solo2.log" 2>&1
+rc=$?
+[ $rc != 0 ] && [ $rc != 124 ] || { cat "$WORK/solo2.log" >&2; fail "aether run solo2.conf (no QEMU) exited $rc, expected a failure"; }
+sip2=$(run_resv solo2 "$WORK/solo2.log")
+[ -n "$sip2" ] || { cat "$WORK/solo2.log" >&2; fail "aether run solo2.conf logged no reservation on lab before QEMU failed"; }
+[ -z "$(resv solo2)" ] || { cat "$WORK/show" >&2; fail "the failed run of solo2.conf left its reservation $sip2"; }
+[ "$(resv g1)" = "$ip1" ] && [ "$(resv g2)" = "$ip2" ] ||
+	{ cat "$WORK/show" >&2; fail "g1 or g2 lost its reservation ($ip1, $ip2) when solo2's run failed"; }
+pass "a failed aether run (QEMU did not start) released $sip2 too"
+
+# ---------------------------------------------------------------------
 # Deleting a VM frees its address for the next one created.
 resv g1 >/dev/null
 mac1=$(awk '$1 == "reservation:" && $2 == "g1" { print $3 }' "$WORK/show")
@@ -297,6 +362,8 @@ mac1=$(awk '$1 == "reservation:" && $2 == "g1" { print $3 }' "$WORK/show")
 grep -qi "$mac1" "$NETDIR/dhcp-hosts" ||
 	{ cat "$NETDIR/dhcp-hosts" >&2; fail "dnsmasq's dhcp-hosts has no entry for g1 ($mac1)"; }
 ae_expect 0 stopped stop g1 --timeout 30
+# A store VM keeps its address across a stop (its next start gets it).
+[ "$(resv g1)" = "$ip1" ] || { cat "$WORK/show" >&2; fail "stopping g1 lost its reservation $ip1"; }
 ae_expect 0 deleted delete g1
 [ -z "$(resv g1)" ] || { cat "$WORK/show" >&2; fail "delete g1 left its reservation"; }
 ae_expect 0 created create g3 --backend tap --image "$WORK/base.qcow2"
