@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/file.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -609,10 +613,78 @@ int ae_net_vm_reserve(const struct ae_vmconf *c, char addr[16], char *err,
 	return rc;
 }
 
+/* A BOOTP message with room for the few options sent here (RFC 2131). */
+struct dhcp_msg {
+	uint8_t op, htype, hlen, hops;
+	uint32_t xid;
+	uint16_t secs, flags;
+	uint32_t ciaddr, yiaddr, siaddr, giaddr;
+	uint8_t chaddr[16], sname[64], file[128];
+	uint8_t options[64]; /* the magic cookie first */
+};
+
+/* Tell n's dnsmasq that the client with MAC mac gave addr (host order)
+ * back: a DHCPRELEASE on its behalf, sent over n's bridge to the gateway
+ * address, as dnsmasq's own dhcp_release does.  Its lease goes now rather
+ * than at its expiry, so that the address can be offered at once to
+ * another MAC (dnsmasq never offers a configured address leased to
+ * another client).  0 or -errno with err. */
+static int dhcp_release_lease(const struct ae_net *n, uint32_t addr,
+			      const uint8_t mac[6], char *err, size_t errlen)
+{
+	static const uint8_t cookie[4] = {99, 130, 83, 99};
+	struct dhcp_msg m;
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(67)};
+	uint8_t *o = m.options;
+	int fd, rc = 0;
+
+	if (inet_pton(AF_INET, n->gw4, &to.sin_addr) != 1)
+		return ae_seterr(err, errlen, EINVAL, "network %s: gateway "
+				 "'%s' is not an IPv4 address", n->name,
+				 n->gw4);
+	memset(&m, 0, sizeof m);
+	m.op = 1; /* BOOTREQUEST */
+	m.htype = 1; /* Ethernet */
+	m.hlen = 6;
+	if (getrandom(&m.xid, sizeof m.xid, 0) != (ssize_t)sizeof m.xid)
+		m.xid = (uint32_t)getpid() ^ addr;
+	m.ciaddr = htonl(addr);
+	memcpy(m.chaddr, mac, 6);
+	memcpy(o, cookie, sizeof cookie);
+	o += sizeof cookie;
+	*o++ = 53; /* message type */
+	*o++ = 1;
+	*o++ = 7; /* DHCPRELEASE */
+	*o++ = 54; /* server identifier: the address dnsmasq serves from */
+	*o++ = 4;
+	memcpy(o, &to.sin_addr, 4);
+	o += 4;
+	*o++ = 255; /* end */
+
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return ae_seterr(err, errlen, errno, "network %s: socket: %s",
+				 n->name, strerror(errno));
+	/* through the bridge: dnsmasq takes it as coming from there */
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, n->bridge,
+		       strlen(n->bridge) + 1) < 0)
+		rc = ae_seterr(err, errlen, errno, "network %s: bind to "
+			       "device %s: %s", n->name, n->bridge,
+			       strerror(errno));
+	else if (sendto(fd, &m, (size_t)(o - (uint8_t *)&m), 0,
+			(struct sockaddr *)&to, sizeof to) < 0)
+		rc = ae_seterr(err, errlen, errno, "network %s: DHCPRELEASE "
+			       "to %s:67 on %s: %s", n->name, n->gw4,
+			       n->bridge, strerror(errno));
+	close(fd);
+	return rc;
+}
+
 /* Release vm's reservation on every network of the store (STORE/net/NAME),
  * telling the running dnsmasq of those configured in nc (none when rtroot
  * is NULL).  why: NULL, or an info line per address released, "VM:
- * address A on network N released (WHY)". */
+ * address A on network N released (WHY)", and a lease dnsmasq still holds
+ * for it is released too (the VM is gone: the address may go to another
+ * MAC at once). */
 static void release_all(const char *store, const struct ae_netconf *nc,
 			const char *rtroot, const char *vm, const char *why)
 {
@@ -623,7 +695,7 @@ static void release_all(const char *store, const struct ae_netconf *nc,
 	if ((d = opendir(top))) {
 		while ((de = readdir(d))) {
 			const struct ae_net *n;
-			struct ae_resv *v = NULL;
+			struct ae_resv *v = NULL, mine = {0};
 			size_t cnt = 0, i;
 			char *dir, addr[16] = "";
 			int changed = 0;
@@ -636,8 +708,10 @@ static void release_all(const char *store, const struct ae_netconf *nc,
 			if (why && ae_pool_read(dir, &v, &cnt, err,
 						sizeof err) == 0)
 				for (i = 0; i < cnt; i++)
-					if (!strcmp(v[i].vm, vm))
-						ae_pool_fmt(v[i].addr, addr);
+					if (!strcmp(v[i].vm, vm)) {
+						mine = v[i];
+						ae_pool_fmt(mine.addr, addr);
+					}
 			free(v);
 			if (ae_pool_release(dir, vm, &changed, err,
 					    sizeof err) < 0)
@@ -650,6 +724,18 @@ static void release_all(const char *store, const struct ae_netconf *nc,
 			if (changed && n && rtroot &&
 			    ae_net_reload(n, rtroot, err, sizeof err) < 0)
 				ae_warn("network %s: %s", n->name, err);
+			if (changed && why && addr[0] && n && rtroot) {
+				char *rd = rundir_path(rtroot, n->name);
+				if (ae_dnsmasq_running(rd) > 0 &&
+				    ae_dnsmasq_leased(rd, mine.mac,
+						      mine.addr) &&
+				    dhcp_release_lease(n, mine.addr, mine.mac,
+						       err, sizeof err) < 0)
+					ae_warn("%s: %s (dnsmasq keeps the "
+						"lease of %s until it expires)",
+						vm, err, addr);
+				free(rd);
+			}
 			free(dir);
 		}
 		closedir(d);

@@ -20,7 +20,8 @@
 #   - deleting a VM frees its address for the next one created; a
 #     stopped store VM keeps it;
 #   - a VM file outside the store run with `aether run` (its guest powers
-#     off by itself, or QEMU fails to start) leaves no reservation, and
+#     off by itself, or QEMU fails to start) leaves no reservation and no
+#     dnsmasq lease: the next one gets the address and its lease at once;
 #     the store VMs' reservations on the same network stay;
 #   - kill -9 of the supervisor, dnsmasq and QEMU, then aether gc and
 #     aether net stop: no bridge, no rules, no dnsmasq, no runtime files.
@@ -341,6 +342,22 @@ grep -q "solo: address $sip on network lab released (not in the store)" "$WORK/s
 grep -qi "$solo_mac" "$NETDIR/dhcp-hosts" &&
 	{ cat "$NETDIR/dhcp-hosts" >&2; fail "dnsmasq's dhcp-hosts still has solo's entry ($solo_mac)"; }
 pass "aether run of a VM outside the store: $sip leased, released at its end; g1 and g2 keep $ip1 and $ip2"
+
+# Another VM outside the store (another name and MAC) right after: it
+# gets the address solo gave back, and its lease at once (solo's lease
+# went with its reservation: dnsmasq offers no configured address that is
+# leased to another MAC).
+solo_file solo3 52:54:00:5e:a1:03 >"$WORK/solo3.conf"
+timeout 240 "$AETHER" -c "$WORK/host.conf" -v run "$WORK/solo3.conf" >"$WORK/solo3.log" 2>&1
+rc=$?
+[ $rc = 0 ] || { cat "$WORK/solo3.log" >&2; grep -a GUEST "$WORK/solo3.console" >&2; fail "aether run solo3.conf exited $rc"; }
+sip3=$(run_resv solo3 "$WORK/solo3.log")
+[ "$sip3" = "$sip" ] || { cat "$WORK/solo3.log" >&2; fail "solo3 reserved '$sip3', not $sip that solo gave back (the lowest free)"; }
+sl3=$(lease_of "$WORK/solo3.console")
+[ "$sl3" = "$sip" ] ||
+	{ grep -a GUEST "$WORK/solo3.console" >&2; grep -a "$sip\|5e:a1:0" "$NETDIR/dnsmasq.log" >&2; fail "solo3 leased '$sl3', not its reservation $sip (solo's lease kept?)"; }
+[ -z "$(resv solo3)" ] || { cat "$WORK/show" >&2; fail "aether run of solo3.conf left its reservation $sip"; }
+pass "the next VM outside the store got $sip and its lease at once; released again"
 
 # The same when QEMU does not start: the reservation made goes again.
 solo_file solo2 52:54:00:5e:a1:02 "qemu = $WORK/no-such-qemu" >"$WORK/solo2.conf"
