@@ -743,7 +743,7 @@ static void release_all(const char *store, const struct ae_netconf *nc,
 	free(top);
 }
 
-void ae_net_vm_release(const char *hostconf, const char *vm)
+void ae_net_vm_release(const char *hostconf, const char *vm, const char *why)
 {
 	struct ae_ini *host = NULL;
 	struct ae_netconf nc = {0};
@@ -756,7 +756,7 @@ void ae_net_vm_release(const char *hostconf, const char *vm)
 		ae_warn("%s", err);
 		goto out;
 	}
-	release_all(store, &nc, root, vm, NULL);
+	release_all(store, &nc, root, vm, why);
 out:
 	free(store);
 	free(root);

@@ -150,9 +150,12 @@ struct ae_vmconf;
  * gets it ("" when c has no network).  0 or -errno with err. */
 int ae_net_vm_reserve(const struct ae_vmconf *c, char addr[16], char *err,
 		      size_t errlen);
-/* aether delete: release vm's reservations on every network of the
- * store, telling the running dnsmasq of a configured one. */
-void ae_net_vm_release(const char *hostconf, const char *vm);
+/* aether delete (why "deleted") or a failed create: release vm's
+ * reservations on every network of the store, telling the running
+ * dnsmasq of a configured one, with an info line each naming why, and
+ * giving back a lease dnsmasq still holds for it (so that the address can
+ * go to another MAC at once). */
+void ae_net_vm_release(const char *hostconf, const char *vm, const char *why);
 /* The supervisor, when a run that may have reserved ends (the VM stopped,
  * or its start failed): a VM that is not in the store (no
  * STORE/vms/NAME/vm.conf: `aether run FILE`) has its reservations on
@@ -195,9 +198,10 @@ static inline void ae_net_section_free(struct ae_ini_section *sec)
 {
 	(void)sec;
 }
-static inline void ae_net_vm_release(const char *hostconf, const char *vm)
+static inline void ae_net_vm_release(const char *hostconf, const char *vm,
+				     const char *why)
 {
-	(void)hostconf; (void)vm;
+	(void)hostconf; (void)vm; (void)why;
 }
 static inline int ae_net_vm_label(const struct ae_vmconf *c,
 				  const char *rtroot, int running, char *out,

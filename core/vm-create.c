@@ -541,7 +541,7 @@ int ae_cmd_create(int argc, char **argv, const char *hostconf)
 	ret = 0;
 out:
 	if (ret && reserved)
-		ae_net_vm_release(hostconf, name);
+		ae_net_vm_release(hostconf, name, "create failed");
 	if (ret && tmp)
 		ae_rmtree(tmp);
 	if (lock >= 0)
@@ -614,7 +614,7 @@ int ae_cmd_delete(int argc, char **argv, const char *hostconf)
 	if (ae_rmtree(del) < 0)
 		ae_warn("%s: could not remove everything (aether gc retries)",
 			del);
-	ae_net_vm_release(hostconf, v.name); /* its managed addresses */
+	ae_net_vm_release(hostconf, v.name, "deleted"); /* managed addresses */
 	printf("%s: deleted\n", v.name);
 	ret = 0;
 out:

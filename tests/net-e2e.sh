@@ -17,7 +17,8 @@
 #   - a guest gets a SLAAC address in the ipv6 prefix;
 #   - aether's nft table (read back through libnftables' JSON by
 #     tests/net-nftcheck.c) has lab's forward and masquerade rules;
-#   - deleting a VM frees its address for the next one created; a
+#   - deleting a VM frees its address and its dnsmasq lease: the next one
+#     created gets the address and, started, its lease at once; a
 #     stopped store VM keeps it;
 #   - a VM file outside the store run with `aether run` (its guest powers
 #     off by itself, or QEMU fails to start) leaves no reservation and no
@@ -297,9 +298,7 @@ pass "aether's nft table holds lab's forward and masquerade rules"
 # ---------------------------------------------------------------------
 # A VM file outside the store, run with `aether run`: its address is
 # reserved for the run and released when it ends, also when its start
-# fails; g1 and g2 (in the store, running) keep theirs.  (Before any
-# delete: an address freed by a delete may still be in dnsmasq's leases
-# for the old MAC, which a new guest would not be offered.)
+# fails; g1 and g2 (in the store, running) keep theirs.
 
 # solo_file NAME MAC [VM KEY LINES]: a VM file outside the store on lab.
 solo_file() {
@@ -383,12 +382,24 @@ ae_expect 0 stopped stop g1 --timeout 30
 [ "$(resv g1)" = "$ip1" ] || { cat "$WORK/show" >&2; fail "stopping g1 lost its reservation $ip1"; }
 ae_expect 0 deleted delete g1
 [ -z "$(resv g1)" ] || { cat "$WORK/show" >&2; fail "delete g1 left its reservation"; }
-ae_expect 0 created create g3 --backend tap --image "$WORK/base.qcow2"
+ae_expect 0 created create g3 --backend tap --image "$WORK/base.qcow2" \
+	--kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
+	--append "console=ttyS0 quiet panic=-1 aether.hold=forever"
 ip3=$(resv g3)
 [ "$ip3" = "$ip1" ] || { cat "$WORK/show" >&2; fail "g3 reserved '$ip3', not g1's freed $ip1 (the lowest free)"; }
 grep -qi "$mac1" "$NETDIR/dhcp-hosts" &&
 	{ cat "$NETDIR/dhcp-hosts" >&2; fail "dnsmasq's dhcp-hosts still has g1's entry ($mac1)"; }
 pass "deleting g1 freed $ip1; g3 got it"
+# g1's lease went with it: g3 (another MAC) is offered $ip1 at once
+# (dnsmasq never offers a configured address leased to another client).
+ae_expect 0 running start g3
+c3=$WORK/store/vms/g3/console.log
+wait_for "$c3" 'AETHER-GUEST: (holding forever|lease-fail|done)' 180 ||
+	{ grep -a 'GUEST' "$c3" >&2; fail "g3 did not come up in 180 s"; }
+l3=$(lease_of "$c3")
+[ "$l3" = "$ip1" ] || { grep -a GUEST "$c3" >&2; tail -n 20 "$NETDIR/dnsmasq.log" >&2 2>/dev/null; fail "g3 leased '$l3', not its reservation $ip1 (g1's lease kept by dnsmasq?)"; }
+pass "g3 leased g1's freed $ip1 at once: the delete gave g1's lease back"
+ae_expect 0 stopped stop g3 --timeout 30
 ae_expect 0 deleted delete g3
 
 # ---------------------------------------------------------------------
