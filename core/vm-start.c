@@ -347,6 +347,9 @@ static int start_systemd(struct vmref *v, const char *hostconf,
 	ae_argv_addf(&a, "--setenv=AETHER_READY_PATH=%s", fifo);
 	/* the runtime root this CLI (and stop, list, status) looks in */
 	ae_argv_addf(&a, "--setenv=AETHER_RUNTIME_DIR=%s", v->rtroot);
+	/* and the store it is in (its managed-network reservations are
+	 * there: the user manager's environment may name another) */
+	ae_argv_addf(&a, "--setenv=AETHER_STORE_DIR=%s", v->store);
 	ae_argv_add(&a, "--");
 	ae_argv_add(&a, exe);
 	if (pp && *pp) /* an option: root ignores AETHER_PLUGIN_PATH */

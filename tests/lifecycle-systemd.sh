@@ -33,7 +33,8 @@ ae_expect 0 'running \(supervisor pid' start sd1
 [ "$(calls)" = 1 ] || fail "start did not call systemd-run once: $(cat "$AETHER_TEST_SYSTEMD_LOG")"
 args=$(sed -n '1,/^--end--$/p' "$AETHER_TEST_SYSTEMD_LOG")
 for want in --user --unit=aether-vm-sd1.service --collect -- "$aether_real" run \
-	"$WORK/store/vms/sd1/vm.conf" "--setenv=AETHER_RUNTIME_DIR=$WORK/run"; do
+	"$WORK/store/vms/sd1/vm.conf" "--setenv=AETHER_RUNTIME_DIR=$WORK/run" \
+	"--setenv=AETHER_STORE_DIR=$WORK/store"; do
 	printf '%s\n' "$args" | grep -qxF -- "$want" ||
 		fail "systemd-run was not given '$want': $args"
 done
