@@ -376,8 +376,10 @@ static int cmd_gc(int argc, char **argv)
 			nc.n = 0;
 		}
 #ifdef AE_HAVE_MANAGED_NETWORKS
-		if (argc == 1)
+		if (argc == 1) {
 			ae_net_gc_locked(&nc, root);
+			ae_net_gc_reservations(&nc, root, live, g.n_live);
+		}
 #endif
 		ae_netconf_free(&nc);
 	}

@@ -803,6 +803,87 @@ out:
 	free(store);
 }
 
+static int live_has(const struct ae_live_vm *live, size_t n_live,
+		    const char *vm)
+{
+	size_t i;
+
+	for (i = 0; i < n_live; i++)
+		if (!strcmp(live[i].name, vm))
+			return 1;
+	return 0;
+}
+
+int ae_net_gc_reservations(const struct ae_netconf *nc, const char *rtroot,
+			   const struct ae_live_vm *live, size_t n_live)
+{
+	char *store = NULL, *top, **gone = NULL, err[512];
+	size_t ngone = 0, i;
+	int lock, released = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (ae_store_root(&store, err, sizeof err) < 0) {
+		ae_warn("gc: %s (address reservations not checked)", err);
+		return 0;
+	}
+	/* Not waiting: an `aether create` holds the store lock while it
+	 * reserves (and may wait for the runtime lock gc holds). */
+	if ((lock = ae_store_lock(store, LOCK_EX | LOCK_NB)) < 0) {
+		ae_warn("gc: %s/lock: %s (address reservations not checked: "
+			"run aether gc again)", store,
+			lock == -EWOULDBLOCK ? "busy" : strerror(-lock));
+		free(store);
+		return 0;
+	}
+	top = ae_xasprintf("%s/net", store);
+	if ((d = opendir(top))) {
+		while ((de = readdir(d))) {
+			struct ae_resv *v = NULL;
+			size_t cnt = 0, j;
+			char *dir;
+
+			if (!ae_net_valid_name(de->d_name))
+				continue;
+			dir = ae_xasprintf("%s/%s", top, de->d_name);
+			if (ae_pool_read(dir, &v, &cnt, err, sizeof err) < 0)
+				ae_warn("gc: network %s: %s", de->d_name, err);
+			for (j = 0; j < cnt; j++) {
+				char *f;
+				struct stat st;
+				int stored;
+
+				if (!ae_valid_vm_name(v[j].vm) ||
+				    live_has(live, n_live, v[j].vm) ||
+				    in_names(gone, ngone, v[j].vm))
+					continue;
+				f = ae_xasprintf("%s/vms/%s/vm.conf", store,
+						 v[j].vm);
+				stored = lstat(f, &st) == 0 || errno != ENOENT;
+				free(f);
+				if (stored)
+					continue;
+				gone = ae_xrealloc(gone,
+						   (ngone + 1) * sizeof *gone);
+				gone[ngone++] = ae_xstrdup(v[j].vm);
+			}
+			free(v);
+			free(dir);
+		}
+		closedir(d);
+	}
+	free(top);
+	for (i = 0; i < ngone; i++) {
+		release_all(store, nc, rtroot, gone[i],
+			    "gc: not in the store and not running");
+		released++;
+	}
+	ae_net_names_free(gone, ngone);
+	close(lock);
+	free(store);
+	return released;
+}
+
 int ae_net_vm_attach(const struct ae_vmconf *c, const char *rtroot,
 		     const char *vmdir, struct ae_ini_section **secp,
 		     char *err, size_t errlen)

@@ -132,6 +132,14 @@ void ae_net_names_free(char **v, size_t n);
  * runtime directories and dnsmasq processes of networks that are not
  * configured any more are removed.  Returns how many were removed. */
 int ae_net_gc_locked(const struct ae_netconf *nc, const char *rtroot);
+/* aether gc, holding the runtime lock: release the reservations of VMs
+ * that are neither in the store nor among live (an `aether run FILE`
+ * whose supervisor was killed), as a run's end does: the running
+ * dnsmasq told, its lease given back, an info line each.  Skipped, with a
+ * warning, while the store lock is busy.  How many VMs were released. */
+struct ae_live_vm;
+int ae_net_gc_reservations(const struct ae_netconf *nc, const char *rtroot,
+			   const struct ae_live_vm *live, size_t n_live);
 
 /* The host config (hostconf: the -c option, NULL default), its networks
  * and the runtime root it names. */

@@ -23,7 +23,8 @@
 #   - a VM file outside the store run with `aether run` (its guest powers
 #     off by itself, or QEMU fails to start) leaves no reservation and no
 #     dnsmasq lease: the next one gets the address and its lease at once;
-#     the store VMs' reservations on the same network stay;
+#     the store VMs' reservations on the same network stay; one whose
+#     supervisor was killed is released by aether gc;
 #   - kill -9 of the supervisor, dnsmasq and QEMU, then aether gc and
 #     aether net stop: no bridge, no rules, no dnsmasq, no runtime files.
 # Needs root, unshare, nsenter, ip, busybox (nc), dnsmasq, qemu, qemu-img,
@@ -369,6 +370,39 @@ sip2=$(run_resv solo2 "$WORK/solo2.log")
 [ "$(resv g1)" = "$ip1" ] && [ "$(resv g2)" = "$ip2" ] ||
 	{ cat "$WORK/show" >&2; fail "g1 or g2 lost its reservation ($ip1, $ip2) when solo2's run failed"; }
 pass "a failed aether run (QEMU did not start) released $sip2 too"
+
+# A VM outside the store whose supervisor and QEMU are killed (kill -9)
+# cannot release its address itself: aether gc does, and only that one
+# (g1 and g2 are in the store and running).
+solo_file solo4 52:54:00:5e:a1:04 |
+	sed 's/^append = .*/& aether.hold=forever/' >"$WORK/solo4.conf"
+"$AETHER" -c "$WORK/host.conf" -v run "$WORK/solo4.conf" >"$WORK/solo4.log" 2>&1 &
+s4=$!
+wait_for "$WORK/solo4.console" 'AETHER-GUEST: (holding forever|lease-fail|done)' 180 ||
+	{ cat "$WORK/solo4.log" >&2; grep -a GUEST "$WORK/solo4.console" >&2; fail "solo4 did not come up in 180 s"; }
+sip4=$(run_resv solo4 "$WORK/solo4.log")
+[ -n "$sip4" ] && [ "$(resv solo4)" = "$sip4" ] ||
+	{ cat "$WORK/show" "$WORK/solo4.log" >&2; fail "solo4 holds no reservation while it runs ('$sip4')"; }
+q4=$(cat "$RUN/vms/solo4/qemu.pid" 2>/dev/null)
+[ -n "$q4" ] || fail "no QEMU pid for solo4"
+kill -9 "$s4" "$q4"
+wait "$s4" 2>/dev/null
+i=0
+while alive "$q4"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "solo4's QEMU (pid $q4) survived kill -9"
+	sleep 0.05
+done
+[ "$(resv solo4)" = "$sip4" ] ||
+	{ cat "$WORK/show" >&2; fail "solo4's reservation went before aether gc (nothing should release it)"; }
+"$AETHER" -c "$WORK/host.conf" -v gc >"$WORK/gc4.log" 2>&1 ||
+	{ cat "$WORK/gc4.log" >&2; fail "aether gc failed after solo4 was killed"; }
+[ -z "$(resv solo4)" ] || { cat "$WORK/show" "$WORK/gc4.log" >&2; fail "aether gc left the reservation $sip4 of solo4 (killed, not in the store)"; }
+grep -q "solo4: address $sip4 on network lab released (gc: not in the store and not running)" "$WORK/gc4.log" ||
+	{ cat "$WORK/gc4.log" >&2; fail "aether gc did not log the release of solo4's $sip4"; }
+[ "$(resv g1)" = "$ip1" ] && [ "$(resv g2)" = "$ip2" ] ||
+	{ cat "$WORK/show" >&2; fail "aether gc took g1's or g2's reservation ($ip1, $ip2)"; }
+pass "aether gc released $sip4 of solo4 (killed, not in the store); g1 and g2 keep theirs"
 
 # ---------------------------------------------------------------------
 # Deleting a VM frees its address for the next one created.
