@@ -247,6 +247,22 @@ alive() {
 	[ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
 }
 
+# Wait up to 5 s for each PID to end (after a kill -9): fail naming WHAT
+# (e.g. "solo4's QEMU") and the pid when one is still alive.
+# usage: wait_dead WHAT PID...
+wait_dead() {
+	_what=$1
+	shift
+	for _p in "$@"; do
+		_i=0
+		while alive "$_p"; do
+			_i=$((_i + 1))
+			[ $_i -lt 100 ] || fail "$_what (pid $_p) survived kill -9"
+			sleep 0.05
+		done
+	done
+}
+
 # Wait until FILE contains PATTERN (0), PID has ended (2) or SECONDS pass
 # (1).
 wait_for_or_exit() {

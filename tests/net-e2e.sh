@@ -387,12 +387,7 @@ q4=$(cat "$RUN/vms/solo4/qemu.pid" 2>/dev/null)
 [ -n "$q4" ] || fail "no QEMU pid for solo4"
 kill -9 "$s4" "$q4"
 wait "$s4" 2>/dev/null
-i=0
-while alive "$q4"; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "solo4's QEMU (pid $q4) survived kill -9"
-	sleep 0.05
-done
+wait_dead "solo4's QEMU" "$q4"
 [ "$(resv solo4)" = "$sip4" ] ||
 	{ cat "$WORK/show" >&2; fail "solo4's reservation went before aether gc (nothing should release it)"; }
 "$AETHER" -c "$WORK/host.conf" -v gc >"$WORK/gc4.log" 2>&1 ||
@@ -444,14 +439,7 @@ dpid=$(cat "$NETDIR/dnsmasq.pid" 2>/dev/null)
 [ -n "$sup" ] && [ -n "$qpid" ] && [ -n "$dpid" ] ||
 	fail "missing pid: supervisor '$sup', QEMU '$qpid', dnsmasq '$dpid'"
 kill -9 "$sup" "$dpid" "$qpid"
-for p in $sup $dpid $qpid; do
-	i=0
-	while alive "$p"; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "pid $p survived kill -9"
-		sleep 0.05
-	done
-done
+wait_dead "g2's supervisor, dnsmasq or QEMU" "$sup" "$dpid" "$qpid"
 ae_expect 0 '' gc
 # gc takes down a network whose dnsmasq died; net stop then finds nothing.
 ae_expect 0 '' net show lab

@@ -272,12 +272,7 @@ fi
 kill -9 "$sup"
 wait $swpid
 log "the switch command said: $(tr '\n' ' ' <"$WORK/kill.out")"
-i=0
-while alive "$sup"; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "supervisor $sup survived kill -9"
-	sleep 0.05
-done
+wait_dead "the supervisor" "$sup"
 ae_expect 0 '' gc
 lc_assert_clean "kill -9 during a switch, then gc"
 sw=$(procs '^\(/usr/bin/\)\?vde_switch ' | tr '\n' ' ')
