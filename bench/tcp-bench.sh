@@ -306,6 +306,13 @@ for p in $PATHS; do
 			"$(pratio "$p" aether-slirp $m)")"
 	done
 	echo "$line"
+	for m in 1500 65520; do
+		for d in up down; do
+			k=$(trials "$p" $m $d | grep -c .)
+			[ "$k" = 0 ] || [ "$k" = "$REPS" ] ||
+				echo "  $p: $k of $REPS trials gave a figure at MTU $m $d"
+		done
+	done
 	w=$(eval "echo \${why_$(echo "$p" | tr - _):-}")
 	[ -z "$w" ] || echo "  $p: $w"
 done
