@@ -42,6 +42,8 @@
 
 #include <aether/plugin.h>
 
+#include "../plugin-util.h"
+
 /* Each end of the socketpair: what passt sets on a tap socket it accepts
  * itself (8 MiB, seen with ss -xm), so that --fd costs nothing. */
 #define PASST_SOCK_BUF (8 << 20)
@@ -136,19 +138,6 @@ static void sleep_ms(int ms)
 		;
 }
 
-static int pathf(char *buf, size_t len, const char *fmt, ...)
-	AETHER_PRINTF(3, 4);
-static int pathf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
-}
-
 /* Read up to len - 1 bytes of path; the count, or -errno. */
 static ssize_t read_file(const char *path, char *buf, size_t len)
 {
@@ -163,28 +152,6 @@ static ssize_t read_file(const char *path, char *buf, size_t len)
 	close(fd);
 	buf[tot] = '\0';
 	return tot;
-}
-
-static int write_file(const char *path, const void *data, size_t len)
-{
-	char tmp[PATH_MAX];
-	int fd, e = 0;
-
-	if (pathf(tmp, sizeof tmp, "%s.tmp", path) < 0)
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, data, len) != (ssize_t)len)
-		e = errno ? errno : EIO;
-	if (close(fd) < 0 && !e)
-		e = errno;
-	if (!e && rename(tmp, path) < 0)
-		e = errno;
-	if (e)
-		unlink(tmp);
-	return -e;
 }
 
 /* The last non-empty line of a file, "" if none. */
@@ -847,17 +814,17 @@ static int passt_attach(void *state, const struct aether_vm *vm,
 		return -ENOMEM;
 	if (st->cfg.log) {
 		snprintf(a->log, sizeof a->log, "%s", st->cfg.log);
-	} else if (pathf(a->log, sizeof a->log, "%s/passt-%u.log",
+	} else if (plug_pathf(a->log, sizeof a->log, "%s/passt-%u.log",
 			 vm->runtime_dir, (unsigned)vm->nic) < 0) {
 		free(a);
 		return -ENAMETOOLONG;
 	}
 	a->own_log = !st->cfg.log;
-	if (pathf(a->err, sizeof a->err, "%s/passt-%u.stderr",
+	if (plug_pathf(a->err, sizeof a->err, "%s/passt-%u.stderr",
 		  vm->runtime_dir, (unsigned)vm->nic) < 0 ||
-	    pathf(a->pidf, sizeof a->pidf, "%s/%s@%u.pid", st->rundir, vm->id,
+	    plug_pathf(a->pidf, sizeof a->pidf, "%s/%s@%u.pid", st->rundir, vm->id,
 		  (unsigned)vm->nic) < 0 ||
-	    pathf(a->argvf, sizeof a->argvf, "%s/%s@%u.argv", st->rundir,
+	    plug_pathf(a->argvf, sizeof a->argvf, "%s/%s@%u.argv", st->rundir,
 		  vm->id, (unsigned)vm->nic) < 0) {
 		free(a);
 		return -ENAMETOOLONG;
@@ -923,8 +890,8 @@ static int passt_attach(void *state, const struct aether_vm *vm,
 	/* for gc: who it is, how it was started */
 	snprintf(text, sizeof text, "%ld %lu\n", (long)a->pid,
 		 (unsigned long)(geteuid() == 0 ? vm->uid : geteuid()));
-	if ((rc = write_file(a->argvf, cmd, cl)) < 0 ||
-	    (rc = write_file(a->pidf, text, strlen(text))) < 0) {
+	if ((rc = plug_write_file(a->argvf, cmd, cl)) < 0 ||
+	    (rc = plug_write_file(a->pidf, text, strlen(text))) < 0) {
 		AETHER_ERR(st->host, "cannot write %s: %s", a->pidf,
 			   strerror(-rc));
 		goto fail;
@@ -1025,7 +992,7 @@ static int passt_addresses(void *state, const struct aether_vm *vm,
 			return 0;
 		if (st->cfg.log)
 			snprintf(log, sizeof log, "%s", st->cfg.log);
-		else if (pathf(log, sizeof log, "%s/passt-%u.log",
+		else if (plug_pathf(log, sizeof log, "%s/passt-%u.log",
 			       vm->runtime_dir, (unsigned)vm->nic) < 0)
 			return 0;
 		n = parse_assigned(log, found);
@@ -1174,18 +1141,6 @@ static void gc_kill(struct passt_state *st, int idlen, const char *id,
 		close(pfd);
 }
 
-static int id_live(const char *id, size_t idlen,
-		   const struct aether_vm *const *live, size_t n_live)
-{
-	size_t i;
-
-	for (i = 0; i < n_live; i++)
-		if (live[i]->id && strlen(live[i]->id) == idlen &&
-		    !strncmp(live[i]->id, id, idlen))
-			return 1;
-	return 0;
-}
-
 /* Stop the passt of record name ("<vm id>@<nic>.pid" in the plugin's
  * runtime dir) if it still runs as recorded, and remove the record. */
 static void collect(struct passt_state *st, const char *name)
@@ -1199,8 +1154,8 @@ static void collect(struct passt_state *st, const char *name)
 	long pid = 0;
 
 	if (!at || l < 5 || strcmp(name + l - 4, ".pid") ||
-	    pathf(pidf, sizeof pidf, "%s/%s", st->rundir, name) < 0 ||
-	    pathf(argvf, sizeof argvf, "%s/%.*s.argv", st->rundir,
+	    plug_pathf(pidf, sizeof pidf, "%s/%s", st->rundir, name) < 0 ||
+	    plug_pathf(argvf, sizeof argvf, "%s/%.*s.argv", st->rundir,
 		  (int)(l - 4), name) < 0)
 		return;
 	alen = read_file(argvf, argv, sizeof argv);
@@ -1226,7 +1181,7 @@ static int passt_gc(void *state, const struct aether_vm *const *live,
 		size_t l = strlen(e->d_name);
 
 		if (!at || l < 5 || strcmp(e->d_name + l - 4, ".pid") ||
-		    id_live(e->d_name, (size_t)(at - e->d_name), live, n_live))
+		    plug_id_live(e->d_name, (size_t)(at - e->d_name), live, n_live))
 			continue;
 		collect(st, e->d_name);
 	}

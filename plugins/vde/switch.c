@@ -80,17 +80,6 @@ static void sleep_ms(int ms)
 		;
 }
 
-int vde_pathf(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
-}
-
 /* Characters allowed in a socket path: they pass unchanged through
  * libvdeplug's URL parser ('[' ']' ':' are special there) and QEMU's
  * option parser (',' is special there). */
@@ -151,25 +140,7 @@ int vde_read_text(const char *path, char *buf, size_t len)
 
 int vde_write_text(const char *path, const char *text)
 {
-	char tmp[PATH_MAX];
-	size_t len = strlen(text);
-	int fd, e = 0;
-
-	if (vde_pathf(tmp, sizeof tmp, "%s.tmp", path) < 0)
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, len) != (ssize_t)len)
-		e = errno ? errno : EIO;
-	if (close(fd) < 0 && !e)
-		e = errno;
-	if (!e && rename(tmp, path) < 0)
-		e = errno;
-	if (e)
-		unlink(tmp);
-	return -e;
+	return plug_write_file(path, text, strlen(text));
 }
 
 static int is_socket(const char *path)
@@ -293,7 +264,7 @@ void vde_remove_sock_dir(const char *dir)
 
 		if (!vde_entry(e->d_name))
 			continue;
-		if (vde_pathf(p, sizeof p, "%s/%s", dir, e->d_name) == 0 &&
+		if (plug_pathf(p, sizeof p, "%s/%s", dir, e->d_name) == 0 &&
 		    is_socket(p))
 			unlink(p);
 	}
@@ -311,18 +282,18 @@ void vde_remove_state_dir(const char *dir)
 	DIR *d;
 	int i;
 
-	if (vde_pathf(p, sizeof p, "%s/users", dir) == 0 && (d = opendir(p))) {
+	if (plug_pathf(p, sizeof p, "%s/users", dir) == 0 && (d = opendir(p))) {
 		while ((e = readdir(d))) {
 			char m[PATH_MAX];
 			if (e->d_name[0] != '.' &&
-			    vde_pathf(m, sizeof m, "%s/%s", p, e->d_name) == 0)
+			    plug_pathf(m, sizeof m, "%s/%s", p, e->d_name) == 0)
 				unlink(m);
 		}
 		closedir(d);
 		rmdir(p);
 	}
 	for (i = 0; files[i]; i++)
-		if (vde_pathf(p, sizeof p, "%s/%s", dir, files[i]) == 0)
+		if (plug_pathf(p, sizeof p, "%s/%s", dir, files[i]) == 0)
 			unlink(p);
 	rmdir(dir);
 }
@@ -334,7 +305,7 @@ int vde_count_users(const char *statedir)
 	int n = 0;
 	DIR *d;
 
-	if (vde_pathf(p, sizeof p, "%s/users", statedir) < 0 ||
+	if (plug_pathf(p, sizeof p, "%s/users", statedir) < 0 ||
 	    !(d = opendir(p)))
 		return 0;
 	while ((e = readdir(d)))
@@ -349,7 +320,7 @@ int vde_lock_state(struct vde_state *st)
 	char p[PATH_MAX];
 	int fd;
 
-	if (vde_pathf(p, sizeof p, "%s/lock", st->rundir) < 0)
+	if (plug_pathf(p, sizeof p, "%s/lock", st->rundir) < 0)
 		return -ENAMETOOLONG;
 	fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
@@ -501,9 +472,9 @@ int vde_probe_switch(const char *sock, int port, const char *group,
 	memset(&pr, 0, sizeof pr);
 	/* The explicit vde:// keeps libvdeplug from following a regular file
 	 * or $HOME/.vde2/default.switch. */
-	if (vde_pathf(pr.url, sizeof pr.url, "vde://%s", sock) < 0 ||
-	    vde_pathf(ctl, sizeof ctl, "%s/ctl", sock) < 0 ||
-	    vde_pathf(prefix, sizeof prefix, "%s/.%05ld-", sock,
+	if (plug_pathf(pr.url, sizeof pr.url, "vde://%s", sock) < 0 ||
+	    plug_pathf(ctl, sizeof ctl, "%s/ctl", sock) < 0 ||
+	    plug_pathf(prefix, sizeof prefix, "%s/.%05ld-", sock,
 		      (long)getpid()) < 0)
 		return -ENAMETOOLONG;
 	if (group)
@@ -550,7 +521,7 @@ int vde_probe_switch(const char *sock, int port, const char *group,
 		snprintf(pfx, sizeof pfx, ".%05ld-", (long)getpid());
 		while (d && (e = readdir(d)))
 			if (!strncmp(e->d_name, pfx, strlen(pfx)) &&
-			    vde_pathf(p, sizeof p, "%s/%s", sock,
+			    plug_pathf(p, sizeof p, "%s/%s", sock,
 				      e->d_name) == 0)
 				unlink(p);
 		if (d)
@@ -594,7 +565,7 @@ int vde_diagnose_sock(struct vde_state *st, const char *sock, int rc,
 		    (unsigned)(sb.st_mode & 07777));
 		return -e;
 	}
-	vde_pathf(ctl, sizeof ctl, "%s/ctl", sock);
+	plug_pathf(ctl, sizeof ctl, "%s/ctl", sock);
 	if (!is_socket(ctl)) {
 		AETHER_ERR(st->host,
 		    "%s is not a VDE switch: %s is missing or not a socket",
@@ -715,7 +686,7 @@ static int pid_has_tap(pid_t pid, const char *tap)
 		ssize_t n;
 
 		if (e->d_name[0] == '.' ||
-		    vde_pathf(p, sizeof p, "%s/%s", dir, e->d_name) < 0)
+		    plug_pathf(p, sizeof p, "%s/%s", dir, e->d_name) < 0)
 			continue;
 		fd = open(p, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
@@ -738,7 +709,7 @@ void vde_state_path(const struct vde_state *st, const char *sdir,
 		    const char *name, char *buf, size_t len)
 {
 	(void)st;
-	vde_pathf(buf, len, "%s/%s", sdir, name);
+	plug_pathf(buf, len, "%s/%s", sdir, name);
 }
 
 /* Run a short-lived helper to completion (no exit status is available:
@@ -800,7 +771,7 @@ static int systemd_available(struct vde_state *st)
 		    "user manager; starting vde_switch directly");
 		return 0;
 	}
-	if (vde_pathf(p, sizeof p, "%s/systemd/private", xdg) < 0 ||
+	if (plug_pathf(p, sizeof p, "%s/systemd/private", xdg) < 0 ||
 	    !is_socket(p)) {
 		AETHER_WARN(st->host,
 		    "systemd = yes but no systemd user manager is running (%s "
@@ -809,7 +780,7 @@ static int systemd_available(struct vde_state *st)
 		return 0;
 	}
 	/* The unit reads %t/aether/plugins/vde/systemd.env. */
-	if (vde_pathf(p, sizeof p, "%s/aether/plugins/vde", xdg) < 0 ||
+	if (plug_pathf(p, sizeof p, "%s/aether/plugins/vde", xdg) < 0 ||
 	    !realpath(p, a) || !realpath(st->rundir, b) || strcmp(a, b)) {
 		AETHER_WARN(st->host,
 		    "systemd = yes but aether's runtime dir %s is not under "
@@ -893,10 +864,10 @@ static int start_paths(struct vde_state *st, struct start_paths *sp)
 {
 	struct sockaddr_un sun;
 
-	if (vde_pathf(sp->pid, sizeof sp->pid, "%s/pid", st->statedir) < 0 ||
-	    vde_pathf(sp->mgmt, sizeof sp->mgmt, "%s/mgmt",
+	if (plug_pathf(sp->pid, sizeof sp->pid, "%s/pid", st->statedir) < 0 ||
+	    plug_pathf(sp->mgmt, sizeof sp->mgmt, "%s/mgmt",
 		      st->statedir) < 0 ||
-	    vde_pathf(sp->log, sizeof sp->log, "%s/switch.log",
+	    plug_pathf(sp->log, sizeof sp->log, "%s/switch.log",
 		      st->statedir) < 0)
 		return -ENAMETOOLONG;
 	if (strlen(sp->mgmt) >= sizeof sun.sun_path) {
@@ -984,7 +955,7 @@ static int launch_systemd(struct vde_state *st, const struct start_paths *sp)
 					    SYSTEMD_UNIT, NULL};
 	int rc;
 
-	if (vde_pathf(envp, sizeof envp, "%s/systemd.env", st->rundir) < 0)
+	if (plug_pathf(envp, sizeof envp, "%s/systemd.env", st->rundir) < 0)
 		return -ENAMETOOLONG;
 	snprintf(env, sizeof env,
 		 "# written by aether's vde plugin for %s\n"
@@ -1067,7 +1038,7 @@ static int wait_switch(struct vde_state *st, const struct start_paths *sp,
 
 		if (h && !exited_at && !st->host->helper_alive(st->host, h))
 			exited_at = now_ms();
-		vde_pathf(ctl, sizeof ctl, "%s/ctl", st->sock);
+		plug_pathf(ctl, sizeof ctl, "%s/ctl", st->sock);
 		if (!*pid && !use_systemd)
 			*pid = vde_read_pid(sp->pid);
 		if (is_socket(ctl)) {

@@ -10,13 +10,12 @@
 
 #include <aether/plugin.h>
 
+#include "../plugin-util.h" /* plug_pathf, plug_write_file, plug_id_live */
+
 struct vde_state;
 
 #pragma GCC visibility push(hidden)
 
-/* snprintf into buf; -ENAMETOOLONG when it does not fit. */
-int vde_pathf(char *buf, size_t len, const char *fmt, ...)
-	AETHER_PRINTF(3, 4);
 /* An absolute path of [A-Za-z0-9/._+@-], no "//" or "/../". */
 int vde_valid_sock_path(const char *p);
 /* 1-max of [A-Za-z0-9._-], not starting with '.' or '-'. */

@@ -187,7 +187,7 @@ static int vde_init(const struct aether_host *host, void **state)
 	}
 	rc = vde_parse_options(host, st);
 	if (!rc && !st->sock[0]) {
-		if (vde_pathf(st->sock, sizeof st->sock, "%s/switch",
+		if (plug_pathf(st->sock, sizeof st->sock, "%s/switch",
 			      st->rundir) < 0) {
 			rc = -ENAMETOOLONG;
 		} else if (!check_sock(st->sock)) {
@@ -205,7 +205,7 @@ static int vde_init(const struct aether_host *host, void **state)
 			    "tap = %s is only used when aether manages the "
 			    "switch (managed = yes)",
 			    st->tap);
-	if (!rc && vde_pathf(st->statedir, sizeof st->statedir, "%s/sw-%016llx",
+	if (!rc && plug_pathf(st->statedir, sizeof st->statedir, "%s/sw-%016llx",
 			     st->rundir,
 			     (unsigned long long)vde_fnv1a(st->sock)) < 0)
 		rc = -ENAMETOOLONG;
@@ -292,7 +292,7 @@ static int vde_attach(void *state, const struct aether_vm *vm,
 		created_state = !had_state;
 		if (!answering && (rc = vde_start_switch(st)) < 0)
 			goto out;
-		if (vde_pathf(a->marker, sizeof a->marker, "%s/users/%s@%u",
+		if (plug_pathf(a->marker, sizeof a->marker, "%s/users/%s@%u",
 			      st->statedir, vm->id, (unsigned)vm->nic) < 0) {
 			rc = -ENAMETOOLONG;
 			goto out_stop;
@@ -417,18 +417,6 @@ static int vde_check(void *state, const struct aether_vm *vm,
 	return 0;
 }
 
-static int id_live(const char *id, size_t idlen,
-		   const struct aether_vm *const *live, size_t n_live)
-{
-	size_t i;
-
-	for (i = 0; i < n_live; i++)
-		if (live[i]->id && strlen(live[i]->id) == idlen &&
-		    !strncmp(live[i]->id, id, idlen))
-			return 1;
-	return 0;
-}
-
 static int vde_gc(void *state, const struct aether_vm *const *live,
 		  size_t n_live)
 {
@@ -441,7 +429,7 @@ static int vde_gc(void *state, const struct aether_vm *const *live,
 	lock = vde_lock_state(st);
 	if (lock < 0)
 		return lock;
-	vde_pathf(defsock, sizeof defsock, "%s/switch", st->rundir);
+	plug_pathf(defsock, sizeof defsock, "%s/switch", st->rundir);
 	d = opendir(st->rundir);
 	if (!d) {
 		rc = -errno;
@@ -454,7 +442,7 @@ static int vde_gc(void *state, const struct aether_vm *const *live,
 		DIR *ud;
 
 		if (strncmp(e->d_name, "sw-", 3) ||
-		    vde_pathf(sdir, sizeof sdir, "%s/%s", st->rundir,
+		    plug_pathf(sdir, sizeof sdir, "%s/%s", st->rundir,
 			      e->d_name) < 0)
 			continue;
 		vde_state_path(st, sdir, "sock", p, sizeof p);
@@ -471,10 +459,10 @@ static int vde_gc(void *state, const struct aether_vm *const *live,
 				const char *at = strrchr(u->d_name, '@');
 				if (u->d_name[0] == '.' || !at)
 					continue;
-				if (id_live(u->d_name, (size_t)(at - u->d_name),
+				if (plug_id_live(u->d_name, (size_t)(at - u->d_name),
 					    live, n_live))
 					continue;
-				if (vde_pathf(p, sizeof p, "%s/%s", udir,
+				if (plug_pathf(p, sizeof p, "%s/%s", udir,
 					      u->d_name) == 0 &&
 				    unlink(p) == 0)
 					AETHER_INFO(st->host,
