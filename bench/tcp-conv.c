@@ -207,6 +207,15 @@ static void put_csum(uint8_t *at, uint64_t s)
 	memcpy(at, &c, 2);
 }
 
+/* The IPv4 TCP pseudo-header's sum (addresses at ip + 12, protocol 6,
+ * TCP length tl), unfolded. */
+static uint64_t sum_pseudo4(const uint8_t *ip, size_t tl)
+{
+	uint8_t ph[4] = {0, 6, (uint8_t)(tl >> 8), (uint8_t)tl};
+
+	return sum_raw(ph, 4, sum_raw(ip + 12, 8, 0));
+}
+
 /* struct virtio_net_hdr, as the TAP gives it (host byte order). */
 struct vnet_hdr {
 	uint8_t flags, gso_type;
@@ -276,12 +285,7 @@ static int segment(const uint8_t *f, size_t len, const struct vnet_hdr *h)
 			ip[5] = (uint8_t)id;
 			ip[10] = ip[11] = 0;
 			put_csum(ip + 10, sum_raw(ip, ihl, 0));
-			s = sum_raw(ip + 12, 8, 0);
-			ph[0] = 0;
-			ph[1] = 6;
-			ph[2] = (uint8_t)(tl >> 8);
-			ph[3] = (uint8_t)tl;
-			s = sum_raw(ph, 4, s);
+			s = sum_pseudo4(ip, tl);
 		}
 		t[16] = t[17] = 0;
 		put_csum(t + 16, sum_raw(t, tl, s));
@@ -382,7 +386,7 @@ static uint32_t be32(const uint8_t *p)
 static void gro_flush(void)
 {
 	struct vnet_hdr h = {0};
-	uint8_t *ip = gro + 14, *t = gro + 34, ph[4];
+	uint8_t *ip = gro + 14, *t = gro + 34;
 	size_t tot = gro_len - 14, tl = gro_len - 34;
 	uint64_t s;
 	uint16_t c;
@@ -400,12 +404,7 @@ static void gro_flush(void)
 	put_csum(ip + 10, sum_raw(ip, 20, 0));
 	/* The TCP checksum field holds the pseudo-header sum (not
 	 * inverted), as for a partial checksum. */
-	s = sum_raw(ip + 12, 8, 0);
-	ph[0] = 0;
-	ph[1] = 6;
-	ph[2] = (uint8_t)(tl >> 8);
-	ph[3] = (uint8_t)tl;
-	s = sum_raw(ph, 4, s);
+	s = sum_pseudo4(ip, tl);
 	while (s >> 16)
 		s = (s & 0xffff) + (s >> 16);
 	c = (uint16_t)s;
